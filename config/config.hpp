@@ -1,0 +1,87 @@
+// loopgate configuration: the typed result of parsing and validating the
+// config file. Nothing outside config/ reads JSON.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loopgate::config {
+
+// Where a route accepts app connections.
+struct ListenAddress {
+    std::string host;          // IPv4 literal, e.g. "127.0.0.1"
+    uint16_t port = 0;         // 0 = pick a free port (tests); logged at start
+    bool is_loopback = false;  // 127.0.0.0/8
+    std::string text() const;  // "127.0.0.1:18789"
+};
+
+// The gateway a route forwards to: ws[s]://host[:port][/base/path]
+struct UpstreamUrl {
+    bool tls = true;           // wss:// (true) or ws:// (false)
+    std::string host;          // DNS name or IPv4 literal, lower-cased
+    uint16_t port = 443;       // default 443 for wss, 80 for ws
+    std::string base_path;     // "" or "/base" (never ends in '/')
+    bool host_is_ipv4_literal = false;
+    std::string authority() const;  // Host header value: host, plus ":port" when not the default
+    std::string text() const;       // "wss://host:port/base"
+};
+
+// Parses "wss://host[:port][/path]". Returns an error message (without path
+// prefix) on failure, or std::nullopt and fills `out`.
+std::optional<std::string> parse_upstream_url(std::string_view text, UpstreamUrl& out);
+
+struct TlsSettings {
+    std::optional<std::filesystem::path> ca_file;  // extra trust anchors (PEM), absolute
+};
+
+struct Timeouts {
+    uint32_t request_ms = 10000;    // app must deliver its whole upgrade request
+    uint32_t connect_ms = 5000;     // TCP connect to one upstream address
+    uint32_t handshake_ms = 15000;  // whole upstream dial: DNS + TCP + TLS + WebSocket upgrade
+    uint32_t close_ms = 5000;       // close handshake after the first close frame
+};
+
+struct Limits {
+    uint32_t max_request_header_bytes = 16384;      // app request line + headers -> 431
+    uint64_t max_message_bytes = 64ull << 20;       // one WebSocket message, either way -> 1009
+};
+
+struct Route {
+    std::string name;
+    ListenAddress listen;
+    bool allow_non_loopback = false;        // must be true to listen outside 127.0.0.0/8
+    UpstreamUrl upstream;
+    bool allow_plaintext_upstream = false;  // must be true for ws:// upstreams
+    std::optional<std::string> connect_to;  // IPv4 literal replacing DNS; SNI/Host keep the name
+    TlsSettings tls;
+    Timeouts timeouts;
+    Limits limits;
+};
+
+enum class LogLevel { debug, info, warn, error };
+
+struct Config {
+    std::vector<Route> routes;
+    LogLevel log_level = LogLevel::info;
+    uint32_t shutdown_timeout_ms = 5000;  // SIGTERM: time allowed for close handshakes
+};
+
+struct LoadResult {
+    std::optional<Config> config;     // set when errors is empty
+    std::vector<std::string> errors;  // each "json.path: message" or "line L, column C: message"
+};
+
+// Parses JSON-with-comments text. Relative file paths in the config are
+// resolved against base_dir (the config file's directory).
+LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir);
+
+// Reads and parses a file; an unreadable file is reported as an error.
+LoadResult load_config_file(const std::filesystem::path& file);
+
+std::string_view log_level_name(LogLevel level);
+
+}  // namespace loopgate::config
