@@ -27,7 +27,7 @@ struct UpstreamUrl {
     std::string base_path;     // "" or "/base" (never ends in '/')
     bool host_is_ipv4_literal = false;
     std::string authority() const;  // Host header value: host, plus ":port" when not the default
-    std::string text() const;       // "wss://host:port/base"
+    std::string text() const;       // canonical "wss://host[:port]/base", port only when not the default
 };
 
 // Parses "wss://host[:port][/path]". Returns an error message (without path

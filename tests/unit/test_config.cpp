@@ -1,0 +1,717 @@
+// Config parsing and validation: every rule an admin can trip over, checked
+// by the exact message they would read.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace fs = std::filesystem;
+using loopgate::config::Config;
+using loopgate::config::LoadResult;
+using loopgate::config::LogLevel;
+using loopgate::config::UpstreamUrl;
+using Errors = std::vector<std::string>;
+
+// Shows both lists when a check on errors fails.
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+    static String convert(const std::vector<std::string>& lines) {
+        std::string out = "{";
+        for (const auto& line : lines) out += "\n  \"" + line + "\"";
+        return String((out + "}").c_str());
+    }
+};
+}  // namespace doctest
+
+namespace {
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+public:
+    TempDir() {
+        static std::atomic<int> counter{0};
+        path_ = fs::temp_directory_path() /
+                ("loopgate-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const fs::path& path() const { return path_; }
+
+    fs::path write(const fs::path& relative, const std::string& content) const {
+        fs::path file = path_ / relative;
+        fs::create_directories(file.parent_path());
+        std::ofstream(file) << content;
+        return file;
+    }
+
+private:
+    fs::path path_;
+};
+
+LoadResult parse(const std::string& text, const fs::path& base_dir = fs::temp_directory_path()) {
+    return loopgate::config::parse_config(text, base_dir);
+}
+
+// One valid route plus `extra` members (each starting with a comma).
+std::string route_config(const std::string& extra) {
+    return R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": "wss://gateway.test")" + extra +
+           "}]}";
+}
+
+// A route with `members` as its whole body.
+std::string route_with(const std::string& members) { return R"({"routes": [{)" + members + "}]}"; }
+
+Config parse_ok(const std::string& text, const fs::path& base_dir = fs::temp_directory_path()) {
+    LoadResult result = parse(text, base_dir);
+    INFO("text: " << text);
+    REQUIRE(result.errors == Errors{});
+    REQUIRE(result.config.has_value());
+    return *result.config;
+}
+
+void check_errors(const std::string& text, const Errors& expected) {
+    LoadResult result = parse(text);
+    INFO("text: " << text);
+    CHECK(result.errors == expected);
+    CHECK_FALSE(result.config.has_value());
+}
+
+void check_route_error(const std::string& extra, const std::string& expected) {
+    check_errors(route_config(extra), {expected});
+}
+
+std::optional<std::string> upstream_error(const std::string& url) {
+    UpstreamUrl ignored;
+    return loopgate::config::parse_upstream_url(url, ignored);
+}
+
+UpstreamUrl upstream_ok(const std::string& url) {
+    UpstreamUrl out;
+    auto problem = loopgate::config::parse_upstream_url(url, out);
+    INFO("url: " << url);
+    REQUIRE(problem == std::nullopt);
+    return out;
+}
+
+fs::path find_source_file(const fs::path& relative) {
+    fs::path next_to_test = fs::absolute(fs::path(__FILE__)).parent_path() / "../.." / relative;
+    if (fs::exists(next_to_test)) return next_to_test.lexically_normal();
+    for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
+        if (fs::exists(dir / relative)) return dir / relative;
+        if (dir == dir.parent_path()) break;
+    }
+    return {};
+}
+
+std::string read_text(const fs::path& file) {
+    std::ifstream in(file);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Valid configs and defaults
+
+TEST_CASE("config: a minimal route gets every default") {
+    Config config = parse_ok(route_config(""));
+    CHECK(config.log_level == LogLevel::info);
+    CHECK(config.shutdown_timeout_ms == 5000);
+    REQUIRE(config.routes.size() == 1);
+    const auto& route = config.routes[0];
+    CHECK(route.name == "gw");
+    CHECK(route.listen.host == "127.0.0.1");
+    CHECK(route.listen.port == 0);
+    CHECK(route.listen.is_loopback);
+    CHECK_FALSE(route.allow_non_loopback);
+    CHECK(route.upstream.tls);
+    CHECK(route.upstream.host == "gateway.test");
+    CHECK(route.upstream.port == 443);
+    CHECK(route.upstream.base_path == "");
+    CHECK_FALSE(route.allow_plaintext_upstream);
+    CHECK(route.connect_to == std::nullopt);
+    CHECK(route.tls.ca_file == std::nullopt);
+    CHECK(route.timeouts.request_ms == 10000);
+    CHECK(route.timeouts.connect_ms == 5000);
+    CHECK(route.timeouts.handshake_ms == 15000);
+    CHECK(route.timeouts.close_ms == 5000);
+    CHECK(route.limits.max_request_header_bytes == 16384);
+    CHECK(route.limits.max_message_bytes == (64ull << 20));
+}
+
+TEST_CASE("config: every key can be set") {
+    TempDir dir;
+    fs::path ca = dir.write("ca.pem", "pem");
+    Config config = parse_ok(R"({
+        "log": {"level": "debug"},
+        "shutdown_timeout_ms": 0,
+        "routes": [{
+            "name": "Main_gw-1.x",
+            "listen": "0.0.0.0:18789",
+            "allow_non_loopback": true,
+            "upstream": "wss://Gateway.Example.ts.net:8443/relay/",
+            "allow_plaintext_upstream": false,
+            "connect_to": "100.101.102.103",
+            "tls": {"ca_file": ")" + ca.string() + R"("},
+            "timeouts": {"request_ms": 100, "connect_ms": 600000, "handshake_ms": 2000, "close_ms": 0},
+            "limits": {"max_request_header_bytes": 1024, "max_message_bytes": 1099511627776}
+        }]
+    })");
+    CHECK(config.log_level == LogLevel::debug);
+    CHECK(config.shutdown_timeout_ms == 0);
+    const auto& route = config.routes.at(0);
+    CHECK(route.name == "Main_gw-1.x");
+    CHECK(route.listen.text() == "0.0.0.0:18789");
+    CHECK_FALSE(route.listen.is_loopback);
+    CHECK(route.allow_non_loopback);
+    CHECK(route.upstream.host == "gateway.example.ts.net");
+    CHECK(route.upstream.port == 8443);
+    CHECK(route.upstream.base_path == "/relay");
+    CHECK(route.upstream.text() == "wss://gateway.example.ts.net:8443/relay");
+    CHECK(route.connect_to == std::optional<std::string>("100.101.102.103"));
+    CHECK(route.tls.ca_file == std::optional<fs::path>(ca));
+    CHECK(route.timeouts.request_ms == 100);
+    CHECK(route.timeouts.connect_ms == 600000);
+    CHECK(route.timeouts.handshake_ms == 2000);
+    CHECK(route.timeouts.close_ms == 0);
+    CHECK(route.limits.max_request_header_bytes == 1024);
+    CHECK(route.limits.max_message_bytes == (1ull << 40));
+}
+
+TEST_CASE("config: // and /* */ comments are accepted") {
+    Config config = parse_ok(R"(// loopgate config
+    {
+        /* the only route */
+        "routes": [{
+            "name": "gw", // trailing comment
+            "listen": "127.0.0.1:9000", /* inline */ "upstream": "wss://gateway.test"
+        }]
+    }
+    // end)");
+    CHECK(config.routes.at(0).listen.port == 9000);
+}
+
+TEST_CASE("config: several routes keep their order") {
+    Config config = parse_ok(R"({"routes": [
+        {"name": "a", "listen": "127.0.0.1:9001", "upstream": "wss://a.test"},
+        {"name": "b", "listen": "127.0.0.2:9001", "upstream": "wss://b.test"},
+        {"name": "c", "listen": "127.0.0.1:0", "upstream": "wss://c.test"},
+        {"name": "d", "listen": "127.0.0.1:0", "upstream": "wss://d.test"}
+    ]})");
+    REQUIRE(config.routes.size() == 4);
+    CHECK(config.routes[0].name == "a");
+    CHECK(config.routes[1].listen.text() == "127.0.0.2:9001");
+    CHECK(config.routes[3].upstream.host == "d.test");
+}
+
+TEST_CASE("config: log levels and their names") {
+    for (auto level : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
+        std::string name(loopgate::config::log_level_name(level));
+        Config config = parse_ok(R"({"log": {"level": ")" + name + R"("}, )" + route_config("").substr(1));
+        CHECK(config.log_level == level);
+    }
+    CHECK(loopgate::config::log_level_name(LogLevel::warn) == "warn");
+    CHECK(parse_ok(R"({"log": {}, )" + route_config("").substr(1)).log_level == LogLevel::info);
+}
+
+// ---------------------------------------------------------------------------
+// Syntax errors
+
+TEST_CASE("config: a syntax error on line 3 names its line and column") {
+    check_errors("{\n  \"routes\": []\n  \"log\": {}\n}",
+                 {"line 3, column 3: syntax error: unexpected string literal; expected ',' or '}'"});
+}
+
+TEST_CASE("config: syntax error explanations are short") {
+    check_errors("", {"line 1, column 1: syntax error: unexpected end of input; expected '[', '{', or a literal"});
+    check_errors("{\"routes\": [1, 2}",
+                 {"line 1, column 17: syntax error: unexpected '}'; expected ',' or ']'"});
+    check_errors("{\"a\": tru}", {"line 1, column 10: syntax error: invalid literal"});
+    check_errors("{} /* open", {"line 1, column 11: syntax error: invalid comment; missing closing '*/'"});
+    check_errors("{\"a\": 1} x", {"line 1, column 10: syntax error: invalid literal; expected end of input"});
+}
+
+TEST_CASE("config: a trailing comma is named as such") {
+    check_errors("{\n  \"log\": {},\n}", {"line 3, column 1: syntax error: trailing comma before '}' is not allowed"});
+    check_errors("{\"routes\": [1,\n ]}", {"line 2, column 2: syntax error: trailing comma before ']' is not allowed"});
+}
+
+TEST_CASE("config: columns count characters, not bytes") {
+    check_errors("{\"é\": 1 2}", {"line 1, column 9: syntax error: unexpected number literal; expected ',' or '}'"});
+}
+
+TEST_CASE("config: a syntax error hides nothing else that could be wrong") {
+    // The duplicate key and unknown key are not reported: the text is not JSON.
+    check_errors("{\"a\": 1, \"a\": 2,,}",
+                 {"line 1, column 17: syntax error: unexpected ','; expected string literal"});
+}
+
+// ---------------------------------------------------------------------------
+// Structure: duplicates, unknown keys, types, required keys
+
+TEST_CASE("config: duplicate keys are errors at any depth") {
+    check_errors(R"({"log": {}, "log": {}, )" + route_config("").substr(1), {R"(top level: duplicate key "log")"});
+    check_route_error(R"(, "name": "gw2")", R"(routes[0]: duplicate key "name")");
+    check_errors(R"({"routes": [{"name": "a", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
+        {"name": "b", "listen": "127.0.0.1:0", "upstream": "wss://b.test",
+         "timeouts": {"close_ms": 1, "close_ms": 2}}]})",
+                 {R"(routes[1].timeouts: duplicate key "close_ms")"});
+}
+
+TEST_CASE("config: unknown keys list the expected ones") {
+    check_errors(R"({"admin": {}, )" + route_config("").substr(1),
+                 {"admin: unknown key (expected one of: log, routes, shutdown_timeout_ms)"});
+    check_route_error(R"(, "ping_ms": 1)",
+                      "routes[0].ping_ms: unknown key (expected one of: allow_non_loopback, allow_plaintext_upstream, "
+                      "connect_to, limits, listen, name, timeouts, tls, upstream)");
+    check_route_error(R"(, "timeouts": {"idle_ms": 1})",
+                      "routes[0].timeouts.idle_ms: unknown key (expected one of: close_ms, connect_ms, handshake_ms, "
+                      "request_ms)");
+    check_route_error(R"(, "limits": {"max_frames": 1})",
+                      "routes[0].limits.max_frames: unknown key (expected one of: max_message_bytes, "
+                      "max_request_header_bytes)");
+    check_route_error(R"(, "tls": {"pin_sha256": []})",
+                      "routes[0].tls.pin_sha256: unknown key (expected one of: ca_file)");
+    check_errors(R"({"log": {"lvl": "info"}, )" + route_config("").substr(1),
+                 {"log.lvl: unknown key (expected one of: level)"});
+}
+
+TEST_CASE("config: keys that are not identifiers are quoted in paths") {
+    check_route_error(R"(, "max size": 1)",
+                      R"(routes[0]["max size"]: unknown key (expected one of: allow_non_loopback, )"
+                      "allow_plaintext_upstream, connect_to, limits, listen, name, timeouts, tls, upstream)");
+}
+
+TEST_CASE("config: wrong types name what was expected and what was found") {
+    check_errors("[]", {"top level: expected an object, got array"});
+    check_errors(R"({"routes": {}})", {"routes: expected an array, got object"});
+    check_errors(R"({"routes": ["gw"]})", {"routes[0]: expected an object, got string"});
+    check_errors(route_with(R"("name": 5, "listen": true, "upstream": null)"),
+                 {"routes[0].name: expected a string, got number", "routes[0].listen: expected a string, got boolean",
+                  "routes[0].upstream: expected a string, got null"});
+    check_route_error(R"(, "allow_non_loopback": "yes")",
+                      "routes[0].allow_non_loopback: expected a boolean, got string");
+    check_route_error(R"(, "allow_plaintext_upstream": 1)",
+                      "routes[0].allow_plaintext_upstream: expected a boolean, got number");
+    check_route_error(R"(, "timeouts": [])", "routes[0].timeouts: expected an object, got array");
+    check_route_error(R"(, "limits": "big")", "routes[0].limits: expected an object, got string");
+    check_route_error(R"(, "tls": true)", "routes[0].tls: expected an object, got boolean");
+    check_route_error(R"(, "tls": {"ca_file": 7})", "routes[0].tls.ca_file: expected a string or null, got number");
+    check_route_error(R"(, "timeouts": {"close_ms": "1"})",
+                      "routes[0].timeouts.close_ms: expected an integer, got string");
+    check_errors(R"({"log": "debug", )" + route_config("").substr(1), {"log: expected an object, got string"});
+    check_errors(R"({"log": {"level": 1}, )" + route_config("").substr(1),
+                 {"log.level: expected a string, got number"});
+    check_errors(R"({"shutdown_timeout_ms": null, )" + route_config("").substr(1),
+                 {"shutdown_timeout_ms: expected an integer, got null"});
+}
+
+TEST_CASE("config: a fractional number is not an integer") {
+    check_route_error(R"(, "timeouts": {"connect_ms": 1500.5})",
+                      "routes[0].timeouts.connect_ms: expected an integer, got number");
+    check_route_error(R"(, "limits": {"max_message_bytes": 1e6})",
+                      "routes[0].limits.max_message_bytes: expected an integer, got number");
+}
+
+TEST_CASE("config: required keys") {
+    check_errors("{}", {"routes: required key is missing"});
+    check_errors(R"({"routes": [{}]})",
+                 {"routes[0].name: required key is missing", "routes[0].listen: required key is missing",
+                  "routes[0].upstream: required key is missing"});
+}
+
+TEST_CASE("config: at least one route") {
+    check_errors(R"({"routes": []})", {"routes: at least one route is required"});
+}
+
+// ---------------------------------------------------------------------------
+// Integer ranges
+
+TEST_CASE("config: integers outside their range") {
+    auto prefixed = [](const std::string& top) { return "{" + top + ", " + route_config("").substr(1); };
+    check_errors(prefixed(R"("shutdown_timeout_ms": 600001)"), {"shutdown_timeout_ms: must be between 0 and 600000"});
+    check_errors(prefixed(R"("shutdown_timeout_ms": -1)"), {"shutdown_timeout_ms: must be between 0 and 600000"});
+    check_route_error(R"(, "timeouts": {"request_ms": 99})",
+                      "routes[0].timeouts.request_ms: must be between 100 and 3600000");
+    check_route_error(R"(, "timeouts": {"request_ms": 3600001})",
+                      "routes[0].timeouts.request_ms: must be between 100 and 3600000");
+    check_route_error(R"(, "timeouts": {"connect_ms": 0})",
+                      "routes[0].timeouts.connect_ms: must be between 100 and 600000");
+    check_route_error(R"(, "timeouts": {"handshake_ms": 600001})",
+                      "routes[0].timeouts.handshake_ms: must be between 100 and 600000");
+    check_route_error(R"(, "timeouts": {"close_ms": -5})", "routes[0].timeouts.close_ms: must be between 0 and 600000");
+    check_route_error(R"(, "limits": {"max_request_header_bytes": 1023})",
+                      "routes[0].limits.max_request_header_bytes: must be between 1024 and 1048576");
+    check_route_error(R"(, "limits": {"max_request_header_bytes": 1048577})",
+                      "routes[0].limits.max_request_header_bytes: must be between 1024 and 1048576");
+    check_route_error(R"(, "limits": {"max_message_bytes": 0})",
+                      "routes[0].limits.max_message_bytes: must be between 1 and 1099511627776");
+    check_route_error(R"(, "limits": {"max_message_bytes": 1099511627777})",
+                      "routes[0].limits.max_message_bytes: must be between 1 and 1099511627776");
+}
+
+TEST_CASE("config: a uint32 field does not wrap around") {
+    check_route_error(R"(, "timeouts": {"close_ms": 4294967296})",
+                      "routes[0].timeouts.close_ms: must be between 0 and 600000");
+}
+
+// ---------------------------------------------------------------------------
+// log.level, name
+
+TEST_CASE("config: log.level must be a known level") {
+    check_errors(R"({"log": {"level": "verbose"}, )" + route_config("").substr(1),
+                 {"log.level: must be one of debug, info, warn, error"});
+    check_errors(R"({"log": {"level": "INFO"}, )" + route_config("").substr(1),
+                 {"log.level: must be one of debug, info, warn, error"});
+}
+
+TEST_CASE("config: route names are short and plain") {
+    const std::string message = "routes[0].name: must be 1 to 64 characters of letters, digits, '_', '.' and '-'";
+    auto named = [](const std::string& name) {
+        return route_with(R"("name": ")" + name + R"(", "listen": "127.0.0.1:0", "upstream": "wss://g.test")");
+    };
+    check_errors(named(""), {message});
+    check_errors(named(std::string(65, 'a')), {message});
+    check_errors(named("my gateway"), {message});
+    check_errors(named("gw/1"), {message});
+    CHECK(parse_ok(named(std::string(64, 'a'))).routes.at(0).name == std::string(64, 'a'));
+}
+
+TEST_CASE("config: route names are unique") {
+    check_errors(R"({"routes": [
+        {"name": "x", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
+        {"name": "y", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
+        {"name": "x", "listen": "127.0.0.1:0", "upstream": "wss://b.test"}]})",
+                 {R"(routes[2].name: duplicate route name "x" (also routes[0].name))"});
+}
+
+// ---------------------------------------------------------------------------
+// listen
+
+TEST_CASE("config: listen must be an IPv4 HOST:PORT") {
+    auto listen_error = [](const std::string& listen, const std::string& message) {
+        check_errors(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": ")" + listen + "\""),
+                     {"routes[0].listen: " + message});
+    };
+    const std::string host_port = "expected HOST:PORT with a port between 0 and 65535";
+    listen_error("localhost:9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error("127.0.0.256:9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error("127.0.0.01:9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error(":9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error("[::1]:80", "IPv6 listen addresses are not supported yet");
+    listen_error("::1:80", "IPv6 listen addresses are not supported yet");
+    listen_error("unix:/run/loopgate.sock", "unix socket listeners are not supported yet");
+    listen_error("127.0.0.1", host_port);
+    listen_error("127.0.0.1:", host_port);
+    listen_error("127.0.0.1:65536", host_port);
+    listen_error("127.0.0.1:http", host_port);
+    listen_error("127.0.0.1:-1", host_port);
+}
+
+TEST_CASE("config: listen accepts any loopback address and port 0") {
+    auto listen_of = [](const std::string& listen) {
+        return parse_ok(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": ")" + listen + "\""))
+            .routes.at(0)
+            .listen;
+    };
+    CHECK(listen_of("127.1.2.3:65535").text() == "127.1.2.3:65535");
+    CHECK(listen_of("127.1.2.3:65535").is_loopback);
+    CHECK(listen_of("127.0.0.1:0").port == 0);
+}
+
+TEST_CASE("config: a non-loopback listen address needs allow_non_loopback") {
+    std::string route = R"("name": "gw", "upstream": "wss://g.test", "listen": "0.0.0.0:9000")";
+    check_errors(route_with(route),
+                 {"routes[0].listen: 0.0.0.0 is not a loopback address; set routes[0].allow_non_loopback to true to "
+                  "listen on it"});
+    check_errors(route_with(route + R"(, "allow_non_loopback": false)"),
+                 {"routes[0].listen: 0.0.0.0 is not a loopback address; set routes[0].allow_non_loopback to true to "
+                  "listen on it"});
+    CHECK(parse_ok(route_with(route + R"(, "allow_non_loopback": true)")).routes.at(0).allow_non_loopback);
+    // A mistyped flag is reported once, without a second complaint about the address.
+    check_errors(route_with(route + R"(, "allow_non_loopback": "true")"),
+                 {"routes[0].allow_non_loopback: expected a boolean, got string"});
+}
+
+TEST_CASE("config: two routes cannot listen on the same address") {
+    check_errors(R"({"routes": [
+        {"name": "a", "listen": "127.0.0.1:9000", "upstream": "wss://a.test"},
+        {"name": "b", "listen": "127.0.0.1:9000", "upstream": "wss://b.test"}]})",
+                 {"routes[1].listen: 127.0.0.1:9000 is already used by routes[0]"});
+    check_errors(R"({"routes": [
+        {"name": "a", "listen": "0.0.0.0:9000", "allow_non_loopback": true, "upstream": "wss://a.test"},
+        {"name": "b", "listen": "127.0.0.1:9000", "upstream": "wss://b.test"}]})",
+                 {"routes[1].listen: 127.0.0.1:9000 is already used by routes[0] (0.0.0.0:9000)"});
+    check_errors(R"({"routes": [
+        {"name": "a", "listen": "127.0.0.1:9000", "upstream": "wss://a.test"},
+        {"name": "b", "listen": "0.0.0.0:9000", "allow_non_loopback": true, "upstream": "wss://b.test"}]})",
+                 {"routes[1].listen: 0.0.0.0:9000 is already used by routes[0] (127.0.0.1:9000)"});
+}
+
+// ---------------------------------------------------------------------------
+// upstream
+
+TEST_CASE("upstream url: scheme, host, port and path") {
+    UpstreamUrl url = upstream_ok("WSS://Gateway.Example.TS.net");
+    CHECK(url.tls);
+    CHECK(url.host == "gateway.example.ts.net");
+    CHECK(url.port == 443);
+    CHECK(url.base_path == "");
+    CHECK_FALSE(url.host_is_ipv4_literal);
+    CHECK(url.authority() == "gateway.example.ts.net");
+    CHECK(url.text() == "wss://gateway.example.ts.net");
+
+    url = upstream_ok("ws://127.0.0.1:18789/");
+    CHECK_FALSE(url.tls);
+    CHECK(url.host_is_ipv4_literal);
+    CHECK(url.port == 18789);
+    CHECK(url.base_path == "");
+    CHECK(url.authority() == "127.0.0.1:18789");
+    CHECK(url.text() == "ws://127.0.0.1:18789");
+
+    CHECK(upstream_ok("ws://g.test").port == 80);
+    CHECK(upstream_ok("ws://g.test:80").authority() == "g.test");
+    CHECK(upstream_ok("wss://g.test:80").authority() == "g.test:80");
+    CHECK(upstream_ok("wss://g.test:443/a/b//").base_path == "/a/b");
+    CHECK(upstream_ok("wss://g.test:443/a/b//").text() == "wss://g.test/a/b");
+    CHECK(upstream_ok("wss://g.test/ws%20x/~user").base_path == "/ws%20x/~user");
+}
+
+TEST_CASE("upstream url: what is refused") {
+    const std::string ipv6 = "IPv6 literal addresses are not allowed: loopgate connects over IPv4 only";
+    const std::string scheme = "scheme must be wss:// (or ws:// with allow_plaintext_upstream)";
+    CHECK(upstream_error("https://g.test") == scheme);
+    CHECK(upstream_error("tcp://g.test") == scheme);
+    CHECK(upstream_error("g.test:443") == "expected a URL of the form wss://host[:port][/path]");
+    CHECK(upstream_error("wss://[::1]:443/") == ipv6);
+    CHECK(upstream_error("wss://fd7a::1/") == ipv6);
+    CHECK(upstream_error("wss://user:secret@g.test/") == "credentials in the URL are not allowed");
+    CHECK(upstream_error("wss://g.test/?token=1") == "query and fragment are not allowed in upstream");
+    CHECK(upstream_error("wss://g.test#top") == "query and fragment are not allowed in upstream");
+    CHECK(upstream_error("wss://g.test:0") == "port must be between 1 and 65535");
+    CHECK(upstream_error("wss://g.test:65536") == "port must be between 1 and 65535");
+    CHECK(upstream_error("wss://g.test:/") == "port must be between 1 and 65535");
+    CHECK(upstream_error("wss://") == "host is missing");
+    CHECK(upstream_error("wss://:443") == "host is missing");
+    CHECK(upstream_error("wss://1.2.3") == "host 1.2.3 is not a valid IPv4 address");
+    CHECK(upstream_error("wss://100.64.0.300") == "host 100.64.0.300 is not a valid IPv4 address");
+    const std::string dns = "host must be a DNS name (letters, digits, '-', '.') or an IPv4 address";
+    CHECK(upstream_error("wss://gate_way.test") == dns);
+    CHECK(upstream_error("wss://-gw.test") == dns);
+    CHECK(upstream_error("wss://gw..test") == dns);
+    CHECK(upstream_error("wss://" + std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') +
+                         "." + std::string(62, 'd')) == dns);
+    CHECK(upstream_error("wss://" + std::string(64, 'a') + ".test") == dns);
+    CHECK(upstream_error("wss://g.test/a b") == "path contains a character that must be percent-encoded");
+    CHECK(upstream_error("wss://g.test/a%2") == "path contains a '%' that is not followed by two hex digits");
+}
+
+TEST_CASE("upstream url: a failed parse leaves the output untouched") {
+    UpstreamUrl url;
+    url.host = "before";
+    CHECK(loopgate::config::parse_upstream_url("wss://bad_host", url).has_value());
+    CHECK(url.host == "before");
+}
+
+TEST_CASE("config: upstream errors carry the route path") {
+    check_errors(route_with(R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "wss://[::1]/")"),
+                 {"routes[0].upstream: IPv6 literal addresses are not allowed: loopgate connects over IPv4 only"});
+    check_errors(route_with(R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "http://g.test")"),
+                 {"routes[0].upstream: scheme must be wss:// (or ws:// with allow_plaintext_upstream)"});
+}
+
+TEST_CASE("config: a ws:// upstream needs allow_plaintext_upstream") {
+    std::string route = R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "ws://127.0.0.1:8080")";
+    check_errors(route_with(route), {"routes[0].upstream: ws:// is unencrypted; set routes[0].allow_plaintext_upstream "
+                                     "to true to allow it"});
+    Config config = parse_ok(route_with(route + R"(, "allow_plaintext_upstream": true)"));
+    CHECK_FALSE(config.routes.at(0).upstream.tls);
+    CHECK(config.routes.at(0).allow_plaintext_upstream);
+    // allow_plaintext_upstream is harmless on a wss:// upstream.
+    CHECK(parse_ok(route_config(R"(, "allow_plaintext_upstream": true)")).routes.at(0).upstream.tls);
+}
+
+// ---------------------------------------------------------------------------
+// connect_to
+
+TEST_CASE("config: connect_to is null or an IPv4 address") {
+    CHECK(parse_ok(route_config(R"(, "connect_to": null)")).routes.at(0).connect_to == std::nullopt);
+    CHECK(parse_ok(route_config(R"(, "connect_to": "100.64.0.7")")).routes.at(0).connect_to ==
+          std::optional<std::string>("100.64.0.7"));
+    const std::string message = "routes[0].connect_to: must be an IPv4 address (loopgate connects over IPv4 only)";
+    check_route_error(R"(, "connect_to": "gateway.test")", message);
+    check_route_error(R"(, "connect_to": "fd7a:115c:a1e0::1")", message);
+    check_route_error(R"(, "connect_to": "100.64.0.7:443")", message);
+    check_route_error(R"(, "connect_to": 1681915904)", message);
+}
+
+// ---------------------------------------------------------------------------
+// tls
+
+TEST_CASE("config: a relative ca_file resolves against the config directory") {
+    TempDir dir;
+    fs::path ca = dir.write("certs/ca.pem", "pem");
+    fs::path config_dir = dir.path() / "etc";
+    fs::create_directories(config_dir);
+    Config config = parse_ok(route_config(R"(, "tls": {"ca_file": "../certs/./ca.pem"})"), config_dir);
+    REQUIRE(config.routes.at(0).tls.ca_file.has_value());
+    CHECK(*config.routes.at(0).tls.ca_file == ca);
+    CHECK(config.routes.at(0).tls.ca_file->is_absolute());
+}
+
+TEST_CASE("config: ca_file must be readable") {
+    TempDir dir;
+    check_errors(route_config(R"(, "tls": {"ca_file": ")" + (dir.path() / "missing.pem").string() + R"("})"),
+                 {"routes[0].tls.ca_file: cannot read " + (dir.path() / "missing.pem").string() +
+                  ": No such file or directory"});
+    LoadResult result = parse(route_config(R"(, "tls": {"ca_file": "x/../missing.pem"})"), dir.path());
+    CHECK(result.errors ==
+          Errors{"routes[0].tls.ca_file: cannot read " + (dir.path() / "missing.pem").string() +
+                 ": No such file or directory"});
+    result = parse(route_config(R"(, "tls": {"ca_file": "."})"), dir.path());
+    CHECK(result.errors == Errors{"routes[0].tls.ca_file: cannot read " + dir.path().string() + ": Is a directory"});
+}
+
+TEST_CASE("config: ca_file null or empty") {
+    CHECK(parse_ok(route_config(R"(, "tls": {"ca_file": null})")).routes.at(0).tls.ca_file == std::nullopt);
+    CHECK(parse_ok(route_config(R"(, "tls": {})")).routes.at(0).tls.ca_file == std::nullopt);
+    check_route_error(R"(, "tls": {"ca_file": ""})",
+                      "routes[0].tls.ca_file: must be a file path, or null to use only the system trust store");
+}
+
+TEST_CASE("config: TLS settings on a ws:// upstream are an error") {
+    TempDir dir;
+    fs::path ca = dir.write("ca.pem", "pem");
+    std::string route = R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "ws://127.0.0.1:8080",
+                           "allow_plaintext_upstream": true)";
+    check_errors(route_with(route + R"(, "tls": {"ca_file": ")" + ca.string() + R"("})"),
+                 {"routes[0].tls: TLS settings have no effect on a ws:// upstream"});
+    CHECK(parse_ok(route_with(route + R"(, "tls": {"ca_file": null})")).routes.at(0).tls.ca_file == std::nullopt);
+}
+
+// ---------------------------------------------------------------------------
+// Many errors at once
+
+TEST_CASE("config: all errors are reported together, in order") {
+    check_errors(R"({
+        "log": {"level": "loud"},
+        "shutdown_timeout_ms": 1.5,
+        "extra": 1,
+        "routes": [
+            {"name": "a", "listen": "localhost:1", "upstream": "ws://a.test", "timeouts": {"close_ms": -1}},
+            {"name": "a", "listen": "127.0.0.1:2", "upstream": "wss://b.test", "connect_to": "b.test",
+             "limits": {"max_message_bytes": 0}},
+            {"listen": "10.0.0.1:3", "upstream": "wss://user@c.test"}
+        ]
+    })",
+                 {
+                     "extra: unknown key (expected one of: log, routes, shutdown_timeout_ms)",
+                     "routes[0].listen: host must be an IPv4 address such as 127.0.0.1",
+                     "routes[0].timeouts.close_ms: must be between 0 and 600000",
+                     "routes[0].upstream: ws:// is unencrypted; set routes[0].allow_plaintext_upstream to true to "
+                     "allow it",
+                     "routes[1].connect_to: must be an IPv4 address (loopgate connects over IPv4 only)",
+                     "routes[1].limits.max_message_bytes: must be between 1 and 1099511627776",
+                     "routes[2].name: required key is missing",
+                     "routes[2].upstream: credentials in the URL are not allowed",
+                     "routes[2].listen: 10.0.0.1 is not a loopback address; set routes[2].allow_non_loopback to true "
+                     "to listen on it",
+                     R"(routes[1].name: duplicate route name "a" (also routes[0].name))",
+                     "log.level: must be one of debug, info, warn, error",
+                     "shutdown_timeout_ms: expected an integer, got number",
+                 });
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+TEST_CASE("config file: an unreadable file is the only error") {
+    TempDir dir;
+    fs::path missing = dir.path() / "nope.jsonc";
+    LoadResult result = loopgate::config::load_config_file(missing);
+    CHECK(result.errors == Errors{"cannot read " + missing.string() + ": No such file or directory"});
+    CHECK_FALSE(result.config.has_value());
+    result = loopgate::config::load_config_file(dir.path());
+    CHECK(result.errors == Errors{"cannot read " + dir.path().string() + ": Is a directory"});
+}
+
+TEST_CASE("config file: paths resolve against the file's own directory") {
+    TempDir dir;
+    fs::path ca = dir.write("conf/ca.pem", "pem");
+    fs::path file = dir.write("conf/loopgate.jsonc", route_config(R"(, "tls": {"ca_file": "ca.pem"})"));
+    LoadResult result = loopgate::config::load_config_file(file);
+    REQUIRE(result.errors == Errors{});
+    CHECK(result.config->routes.at(0).tls.ca_file == std::optional<fs::path>(ca));
+}
+
+TEST_CASE("config file: a relative config path still yields an absolute ca_file") {
+    TempDir dir;
+    fs::path ca = dir.write("conf/ca.pem", "pem");
+    dir.write("conf/loopgate.jsonc", route_config(R"(, "tls": {"ca_file": "ca.pem"})"));
+    fs::path saved = fs::current_path();
+    fs::current_path(dir.path());
+    LoadResult result = loopgate::config::load_config_file("conf/loopgate.jsonc");
+    fs::current_path(saved);
+    REQUIRE(result.errors == Errors{});
+    CHECK(result.config->routes.at(0).tls.ca_file == std::optional<fs::path>(ca));
+}
+
+TEST_CASE("config file: errors in a file are reported like errors in text") {
+    TempDir dir;
+    fs::path file = dir.write("bad.jsonc", "{\n  // comment\n  \"routes\": [,]\n}\n");
+    CHECK(loopgate::config::load_config_file(file).errors ==
+          Errors{"line 3, column 14: syntax error: unexpected ','; expected '[', '{', or a literal"});
+}
+
+TEST_CASE("config: the shipped example config is valid and shows the defaults") {
+    fs::path example = find_source_file("config/loopgate.example.jsonc");
+    REQUIRE_MESSAGE(!example.empty(), "config/loopgate.example.jsonc not found from the test's location");
+    // The example points at the CA the demo generates: ../build/demo/ca.pem.
+    TempDir dir;
+    fs::path ca = dir.write("build/demo/ca.pem", "pem");
+    fs::path file = dir.write("config/loopgate.example.jsonc", read_text(example));
+    LoadResult result = loopgate::config::load_config_file(file);
+    REQUIRE(result.errors == Errors{});
+    const Config& config = *result.config;
+    CHECK(config.log_level == LogLevel::info);
+    CHECK(config.shutdown_timeout_ms == Config{}.shutdown_timeout_ms);
+    REQUIRE(config.routes.size() == 1);
+    const auto& route = config.routes[0];
+    CHECK(route.name == "gateway");
+    CHECK(route.listen.text() == "127.0.0.1:18789");
+    CHECK(route.upstream.text() == "wss://localhost:18799");
+    CHECK(route.tls.ca_file == std::optional<fs::path>(ca));
+    CHECK(route.connect_to == std::nullopt);
+    loopgate::config::Timeouts defaults;
+    CHECK(route.timeouts.request_ms == defaults.request_ms);
+    CHECK(route.timeouts.connect_ms == defaults.connect_ms);
+    CHECK(route.timeouts.handshake_ms == defaults.handshake_ms);
+    CHECK(route.timeouts.close_ms == defaults.close_ms);
+    loopgate::config::Limits limits;
+    CHECK(route.limits.max_request_header_bytes == limits.max_request_header_bytes);
+    CHECK(route.limits.max_message_bytes == limits.max_message_bytes);
+    // The example is the admin's reference: every tunable key appears in it.
+    std::string text = read_text(example);
+    for (const char* key : {"\"request_ms\"", "\"connect_ms\"", "\"handshake_ms\"", "\"close_ms\"",
+                            "\"max_request_header_bytes\"", "\"max_message_bytes\"", "\"shutdown_timeout_ms\"",
+                            "\"level\""}) {
+        CHECK_MESSAGE(text.find(key) != std::string::npos, key << " is not shown in the example");
+    }
+}
