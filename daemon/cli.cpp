@@ -1,0 +1,138 @@
+#include "cli.hpp"
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+#include "daemon.hpp"
+#include "log.hpp"
+#include "loopgate_version.h"
+
+namespace loopgate {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: loopgate run --config FILE [--log-level debug|info|warn|error]\n"
+    "       loopgate check --config FILE\n"
+    "       loopgate --version | --help\n";
+
+constexpr const char* kHelp =
+    "loopgate: a local WebSocket gateway proxy.\n"
+    "Accepts plain WebSocket connections on loopback and forwards each one over its\n"
+    "own IPv4-only, TLS-verified upstream connection.\n"
+    "\n"
+    "commands:\n"
+    "  run --config FILE     run in the foreground, logging (logfmt) to stderr;\n"
+    "                        SIGINT/SIGTERM close every connection (1001) and exit 0\n"
+    "  check --config FILE   validate the config: exit 0, or print every error and exit 78\n"
+    "\n"
+    "options:\n"
+    "  --config FILE         the config file (JSON with comments)\n"
+    "  --log-level LEVEL     override log.level from the config\n"
+    "  --version             print the version\n"
+    "  --help                print this help\n";
+
+struct Args {
+    std::string command;
+    std::optional<std::string> config_path;
+    std::optional<std::string> log_level;
+};
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "loopgate: %s\n%s", message.c_str(), kUsage);
+    return kExitUsage;
+}
+
+// Returns an error message, or nothing when args were understood.
+std::optional<std::string> parse_args(const std::vector<std::string_view>& argv, Args& args) {
+    for (size_t i = 0; i < argv.size(); ++i) {
+        std::string_view arg = argv[i];
+        auto value = [&](std::string_view flag) -> std::optional<std::string> {
+            if (i + 1 >= argv.size()) return std::nullopt;
+            (void)flag;
+            return std::string(argv[++i]);
+        };
+        if (arg == "--config" || arg == "-c") {
+            auto v = value(arg);
+            if (!v) return std::string(arg) + " needs a file";
+            args.config_path = v;
+        } else if (arg.substr(0, 9) == "--config=") {
+            args.config_path = std::string(arg.substr(9));
+        } else if (arg == "--log-level") {
+            auto v = value(arg);
+            if (!v) return "--log-level needs a level";
+            args.log_level = v;
+        } else if (arg == "--version" || arg == "--help" || arg == "-h" || arg == "version" || arg == "help") {
+            if (!args.command.empty()) return "unexpected argument '" + std::string(arg) + "'";
+            args.command = arg == "-h" ? "--help" : (arg.substr(0, 2) == "--" ? std::string(arg) : "--" + std::string(arg));
+        } else if ((arg == "run" || arg == "check") && args.command.empty()) {
+            args.command = arg;
+        } else {
+            return "unknown argument '" + std::string(arg) + "'";
+        }
+    }
+    if (args.command.empty()) return "no command given";
+    return std::nullopt;
+}
+
+std::optional<log::Level> parse_level(std::string_view name) {
+    if (name == "debug") return log::Level::debug;
+    if (name == "info") return log::Level::info;
+    if (name == "warn") return log::Level::warn;
+    if (name == "error") return log::Level::error;
+    return std::nullopt;
+}
+
+std::optional<config::Config> load_or_report(const std::string& path) {
+    config::LoadResult result = config::load_config_file(path);
+    if (result.errors.empty()) return std::move(result.config);
+    std::fprintf(stderr, "loopgate: %s: %zu error%s\n", path.c_str(), result.errors.size(),
+                 result.errors.size() == 1 ? "" : "s");
+    for (const auto& error : result.errors) std::fprintf(stderr, "  %s\n", error.c_str());
+    return std::nullopt;
+}
+
+int command_check(const Args& args) {
+    auto config = load_or_report(*args.config_path);
+    if (!config) return kExitConfig;
+    std::printf("%s: ok (%zu route%s)\n", args.config_path->c_str(), config->routes.size(),
+                config->routes.size() == 1 ? "" : "s");
+    return kExitOk;
+}
+
+int command_run(const Args& args) {
+    auto config = load_or_report(*args.config_path);
+    if (!config) return kExitConfig;
+    log::Level level = *parse_level(config::log_level_name(config->log_level));
+    if (args.log_level) level = *parse_level(*args.log_level);
+    log::set_level(level);
+    log::info("starting").kv("version", LOOPGATE_VERSION).kv("config", *args.config_path);
+    Daemon daemon(std::move(*config));
+    return daemon.run();
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+    std::vector<std::string_view> words(argv + 1, argv + argc);
+    Args args;
+    if (auto error = parse_args(words, args)) return usage_error(*error);
+    if (args.command == "--version") {
+        std::printf("loopgate %s\n", LOOPGATE_VERSION);
+        return kExitOk;
+    }
+    if (args.command == "--help") {
+        std::printf("%s\n%s", kHelp, kUsage);
+        return kExitOk;
+    }
+    if (!args.config_path) return usage_error(args.command + " needs --config FILE");
+    if (args.log_level && !parse_level(*args.log_level)) {
+        return usage_error("--log-level must be debug, info, warn or error");
+    }
+    return args.command == "check" ? command_check(args) : command_run(args);
+}
+
+}  // namespace loopgate

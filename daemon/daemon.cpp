@@ -1,0 +1,120 @@
+#include "daemon.hpp"
+
+#include <csignal>
+
+#include "log.hpp"
+
+namespace loopgate {
+
+Daemon::Daemon(config::Config config) : config_(std::move(config)) { uv_loop_init(&loop_); }
+
+Daemon::~Daemon() {
+    listeners_.clear();
+    shutdown_timer_.reset();
+    close_process_handles();
+    // Let every close callback run so no memory outlives the loop.
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+}
+
+int Daemon::run() {
+    std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes mid-write is an error code, not a signal
+    if (!prepare_routes()) return 78;
+    if (!start_listeners()) return 1;
+    watch_signal(SIGINT);
+    watch_signal(SIGTERM);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    log::info("stopped");
+    return 0;
+}
+
+bool Daemon::prepare_routes() {
+    for (const auto& route : config_.routes) {
+        auto context = std::make_unique<RouteContext>();
+        context->config = route;
+        if (route.upstream.tls) {
+            std::string error;
+            context->tls = tls::make_upstream_context(route, error);
+            if (!context->tls) {
+                log::error("cannot prepare TLS").kv("route", route.name).kv("error", error);
+                return false;
+            }
+        } else {
+            log::warn("upstream is plaintext: traffic to it is not encrypted")
+                .kv("route", route.name)
+                .kv("upstream", route.upstream.text());
+        }
+        routes_.push_back(std::move(context));
+    }
+    return true;
+}
+
+bool Daemon::start_listeners() {
+    for (auto& route : routes_) {
+        auto listener = std::make_unique<Listener>(&loop_, *route);
+        std::string error;
+        if (!listener->start(error)) {
+            log::error("cannot listen").kv("route", route->config.name).kv("error", error);
+            return false;
+        }
+        log::Line line(log::Level::info, "listening");
+        line.kv("route", route->config.name)
+            .kv("address", listener->bound_address())
+            .kv("upstream", route->config.upstream.text());
+        if (route->config.connect_to) line.kv("connect_to", *route->config.connect_to);
+        listeners_.push_back(std::move(listener));
+    }
+    return true;
+}
+
+void Daemon::watch_signal(int signum) {
+    auto* watch = new SignalWatch{};
+    watch->owner = this;
+    uv_signal_init(&loop_, &watch->handle);
+    watch->handle.data = watch;
+    uv_signal_start(
+        &watch->handle,
+        [](uv_signal_t* h, int sig) { static_cast<SignalWatch*>(h->data)->owner->begin_shutdown(sig); }, signum);
+    signals_.push_back(watch);
+}
+
+void Daemon::begin_shutdown(int signum) {
+    if (shutting_down_) {
+        log::warn("second signal: stopping now").kv("signal", signum);
+        force_shutdown();
+        return;
+    }
+    shutting_down_ = true;
+    size_t sessions = 0;
+    for (auto& listener : listeners_) sessions += listener->session_count();
+    log::info("shutting down").kv("signal", signum).kv("sessions", static_cast<uint64_t>(sessions))
+        .kv("timeout_ms", config_.shutdown_timeout_ms);
+    shutdown_timer_ = std::make_unique<Timer>(&loop_);
+    shutdown_timer_->start(config_.shutdown_timeout_ms, [this] {
+        log::warn("shutdown timeout: closing remaining connections");
+        force_shutdown();
+    });
+    listeners_busy_ = listeners_.size();
+    for (auto& listener : listeners_) listener->shut_down([this] { on_listener_idle(); });
+}
+
+void Daemon::on_listener_idle() {
+    // Called from deep inside a finishing session: stop on the next loop turn.
+    if (--listeners_busy_ == 0) shutdown_timer_->start(0, [this] { force_shutdown(); });
+}
+
+void Daemon::force_shutdown() {
+    listeners_.clear();  // closes what is left
+    shutdown_timer_.reset();
+    close_process_handles();
+}
+
+void Daemon::close_process_handles() {
+    for (SignalWatch* watch : signals_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle),
+                 [](uv_handle_t* h) { delete static_cast<SignalWatch*>(h->data); });
+    }
+    signals_.clear();
+}
+
+}  // namespace loopgate

@@ -1,0 +1,187 @@
+#include "http_reader.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace loopgate::http {
+namespace {
+
+constexpr size_t kMaxHeaders = 100;
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+Reader& self(llhttp_t* p) { return *static_cast<Reader*>(p->data); }
+
+}  // namespace
+
+const std::string* Headers::find(std::string_view name) const {
+    for (const auto& h : list_)
+        if (iequals(h.name, name)) return &h.value;
+    return nullptr;
+}
+
+std::string Headers::joined(std::string_view name) const {
+    std::string out;
+    for (const auto& h : list_) {
+        if (!iequals(h.name, name)) continue;
+        if (!out.empty()) out += ", ";
+        out += h.value;
+    }
+    return out;
+}
+
+size_t Headers::count(std::string_view name) const {
+    return static_cast<size_t>(
+        std::count_if(list_.begin(), list_.end(), [&](const Header& h) { return iequals(h.name, name); }));
+}
+
+bool Headers::has_token(std::string_view name, std::string_view token) const {
+    for (const auto& h : list_) {
+        if (!iequals(h.name, name)) continue;
+        std::string_view rest = h.value;
+        while (!rest.empty()) {
+            size_t comma = rest.find(',');
+            std::string_view item = trim(rest.substr(0, comma));
+            if (iequals(item, token)) return true;
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    return false;
+}
+
+Reader::Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes)
+    : kind_(kind),
+      max_head_bytes_(max_head_bytes),
+      max_body_bytes_(max_body_bytes),
+      headers_(kind == Kind::request ? &request_.headers : &response_.headers) {
+    llhttp_settings_init(&settings_);
+    settings_.on_url = on_url;
+    settings_.on_status = on_status;
+    settings_.on_method = on_method;
+    settings_.on_header_field = on_header_field;
+    settings_.on_header_value = on_header_value;
+    settings_.on_headers_complete = on_headers_complete;
+    settings_.on_body = on_body;
+    settings_.on_message_complete = on_message_complete;
+    llhttp_init(&parser_, kind == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+    parser_.data = this;
+}
+
+int Reader::on_url(llhttp_t* p, const char* at, size_t len) {
+    self(p).request_.target.append(at, len);
+    return 0;
+}
+
+int Reader::on_status(llhttp_t* p, const char* at, size_t len) {
+    self(p).response_.reason.append(at, len);
+    return 0;
+}
+
+int Reader::on_method(llhttp_t* p, const char* at, size_t len) {
+    self(p).request_.method.append(at, len);
+    return 0;
+}
+
+int Reader::on_header_field(llhttp_t* p, const char* at, size_t len) {
+    Reader& r = self(p);
+    auto& list = r.headers_->list();
+    if (r.in_value_ || list.empty()) {
+        if (list.size() >= kMaxHeaders) {
+            r.too_many_headers_ = true;
+            return -1;
+        }
+        list.push_back({});
+        r.in_value_ = false;
+    }
+    list.back().name.append(at, len);
+    return 0;
+}
+
+int Reader::on_header_value(llhttp_t* p, const char* at, size_t len) {
+    Reader& r = self(p);
+    r.in_value_ = true;
+    r.headers_->list().back().value.append(at, len);
+    return 0;
+}
+
+int Reader::on_headers_complete(llhttp_t* p) {
+    Reader& r = self(p);
+    r.head_done_ = true;
+    if (r.kind_ == Kind::request) {
+        r.request_.version_major = p->http_major;
+        r.request_.version_minor = p->http_minor;
+        // The head is all we want from an app: stop right here so the bytes
+        // behind it (early WebSocket frames) stay unconsumed.
+        return HPE_PAUSED;
+    }
+    r.response_.status = p->status_code;
+    r.response_.version_major = p->http_major;
+    r.response_.version_minor = p->http_minor;
+    if (p->status_code == 101) return HPE_PAUSED;
+    return 0;  // read the body of a refusal so the app can see it
+}
+
+int Reader::on_body(llhttp_t* p, const char* at, size_t len) {
+    Reader& r = self(p);
+    size_t room = r.max_body_bytes_ - std::min(r.max_body_bytes_, r.response_.body.size());
+    r.response_.body.append(at, std::min(room, len));
+    if (len > room) r.response_.body_truncated = true;
+    return 0;
+}
+
+int Reader::on_message_complete(llhttp_t* p) {
+    self(p).done_ = true;
+    return HPE_PAUSED;
+}
+
+Reader::Status Reader::fail(int status, std::string reason) {
+    error_status_ = status;
+    error_reason_ = std::move(reason);
+    return Status::error;
+}
+
+Reader::Status Reader::feed(const char* data, size_t len, size_t& consumed) {
+    consumed = 0;
+    if (error_status_ != 0) return Status::error;
+    bool head_was_done = head_done_;
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    bool paused = err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE;
+    size_t used = paused ? static_cast<size_t>(llhttp_get_error_pos(&parser_) - data) : len;
+    if (!head_was_done) head_bytes_ += used;  // exact for requests: the parser stops at the end of the head
+
+    bool head_too_big = head_bytes_ > max_head_bytes_ && (kind_ == Kind::request || !head_done_);
+    if (head_too_big) {
+        return fail(431, std::string(kind_ == Kind::request ? "request" : "response") +
+                             " header block larger than " + std::to_string(max_head_bytes_) + " bytes");
+    }
+    if (err != HPE_OK && !paused) {
+        if (too_many_headers_) return fail(431, "more than 100 header fields");
+        return fail(400, std::string("malformed HTTP: ") + llhttp_get_error_reason(&parser_));
+    }
+    consumed = used;
+    if (!head_done_) return Status::need_more;
+    if (kind_ == Kind::response && response_.status != 101 && !done_) return Status::need_more;
+    return Status::complete;
+}
+
+Reader::Status Reader::finish() {
+    if (error_status_ != 0) return Status::error;
+    if (done_ || (head_done_ && (kind_ == Kind::request || response_.status == 101))) return Status::complete;
+    llhttp_errno_t err = llhttp_finish(&parser_);
+    if ((err == HPE_OK || err == HPE_PAUSED) && head_done_) return Status::complete;
+    return fail(400, head_done_ ? "connection closed before the body was complete"
+                                : "connection closed before the header block was complete");
+}
+
+}  // namespace loopgate::http

@@ -1,0 +1,101 @@
+#include "listener.hpp"
+
+#include <arpa/inet.h>
+
+#include <vector>
+
+#include "log.hpp"
+
+namespace loopgate {
+
+Listener::Listener(uv_loop_t* loop, RouteContext& route) : loop_(loop), route_(route) {}
+
+Listener::~Listener() {
+    stop_accepting();
+    for (Session* session : sessions_) delete session;
+}
+
+bool Listener::start(std::string& error) {
+    const auto& listen = route_.config.listen;
+    sockaddr_in addr{};
+    int rc = uv_ip4_addr(listen.host.c_str(), listen.port, &addr);
+    if (rc != 0) {
+        error = "invalid listen address " + listen.text();
+        return false;
+    }
+    server_ = new Server{};
+    server_->owner = this;
+    uv_tcp_init(loop_, &server_->handle);
+    server_->handle.data = server_;
+    rc = uv_tcp_bind(&server_->handle, reinterpret_cast<const sockaddr*>(&addr), 0);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
+    if (rc != 0) {
+        error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
+        stop_accepting();
+        return false;
+    }
+    sockaddr_in bound{};
+    int len = sizeof bound;
+    uv_tcp_getsockname(&server_->handle, reinterpret_cast<sockaddr*>(&bound), &len);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &bound.sin_addr, host, sizeof host);
+    bound_ = std::string(host) + ":" + std::to_string(ntohs(bound.sin_port));
+    return true;
+}
+
+void Listener::stop_accepting() {
+    if (server_ == nullptr) return;
+    server_->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&server_->handle),
+             [](uv_handle_t* h) { delete static_cast<Server*>(h->data); });
+    server_ = nullptr;
+}
+
+void Listener::on_connection(uv_stream_t* stream, int status) {
+    auto* server = static_cast<Server*>(stream->data);
+    if (server->owner == nullptr) return;
+    if (status < 0) {
+        log::warn("accept failed").kv("route", server->owner->route_.config.name).kv("error", uv_strerror(status));
+        return;
+    }
+    server->owner->accept_one();
+}
+
+void Listener::accept_one() {
+    Transport* app = Transport::create(loop_, nullptr);
+    if (app->accept_from(reinterpret_cast<uv_stream_t*>(&server_->handle)) != 0) {
+        app->close();
+        return;
+    }
+    auto* session = new Session(loop_, route_, *this, app);
+    sessions_.insert(session);
+    session->start();
+}
+
+void Listener::on_session_finished(Session* session) {
+    sessions_.erase(session);
+    delete session;
+    if (shutting_down_ && sessions_.empty() && on_idle_) {
+        auto idle = std::move(on_idle_);
+        on_idle_ = nullptr;
+        idle();
+    }
+}
+
+void Listener::shut_down(std::function<void()> on_idle) {
+    stop_accepting();
+    shutting_down_ = true;
+    on_idle_ = std::move(on_idle);
+    // Sessions may finish (and leave the list) while being told.
+    std::vector<Session*> snapshot(sessions_.begin(), sessions_.end());
+    for (Session* session : snapshot) {
+        if (sessions_.count(session) != 0) session->shut_down();
+    }
+    if (sessions_.empty() && on_idle_) {
+        auto idle = std::move(on_idle_);
+        on_idle_ = nullptr;
+        idle();
+    }
+}
+
+}  // namespace loopgate

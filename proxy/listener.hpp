@@ -1,0 +1,52 @@
+// A route's listening socket and the sessions it accepted.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <unordered_set>
+#include <string>
+
+#include "route.hpp"
+#include "session.hpp"
+
+namespace loopgate {
+
+class Listener final : private SessionOwner {
+public:
+    Listener(uv_loop_t* loop, RouteContext& route);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    // Binds and listens. Returns false and sets error when it cannot.
+    bool start(std::string& error);
+    // The address actually bound ("127.0.0.1:41234" when the config said port 0).
+    const std::string& bound_address() const { return bound_; }
+
+    void stop_accepting();
+    // Asks every session to close (503 or close 1001); on_idle runs once none remain.
+    void shut_down(std::function<void()> on_idle);
+    size_t session_count() const { return sessions_.size(); }
+    RouteContext& route() { return route_; }
+
+private:
+    struct Server {
+        uv_tcp_t handle;
+        Listener* owner;
+    };
+
+    static void on_connection(uv_stream_t* server, int status);
+    void accept_one();
+    void on_session_finished(Session* session) override;
+
+    uv_loop_t* loop_;
+    RouteContext& route_;
+    Server* server_ = nullptr;
+    std::string bound_;
+    std::unordered_set<Session*> sessions_;
+    std::function<void()> on_idle_;
+    bool shutting_down_ = false;
+};
+
+}  // namespace loopgate

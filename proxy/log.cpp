@@ -1,0 +1,131 @@
+#include "log.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace loopgate::log {
+namespace {
+
+Level g_level = Level::info;
+int g_fd = 2;
+
+std::string_view level_name(Level level) {
+    switch (level) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warn: return "warn";
+    case Level::error: return "error";
+    }
+    return "info";
+}
+
+void append_timestamp(std::string& out) {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t secs = system_clock::to_time_t(now);
+    auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+    out += buf;
+}
+
+bool needs_quotes(std::string_view value) {
+    if (value.empty()) return true;
+    for (unsigned char c : value) {
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+void set_level(Level level) { g_level = level; }
+bool enabled(Level level) { return level >= g_level; }
+void set_fd(int fd) { g_fd = fd; }
+
+void append_value(std::string& out, std::string_view value) {
+    if (!needs_quotes(value)) {
+        out += value;
+        return;
+    }
+    out += '"';
+    for (unsigned char c : value) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < ' ' || c == 0x7f) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                out += buf;
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+    }
+    out += '"';
+}
+
+Line::Line(Level level, std::string_view msg) : on_(enabled(level)) {
+    if (!on_) return;
+    text_.reserve(256);
+    text_ += "ts=";
+    append_timestamp(text_);
+    text_ += " level=";
+    text_ += level_name(level);
+    text_ += " msg=";
+    append_value(text_, msg);
+}
+
+Line& Line::kv(std::string_view key, std::string_view value) {
+    if (!on_) return *this;
+    text_ += ' ';
+    text_ += key;
+    text_ += '=';
+    append_value(text_, value);
+    return *this;
+}
+
+Line& Line::kv(std::string_view key, int64_t value) {
+    if (!on_) return *this;
+    text_ += ' ';
+    text_ += key;
+    text_ += '=';
+    text_ += std::to_string(value);
+    return *this;
+}
+
+Line& Line::kv(std::string_view key, uint64_t value) {
+    if (!on_) return *this;
+    text_ += ' ';
+    text_ += key;
+    text_ += '=';
+    text_ += std::to_string(value);
+    return *this;
+}
+
+Line::~Line() {
+    if (!on_) return;
+    text_ += '\n';
+    const char* p = text_.data();
+    size_t left = text_.size();
+    while (left > 0) {
+        ssize_t n = ::write(g_fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // logging must never take the daemon down
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+}
+
+}  // namespace loopgate::log

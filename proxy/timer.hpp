@@ -1,0 +1,32 @@
+// A one-shot/repeating timer owned like a value. The uv handle lives on the
+// heap and is freed in its close callback, so destroying a Timer at any point
+// (even from its own callback) is safe.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+
+namespace loopgate {
+
+class Timer {
+public:
+    explicit Timer(uv_loop_t* loop);
+    ~Timer();
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+
+    void start(uint64_t timeout_ms, std::function<void()> on_fire);
+    void stop();
+    bool active() const;
+
+private:
+    struct Box {
+        uv_timer_t handle;
+        std::function<void()> on_fire;
+    };
+    Box* box_;
+};
+
+}  // namespace loopgate

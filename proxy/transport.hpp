@@ -1,0 +1,127 @@
+// One TCP connection, optionally carrying TLS (OpenSSL over memory BIOs, as
+// h2o does), seen by its owner as a plaintext byte stream.
+//
+// Ownership: a Transport owns itself. Its owner talks to it through a raw
+// pointer until it calls end() (graceful) or close() (now); from then on the
+// Transport calls nothing back, finishes on its own and frees its memory in
+// the libuv close callbacks. So an owner may be destroyed at any time after
+// handing its transports off, and no callback ever reaches a dead owner.
+//
+// Callbacks are never made from inside a call the owner makes (connect,
+// read_start, write, flush...): they come only from the event loop.
+#pragma once
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "buffer_pool.hpp"
+
+namespace loopgate {
+
+class Transport {
+public:
+    // Above this many bytes waiting to be written, the owner should stop
+    // reading the other side; on_transport_drained says when it fell to the low mark.
+    static constexpr size_t kHighWater = 1 << 20;
+    static constexpr size_t kLowWater = 256 << 10;
+
+    struct End {
+        enum class Kind { eof, io_error, tls_error, verify_error };
+        Kind kind = Kind::eof;
+        std::string detail;
+    };
+
+    class Handler {
+    public:
+        virtual void on_transport_connected(Transport&, int /*uv status*/) {}
+        virtual void on_transport_tls_ready(Transport&) {}
+        virtual void on_transport_data(Transport&, const char* data, size_t len) = 0;
+        // The peer closed, the connection failed, or TLS failed. Reading has stopped.
+        virtual void on_transport_end(Transport&, const End& end) = 0;
+        virtual void on_transport_drained(Transport&) {}
+
+    protected:
+        ~Handler() = default;
+    };
+
+    static Transport* create(uv_loop_t* loop, Handler* handler);
+    void set_handler(Handler* handler) { handler_ = handler; }
+
+    int accept_from(uv_stream_t* server);
+    int connect(const sockaddr_in& addr);
+    // Takes ownership of ssl; the client handshake starts once connected.
+    void use_tls(SSL* ssl);
+
+    void read_start();
+    void read_stop();
+    bool reading() const { return want_read_; }
+
+    // Queues bytes (copied); flush() sends everything queued.
+    void write(const char* data, size_t len);
+    void flush();
+    // Bytes accepted by write() and not yet taken by the kernel.
+    size_t backlog() const { return backlog_ + queued_; }
+    bool above_high_water() const { return backlog() >= kHighWater; }
+
+    // Graceful: flush, TLS close_notify, FIN once written, drain the peer's
+    // last bytes, then close — or close anyway after linger_ms.
+    void end(uint64_t linger_ms);
+    // Closes now, dropping anything unsent.
+    void close();
+
+    const std::string& peer() const { return peer_; }
+    SSL* ssl() const { return ssl_; }
+    bool tls_ready() const { return handshake_done_; }
+
+private:
+    enum class Phase { open, ending, closing };
+
+    Transport(uv_loop_t* loop, Handler* handler);
+    ~Transport();
+
+    static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void on_write(uv_write_t* req, int status);
+    static void on_connect(uv_connect_t* req, int status);
+    static void on_shutdown(uv_shutdown_t* req, int status);
+    static void on_close(uv_handle_t* handle);
+
+    void handle_ciphertext(const char* data, size_t len);
+    void drive_tls();
+    void deliver_end(End::Kind kind, std::string detail);
+    void flush_tls_output();
+    void submit(Chunk* chunk);
+    void schedule_tls_drain();
+    void maybe_shutdown();
+    void set_socket_options();
+
+    uv_tcp_t tcp_;
+    uv_timer_t timer_;          // deferred TLS drain; linger deadline while ending
+    uv_connect_t connect_req_;
+    uv_shutdown_t shutdown_req_;
+    Handler* handler_;
+    Phase phase_ = Phase::open;
+    int open_handles_ = 2;
+    bool want_read_ = false;
+    bool uv_reading_ = false;
+    bool ended_ = false;         // on_transport_end delivered
+    bool shutdown_sent_ = false;
+    bool drain_wanted_ = false;  // crossed the high mark; tell the owner at the low mark
+    size_t backlog_ = 0;         // bytes in uv_write requests not yet completed
+    size_t queued_ = 0;          // bytes in pending_ chunks, not yet flushed
+    Chunk* pending_head_ = nullptr;
+    Chunk* pending_tail_ = nullptr;
+    std::string peer_;
+
+    SSL* ssl_ = nullptr;
+    BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
+    BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
+    bool handshake_done_ = false;
+};
+
+}  // namespace loopgate
