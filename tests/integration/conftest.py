@@ -1,0 +1,188 @@
+"""Shared fixtures for integration tests: real loopgate processes, the bundled
+TLS test gateway, and test certificates. Every port comes from binding port 0;
+readiness is a line the child prints, awaited with a deadline."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("LOOPGATE_BUILD_DIR", REPO / "build"))
+LOOPGATE_BIN = Path(os.environ.get("LOOPGATE_BIN", BUILD / "daemon" / "loopgate"))
+GATEWAY_BIN = Path(os.environ.get("LOOPGATE_GATEWAY_BIN", BUILD / "tools" / "loopgate-test-gateway"))
+
+
+class Process:
+    """A child process whose stdout/stderr go to files we can search."""
+
+    def __init__(self, argv, workdir, name, wrap=None):
+        self.out_path = Path(workdir) / f"{name}.out"
+        self.err_path = Path(workdir) / f"{name}.err"
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.argv = list(wrap or []) + [str(a) for a in argv]
+        self.proc = subprocess.Popen(self.argv, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stdout(self):
+        return self.out_path.read_text(errors="replace")
+
+    def stderr(self):
+        return self.err_path.read_text(errors="replace")
+
+    def wait_for(self, pattern, stream="stderr", timeout=10.0, count=1):
+        """Waits until `pattern` (a regex) matched `count` times; returns the matches."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.stderr() if stream == "stderr" else self.stdout()
+            matches = list(regex.finditer(text))
+            if len(matches) >= count:
+                return matches
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"{self.argv[0]} exited with {self.proc.returncode} before printing {pattern!r}:\n{text}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {pattern!r} from {self.argv}:\n{text}")
+            time.sleep(0.01)
+
+    def signal(self, signum):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def wait(self, timeout=10.0):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        self._err.close()
+
+
+class Gateway:
+    def __init__(self, process, port):
+        self.process = process
+        self.port = port
+
+    def requests(self):
+        """The request lines the gateway logged, one per HTTP request it received."""
+        return [line for line in self.process.stdout().splitlines() if line.startswith("request ")]
+
+
+class Loopgate:
+    def __init__(self, process, config, addresses):
+        self.process = process
+        self.config = config
+        self.addresses = addresses  # route name -> "127.0.0.1:PORT"
+
+    @property
+    def port(self):
+        return int(next(iter(self.addresses.values())).rsplit(":", 1)[1])
+
+    def url(self, path="/"):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def log(self):
+        return self.process.stderr()
+
+    def summary_lines(self):
+        return [line for line in self.log().splitlines() if 'msg="connection closed"' in line]
+
+    def peak_rss_kib(self):
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+
+
+def require_built(path):
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build first (meson setup build && ninja -C build)")
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """The test CA and a leaf for localhost, gateway.test and 127.0.0.1."""
+    directory = tmp_path_factory.mktemp("certs")
+    subprocess.run(["bash", str(REPO / "tools" / "gen-certs.sh"), str(directory)], check=True)
+    return directory
+
+
+@pytest.fixture
+def start_gateway(tmp_path, certs):
+    """Starts loopgate-test-gateway; TLS with the test certificate unless plain=True."""
+    require_built(GATEWAY_BIN)
+    started = []
+
+    def start(plain=False, cert=None, key=None, listen="127.0.0.1:0", extra=(), wrap=None):
+        argv = [GATEWAY_BIN, "--listen", listen]
+        if plain:
+            argv.append("--plain")
+        else:
+            argv += ["--cert", cert or certs / "server.pem", "--key", key or certs / "server.key"]
+        argv += list(extra)
+        process = Process(argv, tmp_path, f"gateway{len(started)}", wrap=wrap)
+        started.append(process)
+        match = process.wait_for(r"listening on [\d.]+:(\d+)", stream="stdout")[0]
+        return Gateway(process, int(match.group(1)))
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def gateway(start_gateway):
+    return start_gateway()
+
+
+def route_for(gateway, certs, **overrides):
+    route = {
+        "name": "gw",
+        "listen": "127.0.0.1:0",
+        "upstream": f"wss://localhost:{gateway.port}",
+        "tls": {"ca_file": str(certs / "ca.pem")},
+    }
+    route.update(overrides)
+    return route
+
+
+@pytest.fixture
+def start_loopgate(tmp_path):
+    """Starts the real loopgate binary with a config dict; waits for every route to listen."""
+    require_built(LOOPGATE_BIN)
+    started = []
+
+    def start(config, wrap=None, args=()):
+        path = tmp_path / f"loopgate{len(started)}.json"
+        path.write_text(json.dumps(config))
+        process = Process([LOOPGATE_BIN, "run", "--config", path, *args], tmp_path, f"loopgate{len(started)}",
+                          wrap=wrap)
+        started.append(process)
+        matches = process.wait_for(r"msg=listening route=(\S+) address=(\S+)", count=len(config["routes"]))
+        return Loopgate(process, config, {m.group(1): m.group(2) for m in matches})
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def loopgate(start_loopgate, gateway, certs):
+    """loopgate in front of a fresh TLS test gateway, default settings."""
+    instance = start_loopgate({"routes": [route_for(gateway, certs)]})
+    instance.gateway = gateway
+    return instance

@@ -1,0 +1,138 @@
+"""A deliberately small WebSocket client over raw sockets, for the cases a
+library client will not produce: frames glued to the request, malformed
+frames, exact byte checks and HTTP error responses."""
+
+import base64
+import os
+import socket
+import struct
+import time
+
+
+def make_key():
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def upgrade_request(path="/", host="127.0.0.1", key=None, headers=()):
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key or make_key()}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, mask_key=None):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    n = len(payload)
+    mask_bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 65536:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = mask_key if mask_key is not None else os.urandom(4)
+    if key == b"\0\0\0\0":
+        return head + key + payload  # masking with a zero key leaves the payload as it is
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + key + masked
+
+
+def close_payload(code, reason=""):
+    return struct.pack("!H", code) + reason.encode()
+
+
+class Conn:
+    """A connected socket with a read buffer."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def fill(self, timeout):
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def read_exact(self, n, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            self.fill(max(0.01, deadline - time.monotonic()))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_head(self, timeout=10.0):
+        """Reads an HTTP head; returns (status, headers dict lower-cased, raw head)."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            self.fill(max(0.01, deadline - time.monotonic()))
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers, lines[0]
+
+    def read_response(self, timeout=10.0):
+        """Reads a whole HTTP response with a Content-Length body."""
+        status, headers, line = self.read_head(timeout)
+        body = self.read_exact(int(headers.get("content-length", "0")), timeout)
+        return status, headers, body.decode(errors="replace")
+
+    def read_frame(self, timeout=10.0):
+        """Returns (fin, opcode, payload) of the next frame (server frames are unmasked)."""
+        b0, b1 = self.read_exact(2, timeout)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self.read_exact(2, timeout))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self.read_exact(8, timeout))[0]
+        key = self.read_exact(4, timeout) if b1 & 0x80 else None
+        payload = self.read_exact(n, timeout)
+        if key:
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def read_close(self, timeout=10.0):
+        """Skips data frames until a close frame; returns (code, reason)."""
+        while True:
+            fin, opcode, payload = self.read_frame(timeout)
+            if opcode == 0x8:
+                if len(payload) < 2:
+                    return 1005, ""
+                return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+
+def connect(port, host="127.0.0.1", timeout=5.0):
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return Conn(sock)
+
+
+def open_ws(port, path="/", headers=(), glued=b""):
+    """Connects and upgrades; `glued` is sent in the same write as the request."""
+    conn = connect(port)
+    conn.send(upgrade_request(path, headers=headers) + glued)
+    status, response_headers, _ = conn.read_head()
+    assert status == 101, f"expected 101, got {status}"
+    conn.headers = response_headers
+    return conn
