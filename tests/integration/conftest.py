@@ -6,7 +6,9 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -103,9 +105,86 @@ class Loopgate:
     def summary_lines(self):
         return [line for line in self.log().splitlines() if 'msg="connection closed"' in line]
 
+    def wait_closed(self, count=1, timeout=10.0):
+        """Waits until `count` connection summary lines were logged; returns all of them."""
+        self.process.wait_for(r'msg="connection closed"', count=count, timeout=timeout)
+        return self.summary_lines()
+
     def peak_rss_kib(self):
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+
+
+def free_port(host="127.0.0.1"):
+    """A port nothing listens on right now: bound, noted and closed again."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class TcpStub:
+    """A TCP listener that accepts connections but never speaks HTTP or TLS: it writes an
+    optional fixed greeting, then holds every connection open until stopped. It counts
+    what it accepted, so a test can prove that nobody (or somebody) connected."""
+
+    def __init__(self, host="127.0.0.1", port=0, greeting=b""):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        self._listener.bind((host, port))
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)  # lets the accept loop notice stop()
+        self.port = self._listener.getsockname()[1]
+        self.greeting = greeting
+        self._held = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    @property
+    def accepted(self):
+        with self._lock:
+            return len(self._held)
+
+    def _accept_loop(self):
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._held.append(conn)
+            if self.greeting:
+                try:
+                    conn.sendall(self.greeting)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        with self._lock:
+            for conn in self._held:
+                conn.close()
+
+
+@pytest.fixture
+def start_tcp_stub():
+    """Starts TcpStub listeners (see there); all are stopped after the test."""
+    started = []
+
+    def start(host="127.0.0.1", port=0, greeting=b""):
+        stub = TcpStub(host, port, greeting)
+        started.append(stub)
+        return stub
+
+    yield start
+    for stub in started:
+        stub.stop()
 
 
 def require_built(path):

@@ -136,3 +136,13 @@ def open_ws(port, path="/", headers=(), glued=b""):
     assert status == 101, f"expected 101, got {status}"
     conn.headers = response_headers
     return conn
+
+
+def exchange(port, data, timeout=10.0):
+    """Sends raw bytes as one request and returns the HTTP response: (status, headers, body)."""
+    conn = connect(port, timeout=timeout)
+    try:
+        conn.send(data)
+        return conn.read_response(timeout)
+    finally:
+        conn.close()
