@@ -76,7 +76,10 @@ void Session::settle() {
 void Session::log_summary() {
     auto elapsed = std::chrono::steady_clock::now() - started_;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-    log::Line line(http_status_ == 101 ? log::Level::info : log::Level::warn, "connection closed");
+    // A refusal is worth a warning; an app that connected and left without a
+    // request (a port probe) is not.
+    bool refused = http_status_ != 101 && http_status_ != 0;
+    log::Line line(refused ? log::Level::warn : log::Level::info, "connection closed");
     line.kv("route", route_.config.name)
         .kv("app", app_address_)
         .kv("upstream", upstream_address_)
