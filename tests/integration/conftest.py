@@ -110,9 +110,29 @@ class Loopgate:
         self.process.wait_for(r'msg="connection closed"', count=count, timeout=timeout)
         return self.summary_lines()
 
+    def summaries(self):
+        """The connection summary lines, each parsed into a dict of its logfmt fields."""
+        return [parse_logfmt(line) for line in self.summary_lines()]
+
     def peak_rss_kib(self):
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+
+
+_LOGFMT_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+_LOGFMT_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+
+
+def parse_logfmt(line):
+    """One loopgate log line as a dict; quoted values are unescaped as loopgate escapes them."""
+    fields = {}
+    for key, raw in _LOGFMT_PAIR.findall(line):
+        if raw.startswith('"'):
+            raw = re.sub(r"\\x([0-9a-f]{2})|\\(.)",
+                         lambda m: chr(int(m.group(1), 16)) if m.group(1) else _LOGFMT_ESCAPES.get(m.group(2), m.group(2)),
+                         raw[1:-1])
+        fields[key] = raw
+    return fields
 
 
 def free_port(host="127.0.0.1"):

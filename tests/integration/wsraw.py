@@ -6,6 +6,7 @@ import base64
 import os
 import socket
 import struct
+import threading
 import time
 
 
@@ -117,6 +118,35 @@ class Conn:
 
     def send(self, data):
         self.sock.sendall(data)
+
+    def send_in_background(self, data, timeout=30.0):
+        """Sends from a thread, so a test can read an echo while a large send is still going
+        (sending everything first would deadlock once every buffer on the way is full).
+        Returns the thread; join it to know the send ended. The thread sends on its own
+        duplicate of the socket, so the reader's timeouts do not cut the send short."""
+        sender = self.sock.dup()
+        sender.settimeout(timeout)
+
+        def send_all():
+            with sender:
+                sender.sendall(data)
+
+        thread = threading.Thread(target=send_all, daemon=True)
+        thread.start()
+        return thread
+
+    def read_until_eof(self, timeout=10.0):
+        """Reads until the peer closes the connection in order (FIN); returns what arrived
+        before it. A reset raises ConnectionResetError, a silent peer socket.timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if time.monotonic() > deadline:
+                raise socket.timeout(f"no end of stream within {timeout} s")
+            try:
+                self.fill(max(0.01, deadline - time.monotonic()))
+            except EOFError:
+                out, self.buf = self.buf, b""
+                return out
 
     def close(self):
         self.sock.close()
