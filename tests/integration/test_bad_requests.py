@@ -1,0 +1,147 @@
+"""Malformed and unwanted app requests, sent over raw sockets: each gets loopgate's own
+HTTP refusal with the right status and a reason a person can act on, the same reason is
+logged, nothing reaches the upstream, and a session that was already open is unharmed."""
+
+import time
+
+import pytest
+
+import wsraw
+from conftest import route_for
+
+MAX_HEADER_BYTES = 2048
+MAX_MESSAGE_BYTES = 1024
+REQUEST_MS = 500
+
+
+@pytest.fixture
+def guarded(start_loopgate, gateway, certs):
+    """loopgate with tight limits, plus one healthy session opened before any bad request."""
+    route = route_for(gateway, certs,
+                      limits={"max_request_header_bytes": MAX_HEADER_BYTES, "max_message_bytes": MAX_MESSAGE_BYTES},
+                      timeouts={"request_ms": REQUEST_MS})
+    loopgate = start_loopgate({"routes": [route]})
+    loopgate.gateway = gateway
+    loopgate.healthy = wsraw.open_ws(loopgate.port, "/echo")
+    assert_echoes(loopgate.healthy)
+    yield loopgate
+    loopgate.healthy.close()
+
+
+def assert_echoes(conn):
+    binary = bytes(range(256)) * 2  # every byte value, twice
+    text = "grüße, 世界 🙂".encode()
+    conn.send(wsraw.frame(0x2, binary))
+    conn.send(wsraw.frame(0x1, text))
+    assert conn.read_frame() == (True, 0x2, binary)
+    assert conn.read_frame() == (True, 0x1, text)
+
+
+def request_lines(**changes):
+    """An upgrade request as a list of lines, with some lines replaced or dropped (None)."""
+    lines = {
+        "request": "GET /echo HTTP/1.1",
+        "host": "Host: 127.0.0.1",
+        "upgrade": "Upgrade: websocket",
+        "connection": "Connection: Upgrade",
+        "key": f"Sec-WebSocket-Key: {wsraw.make_key()}",
+        "version": "Sec-WebSocket-Version: 13",
+    }
+    lines.update(changes)
+    return [line for line in lines.values() if line is not None]
+
+
+def as_request(lines):
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def refusal_summary(loopgate, status):
+    lines = loopgate.wait_closed(count=1)
+    refused = [line for line in lines if f"status={status} " in line]
+    assert len(refused) == 1, lines
+    return refused[0]
+
+
+def assert_refused_cleanly(loopgate, response, status, words, headers=None):
+    got_status, got_headers, body = response
+    assert got_status == status, body
+    assert got_headers["content-type"].startswith("text/plain")
+    assert body.startswith("loopgate: ")
+    for name, value in (headers or {}).items():
+        assert got_headers.get(name.lower()) == value, got_headers
+    log_line = refusal_summary(loopgate, status)
+    for word in words:
+        assert word in body, f"{word!r} not in body {body!r}"
+        assert word in log_line, f"{word!r} not in log line {log_line!r}"
+    # Only the healthy session's request ever reached the gateway.
+    assert len(loopgate.gateway.requests()) == 1, loopgate.gateway.requests()
+    assert_echoes(loopgate.healthy)
+
+
+SIMPLE_REFUSALS = [
+    pytest.param(
+        as_request(request_lines(upgrade=None, connection=None, key=None, version=None)),
+        426, ["only accepts WebSocket upgrades"], {"Upgrade": "websocket"},
+        id="plain_get_without_upgrade_is_426"),
+    pytest.param(
+        as_request(request_lines(request="POST /echo HTTP/1.1")),
+        400, ["must use GET, not POST"], {},
+        id="post_upgrade_is_400"),
+    pytest.param(
+        as_request(request_lines(key=None)),
+        400, ["missing Sec-WebSocket-Key"], {},
+        id="missing_websocket_key_is_400"),
+    pytest.param(
+        as_request(request_lines(key="Sec-WebSocket-Key: not-a-key")),
+        400, ["Sec-WebSocket-Key must be 16 bytes in base64"], {},
+        id="bad_websocket_key_is_400"),
+    pytest.param(
+        as_request(request_lines(version="Sec-WebSocket-Version: 8")),
+        426, ["unsupported WebSocket version", "version 13"], {"Sec-WebSocket-Version": "13"},
+        id="websocket_version_8_is_426_naming_13"),
+    pytest.param(
+        as_request(request_lines(request="GET /echo HTTP/1.0")),
+        400, ["needs HTTP/1.1"], {},
+        id="http_1_0_is_400"),
+    pytest.param(
+        # What a TLS client sends when pointed at the plain port by mistake.
+        bytes.fromhex("16030100a5010000a10303") + bytes(range(32)) + b"\r\n\r\n",
+        400, ["malformed HTTP"], {},
+        id="garbage_bytes_are_400"),
+    pytest.param(
+        as_request(request_lines() + ["X-Padding: " + "p" * (MAX_HEADER_BYTES + 100)]),
+        431, [f"larger than {MAX_HEADER_BYTES} bytes"], {},
+        id="headers_over_the_limit_are_431"),
+]
+
+
+@pytest.mark.parametrize("request_bytes, status, words, headers", SIMPLE_REFUSALS)
+def test_bad_request_is_refused_without_touching_upstream(guarded, request_bytes, status, words, headers):
+    response = wsraw.exchange(guarded.port, request_bytes, timeout=5)
+    assert_refused_cleanly(guarded, response, status, words, headers)
+
+
+def test_request_never_completed_is_408_after_request_ms(guarded):
+    conn = wsraw.connect(guarded.port)
+    full = as_request(request_lines())
+    started = time.monotonic()
+    conn.send(full[: len(full) // 2])
+    response = conn.read_response(timeout=5)
+    seconds = time.monotonic() - started
+    conn.close()
+    assert_refused_cleanly(guarded, response, 408, [f"not complete within {REQUEST_MS} ms"])
+    assert REQUEST_MS / 1000 * 0.9 <= seconds < 3, f"answered after {seconds:.2f} s"
+
+
+def test_message_over_max_message_bytes_closes_the_app_with_1009(guarded):
+    conn = wsraw.open_ws(guarded.port, "/echo")
+    conn.send(wsraw.frame(0x2, b"x" * 2000))
+    code, reason = conn.read_close(timeout=5)
+    conn.close()
+    assert code == 1009, reason
+    assert f"larger than the limit of {MAX_MESSAGE_BYTES} bytes" in reason
+    lines = guarded.wait_closed(count=1)
+    assert len(lines) == 1, lines
+    for word in ("close_code=1009", f"larger than the limit of {MAX_MESSAGE_BYTES} bytes", "closed_by=loopgate"):
+        assert word in lines[0], lines[0]
+    assert_echoes(guarded.healthy)
