@@ -31,12 +31,10 @@ VALID_CONFIG = {
 
 @pytest.fixture(scope="session")
 def loopgate_bin():
-    given = os.environ.get("LOOPGATE_BIN")
-    path = Path(given or REPO / "build" / "daemon" / "loopgate").absolute()
+    build = Path(os.environ.get("LOOPGATE_BUILD_DIR", REPO / "build"))
+    path = Path(os.environ.get("LOOPGATE_BIN", build / "daemon" / "loopgate")).absolute()
     if not (path.is_file() and os.access(path, os.X_OK)):
-        if given:
-            pytest.fail(f"LOOPGATE_BIN={given} is not an executable file")
-        pytest.skip(f"{path} is not built yet (build with meson, or set LOOPGATE_BIN)")
+        pytest.fail(f"{path} is missing: build first (meson setup build && ninja -C build)")
     return path
 
 
@@ -127,6 +125,12 @@ def test_installed_plist_is_not_writable_by_others(loopgate_bin, config, home):
     mode = stat.S_IMODE(plist_path(home).stat().st_mode)
     assert mode & (stat.S_IWGRP | stat.S_IWOTH) == 0
     assert mode & stat.S_IRUSR
+
+
+def test_install_accepts_the_example_config(loopgate_bin, home):
+    example = REPO / "config" / "loopgate.example.jsonc"
+    install(loopgate_bin, example, home, "--no-load")
+    assert load_plist(home)["ProgramArguments"][3] == str(example)
 
 
 def test_install_makes_relative_paths_absolute(loopgate_bin, config, home, tmp_path):
