@@ -112,6 +112,11 @@ SIMPLE_REFUSALS = [
         as_request(request_lines() + ["X-Padding: " + "p" * (MAX_HEADER_BYTES + 100)]),
         431, [f"larger than {MAX_HEADER_BYTES} bytes"], {},
         id="headers_over_the_limit_are_431"),
+    pytest.param(
+        # Still being sent when loopgate answers: the 431 must not be lost to a reset.
+        as_request(request_lines() + ["X-Padding: " + "p" * (64 * MAX_HEADER_BYTES)]),
+        431, [f"larger than {MAX_HEADER_BYTES} bytes"], {},
+        id="headers_far_over_the_limit_are_431"),
 ]
 
 
@@ -133,9 +138,16 @@ def test_request_never_completed_is_408_after_request_ms(guarded):
     assert REQUEST_MS / 1000 * 0.9 <= seconds < 3, f"answered after {seconds:.2f} s"
 
 
-def test_message_over_max_message_bytes_closes_the_app_with_1009(guarded):
+OVERSIZED_MESSAGES = [
+    pytest.param([wsraw.frame(0x2, b"x" * 2000)], id="one_frame"),
+    pytest.param([wsraw.frame(0x2, b"x" * 700, fin=False), wsraw.frame(0x0, b"x" * 700)], id="two_fragments"),
+]
+
+
+@pytest.mark.parametrize("frames", OVERSIZED_MESSAGES)
+def test_message_over_max_message_bytes_closes_the_app_with_1009(guarded, frames):
     conn = wsraw.open_ws(guarded.port, "/echo")
-    conn.send(wsraw.frame(0x2, b"x" * 2000))
+    conn.send(b"".join(frames))
     code, reason = conn.read_close(timeout=5)
     conn.close()
     assert code == 1009, reason
@@ -144,4 +156,15 @@ def test_message_over_max_message_bytes_closes_the_app_with_1009(guarded):
     assert len(lines) == 1, lines
     for word in ("close_code=1009", f"larger than the limit of {MAX_MESSAGE_BYTES} bytes", "closed_by=loopgate"):
         assert word in lines[0], lines[0]
+    assert_echoes(guarded.healthy)
+
+
+def test_upstream_message_over_max_message_bytes_closes_the_app_with_1009(guarded):
+    conn = wsraw.open_ws(guarded.port, f"/source/{2 * MAX_MESSAGE_BYTES}")
+    code, reason = conn.read_close(timeout=5)
+    conn.close()
+    assert code == 1009, reason
+    assert f"upstream protocol error: message larger than the limit of {MAX_MESSAGE_BYTES} bytes" == reason
+    lines = guarded.wait_closed(count=1)
+    assert len(lines) == 1 and "close_code=1009" in lines[0], lines
     assert_echoes(guarded.healthy)
