@@ -85,6 +85,7 @@ void Daemon::begin_shutdown(int signum) {
         return;
     }
     shutting_down_ = true;
+    Transport::close_promptly_from_now_on();
     size_t sessions = 0;
     for (auto& listener : listeners_) sessions += listener->session_count();
     log::info("shutting down").kv("signal", signum).kv("sessions", static_cast<uint64_t>(sessions))
@@ -99,14 +100,19 @@ void Daemon::begin_shutdown(int signum) {
 }
 
 void Daemon::on_listener_idle() {
-    // Called from deep inside a finishing session: stop on the next loop turn.
-    if (--listeners_busy_ == 0) shutdown_timer_->start(0, [this] { force_shutdown(); });
+    if (--listeners_busy_ != 0) return;
+    // Every session is done. Connections may still be writing their last
+    // bytes and FIN: they close once written, and the loop ends with them. The
+    // shutdown deadline stays armed (without keeping the loop alive) in case one never drains.
+    close_process_handles();
+    shutdown_timer_->unref();
 }
 
 void Daemon::force_shutdown() {
     listeners_.clear();  // closes what is left
     shutdown_timer_.reset();
     close_process_handles();
+    Transport::close_all();
 }
 
 void Daemon::close_process_handles() {

@@ -35,3 +35,7 @@ void Timer::stop() {
 bool Timer::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&box_->handle)) != 0; }
 
 }  // namespace loopgate
+
+namespace loopgate {
+void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(&box_->handle)); }
+}  // namespace loopgate

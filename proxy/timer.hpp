@@ -20,6 +20,8 @@ public:
     void start(uint64_t timeout_ms, std::function<void()> on_fire);
     void stop();
     bool active() const;
+    // An unreferenced timer still fires, but does not keep the loop running.
+    void unref();
 
 private:
     struct Box {

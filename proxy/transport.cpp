@@ -15,6 +15,9 @@ namespace {
 thread_local char t_read_buffer[kChunkBytes];
 thread_local char t_plain_buffer[kChunkBytes];
 
+thread_local Transport* t_all = nullptr;
+thread_local bool t_close_promptly = false;
+
 std::string address_text(const sockaddr_storage& ss) {
     char host[INET6_ADDRSTRLEN] = "?";
     uint16_t port = 0;
@@ -36,6 +39,9 @@ std::string address_text(const sockaddr_storage& ss) {
 Transport* Transport::create(uv_loop_t* loop, Handler* handler) { return new Transport(loop, handler); }
 
 Transport::Transport(uv_loop_t* loop, Handler* handler) : handler_(handler) {
+    next_ = t_all;
+    if (next_ != nullptr) next_->prev_ = this;
+    t_all = this;
     uv_tcp_init(loop, &tcp_);
     uv_timer_init(loop, &timer_);
     tcp_.data = this;
@@ -45,6 +51,9 @@ Transport::Transport(uv_loop_t* loop, Handler* handler) : handler_(handler) {
 }
 
 Transport::~Transport() {
+    if (prev_ != nullptr) prev_->next_ = next_;
+    else t_all = next_;
+    if (next_ != nullptr) next_->prev_ = prev_;
     while (pending_head_ != nullptr) {
         Chunk* next = pending_head_->next;
         chunk_release(pending_head_);
@@ -339,8 +348,20 @@ void Transport::maybe_shutdown() {
 void Transport::on_shutdown(uv_shutdown_t* req, int status) {
     auto* self = static_cast<Transport*>(req->data);
     if (self->phase_ != Phase::ending) return;
+    self->fin_written_ = status == 0;
     // After our FIN, wait for the peer's (read side) unless it already went.
-    if (status < 0 || self->ended_) self->close();
+    if (status < 0 || self->ended_ || t_close_promptly) self->close();
+}
+
+void Transport::close_promptly_from_now_on() {
+    t_close_promptly = true;
+    for (Transport* t = t_all; t != nullptr; t = t->next_) {
+        if (t->phase_ == Phase::ending && t->fin_written_) t->close();
+    }
+}
+
+void Transport::close_all() {
+    for (Transport* t = t_all; t != nullptr; t = t->next_) t->close();
 }
 
 void Transport::close() {

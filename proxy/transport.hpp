@@ -74,6 +74,12 @@ public:
     // Closes now, dropping anything unsent.
     void close();
 
+    // Process shutdown: from now on an ending transport closes as soon as its
+    // last bytes and FIN are written instead of waiting for the peer's FIN.
+    static void close_promptly_from_now_on();
+    // Closes every transport of this thread at once (the shutdown deadline).
+    static void close_all();
+
     const std::string& peer() const { return peer_; }
     SSL* ssl() const { return ssl_; }
     bool tls_ready() const { return handshake_done_; }
@@ -100,6 +106,11 @@ private:
     void maybe_shutdown();
     void set_socket_options();
 
+    // Every live transport of the thread, so shutdown can reach the ones
+    // that outlived their sessions while lingering.
+    Transport* prev_ = nullptr;
+    Transport* next_ = nullptr;
+
     uv_tcp_t tcp_;
     uv_timer_t timer_;          // deferred TLS drain; linger deadline while ending
     uv_connect_t connect_req_;
@@ -111,6 +122,7 @@ private:
     bool uv_reading_ = false;
     bool ended_ = false;         // on_transport_end delivered
     bool shutdown_sent_ = false;
+    bool fin_written_ = false;
     bool drain_wanted_ = false;  // crossed the high mark; tell the owner at the low mark
     size_t backlog_ = 0;         // bytes in uv_write requests not yet completed
     size_t queued_ = 0;          // bytes in pending_ chunks, not yet flushed
