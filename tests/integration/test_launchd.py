@@ -127,8 +127,14 @@ def test_installed_plist_is_not_writable_by_others(loopgate_bin, config, home):
     assert mode & stat.S_IRUSR
 
 
-def test_install_accepts_the_example_config(loopgate_bin, home):
-    example = REPO / "config" / "loopgate.example.jsonc"
+def test_install_accepts_the_example_config(loopgate_bin, home, tmp_path):
+    # The example trusts the CA the demo generates (../build/demo/ca.pem from
+    # the config's folder): lay out the same tree so a clean clone passes too.
+    example = tmp_path / "tree" / "config" / "loopgate.example.jsonc"
+    example.parent.mkdir(parents=True)
+    shutil.copy(REPO / "config" / "loopgate.example.jsonc", example)
+    subprocess.run(["bash", str(REPO / "tools" / "gen-certs.sh"), str(tmp_path / "tree" / "build" / "demo")],
+                   check=True)
     install(loopgate_bin, example, home, "--no-load")
     assert load_plist(home)["ProgramArguments"][3] == str(example)
 
