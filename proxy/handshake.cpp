@@ -177,7 +177,8 @@ std::optional<std::string> check_upstream_101(const http::Response& resp, const 
     }
     negotiated = {};
     if (const std::string* proto = h.find("sec-websocket-protocol")) {
-        auto offered = split_list(app.headers.joined("sec-websocket-protocol"));
+        std::string offered_list = app.headers.joined("sec-websocket-protocol");  // split_list views into it
+        auto offered = split_list(offered_list);
         std::string_view chosen = trim(*proto);
         if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) {
             return "upstream selected subprotocol \"" + std::string(chosen) + "\" which the app did not offer";
@@ -187,7 +188,8 @@ std::optional<std::string> check_upstream_101(const http::Response& resp, const 
     std::string extensions = h.joined("sec-websocket-extensions");
     if (!extensions.empty()) {
         std::vector<std::string> offered;
-        for (auto item : split_list(app.headers.joined("sec-websocket-extensions"))) offered.push_back(extension_name(item));
+        std::string offered_list = app.headers.joined("sec-websocket-extensions");  // split_list views into it
+        for (auto item : split_list(offered_list)) offered.push_back(extension_name(item));
         for (auto item : split_list(extensions)) {
             std::string name = extension_name(item);
             if (std::find(offered.begin(), offered.end(), name) == offered.end()) {

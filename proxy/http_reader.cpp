@@ -128,8 +128,9 @@ int Reader::on_headers_complete(llhttp_t* p) {
     r.response_.status = p->status_code;
     r.response_.version_major = p->http_major;
     r.response_.version_minor = p->http_minor;
-    if (p->status_code == 101) return HPE_PAUSED;
-    return 0;  // read the body of a refusal so the app can see it
+    // Pause here too, so the head's size is known exactly; feed() resumes
+    // to read the body of a refusal (so the app can see it).
+    return HPE_PAUSED;
 }
 
 int Reader::on_body(llhttp_t* p, const char* at, size_t len) {
@@ -154,25 +155,39 @@ Reader::Status Reader::fail(int status, std::string reason) {
 Reader::Status Reader::feed(const char* data, size_t len, size_t& consumed) {
     consumed = 0;
     if (error_status_ != 0) return Status::error;
-    bool head_was_done = head_done_;
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    bool paused = err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE;
-    size_t used = paused ? static_cast<size_t>(llhttp_get_error_pos(&parser_) - data) : len;
-    if (!head_was_done) head_bytes_ += used;  // exact for requests: the parser stops at the end of the head
-
-    bool head_too_big = head_bytes_ > max_head_bytes_ && (kind_ == Kind::request || !head_done_);
-    if (head_too_big) {
-        return fail(431, std::string(kind_ == Kind::request ? "request" : "response") +
-                             " header block larger than " + std::to_string(max_head_bytes_) + " bytes");
+    size_t offset = 0;
+    for (;;) {
+        bool head_was_done = head_done_;
+        const char* at = data + offset;
+        llhttp_errno_t err = llhttp_execute(&parser_, at, len - offset);
+        bool paused = err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE;
+        size_t used = paused ? static_cast<size_t>(llhttp_get_error_pos(&parser_) - at) : len - offset;
+        if (!head_was_done) {
+            head_bytes_ += used;  // exact: the parser pauses at the end of the head
+            if (head_bytes_ > max_head_bytes_) {
+                return fail(431, std::string(kind_ == Kind::request ? "request" : "response") +
+                                     " header block larger than " + std::to_string(max_head_bytes_) + " bytes");
+            }
+        }
+        if (err != HPE_OK && !paused) {
+            if (too_many_headers_) return fail(431, "more than 100 header fields");
+            return fail(400, std::string("malformed HTTP: ") + llhttp_get_error_reason(&parser_));
+        }
+        offset += used;
+        if (!head_done_) {
+            consumed = len;
+            return Status::need_more;
+        }
+        if (kind_ == Kind::request || response_.status == 101 || done_) {
+            consumed = offset;
+            return Status::complete;
+        }
+        if (paused) llhttp_resume(&parser_);  // paused at the end of a refusal's head: read its body
+        if (offset >= len) {
+            consumed = len;
+            return Status::need_more;
+        }
     }
-    if (err != HPE_OK && !paused) {
-        if (too_many_headers_) return fail(431, "more than 100 header fields");
-        return fail(400, std::string("malformed HTTP: ") + llhttp_get_error_reason(&parser_));
-    }
-    consumed = used;
-    if (!head_done_) return Status::need_more;
-    if (kind_ == Kind::response && response_.status != 101 && !done_) return Status::need_more;
-    return Status::complete;
 }
 
 Reader::Status Reader::finish() {
