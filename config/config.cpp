@@ -406,12 +406,15 @@ bool has_kind(const json& value, Kind kind) {
 using KeyList = std::span<const std::string_view>;
 
 // Alphabetical, because these lists are printed in "unknown key" errors.
-constexpr std::string_view kTopLevelKeys[] = {"log", "routes", "shutdown_timeout_ms"};
+constexpr std::string_view kTopLevelKeys[] = {"log", "network", "routes", "shutdown_timeout_ms"};
 constexpr std::string_view kLogKeys[] = {"level"};
 constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_plaintext_upstream", "connect_to",
-                                           "limits", "listen", "name", "timeouts", "tls", "upstream"};
+                                           "limits", "listen", "liveness", "name", "reconnect", "timeouts", "tls", "upstream"};
 constexpr std::string_view kTlsKeys[] = {"ca_file"};
 constexpr std::string_view kTimeoutKeys[] = {"close_ms", "connect_ms", "handshake_ms", "request_ms"};
+constexpr std::string_view kLivenessKeys[] = {"ping_interval_ms", "ping_timeout_ms", "probe_timeout_ms"};
+constexpr std::string_view kReconnectKeys[] = {"backoff_initial_ms", "backoff_max_ms", "hold_ms", "max_held"};
+constexpr std::string_view kNetworkKeys[] = {"debounce_ms", "wake_check_interval_ms", "watch"};
 constexpr std::string_view kLimitKeys[] = {"max_message_bytes", "max_request_header_bytes"};
 
 // A route as read, with what the cross-route checks need to know.
@@ -440,6 +443,7 @@ public:
         check_unique_listen(drafts);
         config.log_level = read_log(root).value_or(LogLevel::info);
         config.shutdown_timeout_ms = read_uint<uint32_t>(root, "", "shutdown_timeout_ms", 5000, 0, 600000);
+        config.network = read_network(root);
         if (!errors_.empty()) return std::nullopt;
         for (RouteDraft& draft : drafts) config.routes.push_back(std::move(draft.route));
         return config;
@@ -547,6 +551,8 @@ private:
         route.tls = tls.settings;
         route.timeouts = read_timeouts(value, path);
         route.limits = read_limits(value, path);
+        route.liveness = read_liveness(value, path);
+        route.reconnect = read_reconnect(value, path);
         route.allow_non_loopback = allow_non_loopback.value_or(false);
         route.allow_plaintext_upstream = allow_plaintext.value_or(false);
         if (draft.listen_valid && allow_non_loopback) check_loopback(route, path);
@@ -647,6 +653,50 @@ private:
         l.max_message_bytes = read_uint<uint64_t>(*object, where, "max_message_bytes", l.max_message_bytes, 1,
                                                   uint64_t{1} << 40);
         return l;
+    }
+
+    Liveness read_liveness(const json& route, const std::string& path) {
+        Liveness l;
+        const json* object = read_object(route, path, "liveness", kLivenessKeys);
+        if (!object) return l;
+        std::string where = member_path(path, "liveness");
+        l.ping_interval_ms = read_uint<uint32_t>(*object, where, "ping_interval_ms", l.ping_interval_ms, 0, 3600000);
+        l.ping_timeout_ms = read_uint<uint32_t>(*object, where, "ping_timeout_ms", l.ping_timeout_ms, 100, 600000);
+        l.probe_timeout_ms = read_uint<uint32_t>(*object, where, "probe_timeout_ms", l.probe_timeout_ms, 100, 600000);
+        if (l.ping_interval_ms != 0 && l.ping_interval_ms < 100) {
+            error(member_path(where, "ping_interval_ms"), "must be 0 (off) or between 100 and 3600000");
+        }
+        return l;
+    }
+
+    Reconnect read_reconnect(const json& route, const std::string& path) {
+        Reconnect r;
+        const json* object = read_object(route, path, "reconnect", kReconnectKeys);
+        if (!object) return r;
+        std::string where = member_path(path, "reconnect");
+        r.hold_ms = read_uint<uint32_t>(*object, where, "hold_ms", r.hold_ms, 0, 600000);
+        r.max_held = read_uint<uint32_t>(*object, where, "max_held", r.max_held, 0, 100000);
+        r.backoff_initial_ms =
+            read_uint<uint32_t>(*object, where, "backoff_initial_ms", r.backoff_initial_ms, 10, 600000);
+        r.backoff_max_ms = read_uint<uint32_t>(*object, where, "backoff_max_ms", r.backoff_max_ms, 10, 3600000);
+        if (r.backoff_max_ms < r.backoff_initial_ms) {
+            error(member_path(where, "backoff_max_ms"), "must not be smaller than backoff_initial_ms");
+        }
+        return r;
+    }
+
+    Network read_network(const json& root) {
+        Network n;
+        const json* object = read_object(root, "", "network", kNetworkKeys);
+        if (!object) return n;
+        if (find(*object, "watch")) n.watch = read_bool(*object, "network", "watch").value_or(true);
+        n.debounce_ms = read_uint<uint32_t>(*object, "network", "debounce_ms", n.debounce_ms, 0, 60000);
+        n.wake_check_interval_ms =
+            read_uint<uint32_t>(*object, "network", "wake_check_interval_ms", n.wake_check_interval_ms, 0, 600000);
+        if (n.wake_check_interval_ms != 0 && n.wake_check_interval_ms < 100) {
+            error("network.wake_check_interval_ms", "must be 0 (off) or between 100 and 600000");
+        }
+        return n;
     }
 
     void check_loopback(const Route& route, const std::string& path) {

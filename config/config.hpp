@@ -50,6 +50,21 @@ struct Limits {
     uint64_t max_message_bytes = 64ull << 20;       // one WebSocket message, either way -> 1009
 };
 
+// Finding dead upstreams: loopgate's own pings, and the probe after a network change.
+struct Liveness {
+    uint32_t ping_interval_ms = 15000;  // 0 = no periodic pings
+    uint32_t ping_timeout_ms = 10000;   // no pong by then: the upstream is gone, the app gets 1012
+    uint32_t probe_timeout_ms = 3000;   // deadline for the pong after a network change
+};
+
+// While a route's upstream is down (after it was up): retry, and hold new apps.
+struct Reconnect {
+    uint32_t hold_ms = 10000;             // a new app waits this long for the upstream; 0 = answer at once
+    uint32_t max_held = 64;               // held apps per route; more get 503 at once
+    uint32_t backoff_initial_ms = 250;    // first retry delay; doubles up to backoff_max_ms, full jitter
+    uint32_t backoff_max_ms = 30000;
+};
+
 struct Route {
     std::string name;
     ListenAddress listen;
@@ -60,6 +75,15 @@ struct Route {
     TlsSettings tls;
     Timeouts timeouts;
     Limits limits;
+    Liveness liveness;
+    Reconnect reconnect;
+};
+
+// Watching the machine's network (netlink / routing socket) and wake from sleep.
+struct Network {
+    bool watch = true;                   // react to network changes at all
+    uint32_t debounce_ms = 500;          // gather a burst of changes into one reaction
+    uint32_t wake_check_interval_ms = 2000;  // wall-clock jump check (sleep/wake); 0 = off
 };
 
 enum class LogLevel { debug, info, warn, error };
@@ -68,6 +92,7 @@ struct Config {
     std::vector<Route> routes;
     LogLevel log_level = LogLevel::info;
     uint32_t shutdown_timeout_ms = 5000;  // SIGTERM: time allowed for close handshakes
+    Network network;
 };
 
 struct LoadResult {
