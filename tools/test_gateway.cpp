@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -183,10 +184,13 @@ struct Options {
   std::string key_file;
   bool plain = false;
   bool tls13_only = false;
+  std::optional<uint16_t> close_on_exit;  // close code sent to every echo session on SIGTERM
+  bool log_control_frames = false;
 };
 
 constexpr std::string_view kUsage =
-    "usage: loopgate-test-gateway --listen HOST:PORT (--cert FILE --key FILE | --plain) [--tls13-only]";
+    "usage: loopgate-test-gateway --listen HOST:PORT (--cert FILE --key FILE | --plain) [--tls13-only]\n"
+    "                             [--close-on-exit CODE] [--log-control-frames]";
 
 bool split_host_port(std::string_view address, Options& options) {
   size_t colon = address.rfind(':');
@@ -212,6 +216,13 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
       options.plain = true;
     } else if (flag == "--tls13-only") {
       options.tls13_only = true;
+    } else if (flag == "--log-control-frames") {
+      options.log_control_frames = true;
+    } else if (flag == "--close-on-exit") {
+      auto argument = value();
+      auto code = argument ? parse_number<uint16_t>(*argument) : std::nullopt;
+      if (!code || *code < 1000 || *code > 4999) return "--close-on-exit wants a close code from 1000 to 4999";
+      options.close_on_exit = *code;
     } else if (flag == "--listen" || flag == "--cert" || flag == "--key") {
       auto argument = value();
       if (!argument) return std::string(flag) + " needs a value";
@@ -374,6 +385,17 @@ class Link {
     if (ssl_ && SSL_pending(ssl_) > 0) return true;
     pollfd poller{fd_, POLLIN, 0};
     return ::poll(&poller, 1, 0) > 0;
+  }
+
+  // Blocks until a read would not wait (input, end of stream or an error) or until `stop_fd`
+  // becomes readable; false means the stop came first.
+  bool wait_for_input_unless(int stop_fd) const {
+    if (input_ready()) return true;
+    for (;;) {
+      pollfd pollers[2] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+      if (::poll(pollers, 2, -1) >= 0) return pollers[0].revents != 0 || pollers[1].revents == 0;
+      if (errno != EINTR) return true;  // let the read itself report the problem
+    }
   }
 
   // nullopt: reads block forever. A zero timeval would mean the same to the kernel, so a
@@ -765,12 +787,30 @@ const std::vector<uint8_t>& source_pattern() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What every connection needs to know about the server it belongs to.
+
+struct Server {
+  SSL_CTX* tls = nullptr;  // null for plain connections
+  std::optional<uint16_t> close_on_exit;
+  bool log_control_frames = false;
+  int stop_fd = -1;  // becomes readable, and stays so, once SIGTERM or SIGINT arrived
+};
+
+const char* control_frame_name(uint8_t opcode) {
+  switch (opcode) {
+    case kPing: return "ping";
+    case kPong: return "pong";
+    default: return "close";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // One client connection, from the TLS handshake to the close.
 
 class Connection {
  public:
-  Connection(int fd, SSL_CTX* tls, std::string peer)
-      : link_(fd), tls_(tls), peer_(std::move(peer)),
+  Connection(int fd, const Server& server, std::string peer)
+      : link_(fd), server_(server), tls_(server.tls), peer_(std::move(peer)),
         in_(new uint8_t[kBufferSize]), out_(new uint8_t[kBufferSize]) {}
 
   void run() {
@@ -889,7 +929,7 @@ class Connection {
 
   void echo() {
     bool inside_message = false;
-    while (auto frame = read_frame_header()) {
+    while (auto frame = next_frame_header()) {
       if (auto problem = frame_problem(*frame, inside_message)) {
         fail(*problem);
         return;
@@ -901,6 +941,17 @@ class Connection {
       inside_message = !frame->fin;
       if (!echo_data_frame(*frame)) return;
     }
+    // Like a real gateway going down for a restart: tell the client why before leaving.
+    if (stop_seen_) close_first(*server_.close_on_exit, "gateway restarting", kCloseReplyTimeout);
+  }
+
+  // Between frames, and only there, a stop request may end the wait when --close-on-exit is set:
+  // the close frame then cannot land in the middle of a frame being echoed.
+  std::optional<FrameHeader> next_frame_header() {
+    stop_watched_ = server_.close_on_exit.has_value();
+    auto frame = read_frame_header();
+    stop_watched_ = false;
+    return frame;
   }
 
   // Streams the payload back as it arrives: header first, then unmasked chunks.
@@ -927,6 +978,8 @@ class Connection {
   bool answer_control_frame(const FrameHeader& frame) {
     std::string payload = read_small_payload(frame);
     if (payload.size() != frame.length) return false;
+    if (server_.log_control_frames)
+      say(std::string("control opcode=") + control_frame_name(frame.opcode) + " payload=" + json_string(payload));
     if (frame.opcode == kPong) return true;
     if (frame.opcode == kPing) {
       append_frame(kPong, payload);
@@ -1056,6 +1109,10 @@ class Connection {
     // each other; while more input is already here, it keeps collecting into bigger writes.
     if (out_length_ > 0 && !link_.input_ready() && !flush_output()) return false;
     if (!apply_read_deadline()) return false;
+    if (stop_watched_ && !link_.wait_for_input_unless(server_.stop_fd)) {
+      stop_seen_ = true;
+      return false;
+    }
     size_t n = link_.read_some(in_.get() + in_end_, kBufferSize - in_end_);
     in_end_ += n;
     return n > 0;
@@ -1111,6 +1168,7 @@ class Connection {
   }
 
   Link link_;
+  const Server& server_;
   SSL_CTX* tls_;  // null for plain connections
   std::string peer_;
   std::unique_ptr<uint8_t[]> in_;
@@ -1120,6 +1178,8 @@ class Connection {
   size_t out_length_ = 0;
   bool output_failed_ = false;
   std::optional<Clock::time_point> read_deadline_;
+  bool stop_watched_ = false;  // a stop request may interrupt the next wait for input
+  bool stop_seen_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1181,22 +1241,22 @@ int open_listener(const Options& options) {
   throw std::runtime_error("cannot listen on " + options.host + ":" + options.port + ": " + last_error);
 }
 
-void serve_connection(int fd, SSL_CTX* tls, std::string peer) {
+void serve_connection(int fd, const Server& server, std::string peer) {
   try {
-    Connection(fd, tls, peer).run();
+    Connection(fd, server, peer).run();
   } catch (const std::exception& error) {
     warn("connection from " + peer + ": " + error.what());
   }
   g_live.thread_done();
 }
 
-void start_connection(int fd, const sockaddr_storage& address, SSL_CTX* tls) {
+void start_connection(int fd, const sockaddr_storage& address, const Server& server) {
   int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   g_live.add(fd);
   try {
-    std::thread(serve_connection, fd, tls, format_address(address)).detach();
+    std::thread(serve_connection, fd, std::cref(server), format_address(address)).detach();
   } catch (const std::system_error& error) {
     warn(std::string("cannot start a thread: ") + error.what());
     g_live.forget_socket(fd);
@@ -1206,7 +1266,7 @@ void start_connection(int fd, const sockaddr_storage& address, SSL_CTX* tls) {
 }
 
 // Accepts until SIGTERM/SIGINT arrives on the signal pipe.
-void accept_until_stopped(int listener, SSL_CTX* tls) {
+void accept_until_stopped(int listener, const Server& server) {
   for (;;) {
     pollfd pollers[2] = {{listener, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
     if (::poll(pollers, 2, -1) < 0) {
@@ -1218,7 +1278,7 @@ void accept_until_stopped(int listener, SSL_CTX* tls) {
     socklen_t length = sizeof address;
     int fd = ::accept(listener, reinterpret_cast<sockaddr*>(&address), &length);
     if (fd >= 0) {
-      start_connection(fd, address, tls);
+      start_connection(fd, address, server);
     } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
       warn("accept: " + std::string(std::strerror(errno)));
       std::this_thread::sleep_for(10ms);  // out of descriptors: do not spin
@@ -1242,8 +1302,14 @@ int run(int argc, char** argv) {
     socklen_t length = sizeof bound;
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &length);
     say("listening on " + format_address(bound));
-    accept_until_stopped(listener, tls.get());
+    // The signal pipe is never drained, so once a stop signal wrote to it, it stays readable
+    // for every connection thread that polls it.
+    Server server{tls.get(), options.close_on_exit, options.log_control_frames, g_signal_pipe[0]};
+    accept_until_stopped(listener, server);
     ::close(listener);
+    // With --close-on-exit the echo sessions send their close frames and wait for the replies
+    // themselves; whatever is still busy after the grace period is cut off as without the flag.
+    if (options.close_on_exit) g_live.wait_idle(kShutdownGrace);
     g_live.shut_all();
     if (!g_live.wait_idle(kShutdownGrace)) warn("some connections did not finish in time");
     return 0;
