@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "log.hpp"
+#include "route_health.hpp"
 
 namespace loopgate {
 
@@ -10,6 +11,7 @@ Daemon::Daemon(config::Config config) : config_(std::move(config)) { uv_loop_ini
 
 Daemon::~Daemon() {
     listeners_.clear();
+    routes_.clear();  // their health trackers hold timers on the loop
     shutdown_timer_.reset();
     close_process_handles();
     // Let every close callback run so no memory outlives the loop.
@@ -23,6 +25,9 @@ int Daemon::run() {
     if (!start_listeners()) return 1;
     watch_signal(SIGINT);
     watch_signal(SIGTERM);
+    network_ = std::make_unique<NetworkMonitor>(&loop_, config_.network,
+                                                [this](const std::string& changes) { on_network_changed(changes); });
+    network_->start();
     uv_run(&loop_, UV_RUN_DEFAULT);
     log::info("stopped");
     return 0;
@@ -44,6 +49,7 @@ bool Daemon::prepare_routes() {
                 .kv("route", route.name)
                 .kv("upstream", route.upstream.text());
         }
+        context->health = std::make_unique<RouteHealth>(&loop_, *context);
         routes_.push_back(std::move(context));
     }
     return true;
@@ -115,7 +121,22 @@ void Daemon::force_shutdown() {
     Transport::close_all();
 }
 
+void Daemon::on_network_changed(const std::string& changes) {
+    log::info("network changed").kv("changes", changes);
+    for (auto& listener : listeners_) {
+        RouteContext& route = listener->route();
+        size_t probed = listener->probe_sessions(route.config.liveness.probe_timeout_ms);
+        route.health->network_changed();
+        log::info("probing upstream sessions")
+            .kv("route", route.config.name)
+            .kv("sessions", static_cast<uint64_t>(probed))
+            .kv("timeout_ms", route.config.liveness.probe_timeout_ms)
+            .kv("upstream_state", RouteHealth::state_name(route.health->state()));
+    }
+}
+
 void Daemon::close_process_handles() {
+    network_.reset();
     for (SignalWatch* watch : signals_) {
         uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle),
                  [](uv_handle_t* h) { delete static_cast<SignalWatch*>(h->data); });

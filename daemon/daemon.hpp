@@ -8,6 +8,7 @@
 
 #include "config.hpp"
 #include "listener.hpp"
+#include "network_monitor.hpp"
 #include "route.hpp"
 #include "timer.hpp"
 
@@ -37,12 +38,14 @@ private:
     void force_shutdown();
     void on_listener_idle();
     void close_process_handles();
+    void on_network_changed(const std::string& changes);
 
     config::Config config_;
     uv_loop_t loop_{};
     std::vector<std::unique_ptr<RouteContext>> routes_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<SignalWatch*> signals_;
+    std::unique_ptr<NetworkMonitor> network_;
     std::unique_ptr<Timer> shutdown_timer_;
     bool shutting_down_ = false;
     size_t listeners_busy_ = 0;

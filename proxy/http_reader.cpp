@@ -78,6 +78,17 @@ Reader::Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes)
     parser_.data = this;
 }
 
+void Reader::reset() {
+    llhttp_init(&parser_, kind_ == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+    parser_.data = this;
+    request_ = {};
+    response_ = {};
+    in_value_ = head_done_ = done_ = too_many_headers_ = false;
+    head_bytes_ = 0;
+    error_status_ = 0;
+    error_reason_.clear();
+}
+
 int Reader::on_url(llhttp_t* p, const char* at, size_t len) {
     self(p).request_.target.append(at, len);
     return 0;

@@ -71,6 +71,8 @@ public:
     Status feed(const char* data, size_t len, size_t& consumed);
     // The peer closed: a response body delimited by the connection end is complete.
     Status finish();
+    // Forget everything read, for another message from a new connection.
+    void reset();
 
     const Request& request() const { return request_; }
     const Response& response() const { return response_; }

@@ -99,3 +99,19 @@ void Listener::shut_down(std::function<void()> on_idle) {
 }
 
 }  // namespace loopgate
+
+namespace loopgate {
+
+size_t Listener::probe_sessions(uint32_t timeout_ms) {
+    // A probe can end a session (and erase it from the set) right away.
+    std::vector<Session*> snapshot;
+    for (Session* session : sessions_) {
+        if (session->relaying()) snapshot.push_back(session);
+    }
+    for (Session* session : snapshot) {
+        if (sessions_.count(session) != 0) session->probe_upstream(timeout_ms);
+    }
+    return snapshot.size();
+}
+
+}  // namespace loopgate

@@ -28,6 +28,9 @@ public:
     // Asks every session to close (503 or close 1001); on_idle runs once none remain.
     void shut_down(std::function<void()> on_idle);
     size_t session_count() const { return sessions_.size(); }
+    // Pings the upstream of every relaying session (after a network change);
+    // returns how many were probed.
+    size_t probe_sessions(uint32_t timeout_ms);
     RouteContext& route() { return route_; }
 
 private:

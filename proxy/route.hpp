@@ -3,11 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
+#include "access_policy.hpp"
 #include "config.hpp"
 #include "tls_context.hpp"
 
 namespace loopgate {
+
+class RouteHealth;  // route_health.hpp; whoever destroys a RouteContext includes it
 
 struct RouteStats {
     uint64_t sessions_accepted = 0;
@@ -16,10 +20,19 @@ struct RouteStats {
     uint64_t upstream_failures = 0;    // dial, TLS or handshake failures
 };
 
+// Shared by every route of the process: the global connection limit.
+struct ProcessLoad {
+    uint32_t max_connections = 0;  // 0 = no global limit
+    uint64_t connections_active = 0;
+};
+
 struct RouteContext {
     config::Route config;
     tls::SslCtxPtr tls;  // null for a ws:// upstream
     RouteStats stats;
+    std::unique_ptr<RouteHealth> health;  // set by whoever runs the route (the daemon)
+    AccessPolicy access;                  // set by the listener once it knows its port
+    ProcessLoad* process = nullptr;       // set by the daemon; null = this route alone
 };
 
 }  // namespace loopgate

@@ -1,8 +1,12 @@
 #include "session.hpp"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "log.hpp"
+#include "redact.hpp"
 
 namespace loopgate {
 namespace {
@@ -27,21 +31,38 @@ Session::Session(uv_loop_t* loop, RouteContext& route, SessionOwner& owner, Tran
       request_reader_(http::Reader::Kind::request, route.config.limits.max_request_header_bytes),
       response_reader_(http::Reader::Kind::response, kMaxResponseHead, kMaxRefusalBody),
       deadline_(loop),
+      liveness_(loop),
       started_(std::chrono::steady_clock::now()) {
+    unsigned char id[4] = {};
+    RAND_bytes(id, sizeof id);
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "loopgate-%02x%02x%02x%02x-", id[0], id[1], id[2], id[3]);
+    ping_prefix_ = prefix;
     app_.transport = app;
     app->set_handler(this);
     app_address_ = app->peer();
     ++route_.stats.sessions_accepted;
     ++route_.stats.sessions_active;
+    if (route_.process != nullptr) ++route_.process->connections_active;
 }
 
 Session::~Session() {
     --route_.stats.sessions_active;
+    if (route_.process != nullptr) --route_.process->connections_active;
+    if (route_.health) route_.health->release(this);
     if (app_.transport != nullptr) app_.transport->close();
     if (up_.transport != nullptr) up_.transport->close();
 }
 
 void Session::start() {
+    if (auto why = over_capacity()) {
+        // Answered at once, without reading the request: a flood must cost
+        // as little as possible. The transport still drains what the app
+        // sends, so the answer is not lost to a reset.
+        refuse(503, *why, {{"Retry-After", "1"}});
+        settle();
+        return;
+    }
     app_.transport->read_start();
     uint32_t ms = route_.config.timeouts.request_ms;
     deadline_.start(ms, [this, ms] {
@@ -50,9 +71,25 @@ void Session::start() {
     });
 }
 
+// This session counts itself already, hence ">".
+std::optional<std::string> Session::over_capacity() const {
+    uint32_t route_max = route_.config.max_connections;
+    if (route_.stats.sessions_active > route_max) {
+        return "too many connections: route \"" + route_.config.name + "\" already has " + std::to_string(route_max) +
+               " (max_connections); try again later";
+    }
+    const ProcessLoad* process = route_.process;
+    if (process != nullptr && process->max_connections != 0 && process->connections_active > process->max_connections) {
+        return "too many connections: loopgate already has " + std::to_string(process->max_connections) +
+               " over all routes (top-level max_connections); try again later";
+    }
+    return std::nullopt;
+}
+
 void Session::shut_down() {
     switch (phase_) {
     case Phase::reading_request:
+    case Phase::held:
     case Phase::dialing:
     case Phase::upgrading: refuse(503, "loopgate is shutting down", {{"Retry-After", "1"}}); break;
     case Phase::relaying:
@@ -80,8 +117,10 @@ void Session::log_summary() {
     // request (a port probe) is not.
     bool refused = http_status_ != 101 && http_status_ != 0;
     log::Line line(refused ? log::Level::warn : log::Level::info, "connection closed");
+    const std::string& target = request_reader_.request().target;
     line.kv("route", route_.config.name)
         .kv("app", app_address_)
+        .kv("path", target.empty() ? std::string("-") : redact::target(target))
         .kv("upstream", upstream_address_)
         .kv("status", http_status_)
         .kv("duration_ms", static_cast<int64_t>(ms))
@@ -106,6 +145,7 @@ void Session::on_transport_data(Transport& t, const char* data, size_t len) {
         if (side == Side::upstream) read_response(data, len);
         break;
     case Phase::relaying: relay(side, data, len); break;
+    case Phase::held:
     case Phase::dialing:
     case Phase::finished: break;
     }
@@ -116,6 +156,7 @@ void Session::on_transport_end(Transport& t, const Transport::End& end) {
     Side side = side_of(t);
     switch (phase_) {
     case Phase::reading_request:
+    case Phase::held:
     case Phase::dialing:
         // The app gave up before we answered: nothing to tell anyone.
         refusal_reason_ = "app closed the connection before the upgrade completed";
@@ -170,18 +211,77 @@ void Session::read_request(const char* data, size_t len) {
         refuse(refusal->status, refusal->reason, refusal->headers);
         return;
     }
+    begin_upstream();
+}
+
+void Session::begin_upstream() {
+    RouteHealth* health = route_.health.get();
+    if (health != nullptr && health->state() == RouteHealth::State::down) {
+        hold_while_down();
+        return;
+    }
+    start_dialing();
+}
+
+void Session::start_dialing() {
     phase_ = Phase::dialing;
     uint32_t ms = route_.config.timeouts.handshake_ms;
     deadline_.start(ms, [this, ms] {
         std::string stage = phase_ == Phase::upgrading
                                 ? "waiting for the upgrade response from " + upstream_address_
                                 : dialer_->stage();
-        refuse(504, "upstream did not complete the handshake within " + std::to_string(ms) + " ms (" + stage + ")");
+        upstream_failed(504, "upstream did not complete the handshake within " + std::to_string(ms) + " ms (" + stage + ")",
+                        true);
         settle();
     });
     UpstreamDialer::Handler& handler = *this;
-    dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
+    dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);  // replaces a spent one
     dialer_->start();
+}
+
+void Session::hold_while_down() {
+    RouteHealth& health = *route_.health;
+    const auto& reconnect = route_.config.reconnect;
+    std::string down = "upstream " + route_.config.upstream.authority() + " is unreachable (" +
+                       health.down_reason() + ")";
+    if (!health.hold(this)) {
+        std::string why = reconnect.hold_ms == 0 ? down
+                                                 : down + " and " + std::to_string(health.held_count()) +
+                                                       " connections are already waiting for it";
+        refuse(503, why, {{"Retry-After", "5"}});
+        return;
+    }
+    phase_ = Phase::held;
+    log::info("holding connection until the upstream is back").kv("route", route_.config.name).kv("app", app_address_);
+    uint32_t ms = reconnect.hold_ms;
+    deadline_.start(ms, [this, ms, down] {
+        refuse(503, down + "; waited " + std::to_string(ms) + " ms", {{"Retry-After", "5"}});
+        settle();
+    });
+}
+
+void Session::on_upstream_back() {
+    // Called from the route's health tracker: start dialing, finish later.
+    deadline_.stop();
+    start_dialing();
+}
+
+void Session::upstream_failed(int status, const std::string& reason, bool unreachable) {
+    RouteHealth* health = route_.health.get();
+    if (unreachable && health != nullptr) {
+        bool was_up = health->state() == RouteHealth::State::up;
+        health->report_unreachable(reason);
+        // The upstream was there a moment ago: an outage, worth waiting out.
+        if (was_up && health->state() == RouteHealth::State::down) {
+            if (up_.transport != nullptr) end_peer(Side::upstream);
+            up_.gone = false;  // a new upstream connection will come
+            upstream_address_ = "-";
+            response_reader_.reset();
+            hold_while_down();
+            return;
+        }
+    }
+    refuse(status, reason);
 }
 
 void Session::on_dial_ready(Transport* upstream) {
@@ -198,7 +298,7 @@ void Session::on_dial_ready(Transport* upstream) {
 
 void Session::on_dial_failed(const UpstreamDialer::Failure& failure) {
     ++route_.stats.upstream_failures;
-    refuse(failure.http_status, failure.reason);
+    upstream_failed(failure.http_status, failure.reason, failure.unreachable);
     settle();
 }
 
@@ -225,6 +325,7 @@ void Session::read_response(const char* data, size_t len) {
     uint64_t max_message = route_.config.limits.max_message_bytes;
     app_.scanner.set_policy({true, negotiated.allowed_rsv, max_message});
     up_.scanner.set_policy({false, negotiated.allowed_rsv, max_message});
+    if (route_.health) route_.health->report_up();
     begin_relay(data + consumed, len - consumed);
 }
 
@@ -243,10 +344,12 @@ void Session::begin_relay(const char* after_101, size_t len) {
         app_.transport->flush();
         if (!app_.paused) app_.transport->read_start();
     }
+    schedule_ping();
 }
 
 void Session::refuse(int status, std::string reason, std::vector<http::Header> headers) {
     deadline_.stop();
+    if (route_.health) route_.health->release(this);
     http_status_ = status;
     refusal_reason_ = reason;
     ++route_.stats.upgrades_refused;
@@ -285,7 +388,7 @@ void Session::relay(Side from, const char* data, size_t len) {
         offset += src.scanner.feed(data + offset, len - offset, pipe);
         if (src.scanner.stop_requested() && src.scanner.at_boundary()) {
             src.scanner.clear_stop();
-            send_pending_close(other(from));
+            flush_pending(other(from));
         }
     }
     if (dst.transport != nullptr) {
@@ -307,6 +410,7 @@ void Session::forward(Side from, const char* data, size_t len) {
 }
 
 void Session::on_control(Side from, const ws::ControlFrame& frame) {
+    if (from == Side::upstream && frame.opcode == ws::kPong && swallow_own_pong(frame)) return;
     if (frame.opcode != ws::kClose) {
         forward(from, frame.wire, frame.wire_len);
         return;
@@ -361,6 +465,7 @@ void Session::peer_lost(Side side, const Transport::End& end) {
             std::string why = "upstream connection lost";
             if (!end.detail.empty()) why += ": " + end.detail;
             record_close("upstream", ws::kServiceRestart, why);
+            if (route_.health) route_.health->report_unreachable(why);
             close_toward(Side::app, ws::kServiceRestart, "upstream connection lost", false);
         } else {
             record_close("app", 1006, "app disconnected without a close frame");
@@ -393,6 +498,97 @@ void Session::close_toward(Side to, uint16_t code, std::string_view reason, bool
     }
 }
 
+void Session::flush_pending(Side to) {
+    Peer& target = peer(to);
+    if (!target.pending_ping.empty() && target.transport != nullptr && !target.close_sent) {
+        target.transport->write(target.pending_ping.data(), target.pending_ping.size());
+        target.transport->flush();
+        ping_written_ = true;
+    }
+    target.pending_ping.clear();
+    send_pending_close(to);
+}
+
+// ---- liveness ----
+
+void Session::schedule_ping() {
+    uint32_t interval = route_.config.liveness.ping_interval_ms;
+    if (interval == 0 || phase_ != Phase::relaying || close_deadline_started_) return;
+    uint32_t timeout = route_.config.liveness.ping_timeout_ms;
+    liveness_.start(interval, [this, timeout] {
+        send_ping(timeout, "upstream lost: no pong within " + std::to_string(timeout) + " ms");
+        settle();
+    });
+}
+
+void Session::probe_upstream(uint32_t timeout_ms) {
+    send_ping(timeout_ms, "upstream lost after network change");
+    settle();
+}
+
+void Session::send_ping(uint32_t timeout_ms, std::string reason_if_lost) {
+    if (phase_ != Phase::relaying || close_deadline_started_ || up_.gone) return;
+    liveness_reason_ = std::move(reason_if_lost);
+    if (ping_outstanding_.empty()) {
+        ping_outstanding_ = ping_prefix_ + std::to_string(++pings_sent_);
+        ping_written_ = false;
+        char frame[ws::kMaxControlFrameBytes];
+        size_t n = ws::build_control_frame(frame, ws::kPing, reinterpret_cast<const uint8_t*>(ping_outstanding_.data()),
+                                           ping_outstanding_.size(), /*masked=*/true);
+        up_.pending_ping.assign(frame, n);
+        // Only between frames: a control frame may sit between the fragments
+        // of a message, never inside a frame the app is still sending.
+        if (app_.scanner.at_boundary()) flush_pending(Side::upstream);
+        else app_.scanner.request_stop_at_boundary();
+    }
+    liveness_.start(timeout_ms, [this, timeout_ms] {
+        on_pong_deadline(timeout_ms);
+        settle();
+    });
+}
+
+bool Session::swallow_own_pong(const ws::ControlFrame& frame) {
+    std::string_view payload(reinterpret_cast<const char*>(frame.payload), frame.payload_len);
+    if (payload.substr(0, ping_prefix_.size()) != ping_prefix_) return false;  // the app's own: pass it on
+    if (!ping_outstanding_.empty() && payload == ping_outstanding_) {
+        ping_outstanding_.clear();
+        liveness_.stop();
+        schedule_ping();
+    }
+    return true;
+}
+
+void Session::on_pong_deadline(uint32_t timeout_ms) {
+    if (phase_ != Phase::relaying || ping_outstanding_.empty() || up_.gone) return;
+    // Not our path's fault if the ping never left (the app is mid-frame) or
+    // we stopped reading the upstream (the app reads slowly): wait again.
+    if (!ping_written_ || up_.paused) {
+        liveness_.start(timeout_ms, [this, timeout_ms] {
+            on_pong_deadline(timeout_ms);
+            settle();
+        });
+        return;
+    }
+    std::string reason = liveness_reason_;
+    log::warn("upstream lost").kv("route", route_.config.name).kv("app", app_address_)
+        .kv("upstream", upstream_address_).kv("reason", reason);
+    record_close("loopgate", ws::kServiceRestart, reason);
+    if (route_.health) route_.health->report_unreachable(reason);
+    // The path is dead: a close frame would never arrive. Drop it now.
+    if (up_.transport != nullptr) up_.transport->close();
+    up_.transport = nullptr;
+    up_.gone = true;
+    up_.pending_ping.clear();
+    up_.pending_close.clear();
+    close_toward(Side::app, ws::kServiceRestart, reason, false);
+    finish_if_settled();
+}
+
+void Session::stop_liveness() {
+    liveness_.stop();
+    ping_outstanding_.clear();
+}
+
 void Session::send_pending_close(Side to) {
     Peer& target = peer(to);
     if (target.pending_close.empty() || target.transport == nullptr) return;
@@ -406,6 +602,7 @@ void Session::send_pending_close(Side to) {
 void Session::start_close_deadline() {
     if (close_deadline_started_) return;
     close_deadline_started_ = true;
+    stop_liveness();
     deadline_.start(route_.config.timeouts.close_ms, [this] {
         log::debug("close handshake timed out").kv("route", route_.config.name).kv("app", app_address_);
         end_peer(Side::app);

@@ -1,7 +1,8 @@
 // One app connection and its upstream, from accept to the last byte.
 //
-//   reading_request --(valid upgrade)--> dialing --(TLS up)--> upgrading
-//     --(101 checked)--> relaying --(close handshakes done)--> finished
+//   reading_request --(valid upgrade)--> [held while the upstream is down]
+//     --> dialing --(TLS up)--> upgrading --(101 checked)--> relaying
+//     --(close handshakes done)--> finished
 //
 // Any failure before the 101 answers the app with an HTTP error; after it,
 // with a close frame. The session lives until both transports are handed off
@@ -18,6 +19,7 @@
 #include "handshake.hpp"
 #include "http_reader.hpp"
 #include "route.hpp"
+#include "route_health.hpp"
 #include "timer.hpp"
 #include "transport.hpp"
 #include "upstream_dialer.hpp"
@@ -36,7 +38,7 @@ protected:
     ~SessionOwner() = default;
 };
 
-class Session final : private Transport::Handler, private UpstreamDialer::Handler {
+class Session final : private Transport::Handler, private UpstreamDialer::Handler, private HeldConnection {
 public:
     Session(uv_loop_t* loop, RouteContext& route, SessionOwner& owner, Transport* app);
     ~Session();
@@ -46,9 +48,13 @@ public:
     void start();
     // loopgate is stopping: 503 before the 101, close 1001 after it.
     void shut_down();
+    // The network changed: ping the upstream now; no pong within timeout_ms
+    // means the path is gone and the app gets 1012 at once.
+    void probe_upstream(uint32_t timeout_ms);
+    bool relaying() const { return phase_ == Phase::relaying; }
 
 private:
-    enum class Phase { reading_request, dialing, upgrading, relaying, finished };
+    enum class Phase { reading_request, held, dialing, upgrading, relaying, finished };
     enum class Side { app, upstream };
 
     // One end of the proxied connection.
@@ -60,6 +66,7 @@ private:
         bool gone = false;            // its transport was ended or closed
         bool paused = false;          // not read: the other side's queue is full
         bool end_after_close = false; // fail the connection once our close is out
+        std::string pending_ping;     // our ping, waiting for a frame boundary
         std::string pending_close;    // our close frame, waiting for a frame boundary
         uint64_t bytes_in = 0;        // bytes read from it after the 101
     };
@@ -83,6 +90,21 @@ private:
     // UpstreamDialer::Handler
     void on_dial_ready(Transport* upstream) override;
     void on_dial_failed(const UpstreamDialer::Failure& failure) override;
+    // HeldConnection
+    void on_upstream_back() override;
+
+    // Reaching the upstream.
+    void begin_upstream();
+    void start_dialing();
+    void hold_while_down();
+    void upstream_failed(int status, const std::string& reason, bool unreachable);
+
+    // Liveness: our own pings upstream, their pongs swallowed.
+    void schedule_ping();
+    void send_ping(uint32_t timeout_ms, std::string reason_if_lost);
+    bool swallow_own_pong(const ws::ControlFrame& frame);
+    void on_pong_deadline(uint32_t timeout_ms);
+    void stop_liveness();
 
     // Before the 101.
     void read_request(const char* data, size_t len);
@@ -99,6 +121,7 @@ private:
     void peer_lost(Side side, const Transport::End& end);
     void close_toward(Side to, uint16_t code, std::string_view reason, bool then_end);
     void send_pending_close(Side to);
+    void flush_pending(Side to);
     void start_close_deadline();
     void record_close(const char* by, uint16_t code, std::string_view reason);
     void end_peer(Side side);
@@ -126,6 +149,12 @@ private:
     std::string early_app_bytes_;  // frames the app sent right behind its request
     std::unique_ptr<UpstreamDialer> dialer_;
     Timer deadline_;
+    Timer liveness_;
+    std::string ping_prefix_;       // "loopgate-<random>-": marks our pings' payloads
+    std::string ping_outstanding_;  // payload of the ping awaiting its pong
+    bool ping_written_ = false;     // it left for the upstream (not waiting for a frame boundary)
+    uint64_t pings_sent_ = 0;
+    std::string liveness_reason_;   // what the app is told if the pong never comes
     bool close_deadline_started_ = false;
     bool settling_ = false;
 

@@ -72,7 +72,7 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
         std::string why = status == UV_EAI_NONAME || status == UV_EAI_NODATA
                               ? "no IPv4 address found (loopgate connects over IPv4 only)"
                               : uv_strerror(status);
-        fail(502, "cannot resolve upstream host " + up.host + ": " + why);
+        fail(502, "cannot resolve upstream host " + up.host + ": " + why, true);
         return;
     }
     for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
@@ -83,7 +83,8 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
     }
     uv_freeaddrinfo(result);
     if (addresses_.empty()) {
-        fail(502, "cannot resolve upstream host " + up.host + ": no IPv4 address found (loopgate connects over IPv4 only)");
+        fail(502, "cannot resolve upstream host " + up.host + ": no IPv4 address found (loopgate connects over IPv4 only)",
+             true);
         return;
     }
     try_next_address();
@@ -91,7 +92,7 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
 
 void UpstreamDialer::try_next_address() {
     if (next_ >= addresses_.size()) {
-        fail(502, "cannot connect to upstream " + route_.config.upstream.authority() + ": " + attempt_errors_);
+        fail(502, "cannot connect to upstream " + route_.config.upstream.authority() + ": " + attempt_errors_, true);
         return;
     }
     const sockaddr_in& addr = addresses_[next_++];
@@ -166,9 +167,9 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
     }
 }
 
-void UpstreamDialer::fail(int http_status, std::string reason) {
+void UpstreamDialer::fail(int http_status, std::string reason, bool unreachable) {
     attempt_timer_.stop();
-    handler_.on_dial_failed(Failure{http_status, std::move(reason)});
+    handler_.on_dial_failed(Failure{http_status, std::move(reason), unreachable});
 }
 
 void UpstreamDialer::fail_later(int http_status, std::string reason) {

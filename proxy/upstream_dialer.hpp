@@ -22,6 +22,7 @@ public:
     struct Failure {
         int http_status = 502;
         std::string reason;
+        bool unreachable = false;  // DNS, connect refused or timed out: the path, not the peer
     };
 
     class Handler {
@@ -48,7 +49,7 @@ private:
 
     void on_resolved(int status, addrinfo* result);
     void try_next_address();
-    void fail(int http_status, std::string reason);
+    void fail(int http_status, std::string reason, bool unreachable = false);
     void fail_later(int http_status, std::string reason);
 
     void on_transport_connected(Transport& t, int status) override;
