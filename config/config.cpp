@@ -284,6 +284,21 @@ std::string syntax_error(std::string_view text, const json::parse_error& error) 
            ": syntax error: " + explanation;
 }
 
+// A number beyond the range of a double ("1e999") is an out_of_range from
+// nlohmann, with no position; its message quotes the number, so point at the
+// first place the text spells it.
+std::string number_range_error(std::string_view text, const json::out_of_range& error) {
+    std::string_view what = error.what();
+    size_t open = what.find('\'');
+    size_t close = what.rfind('\'');
+    std::string_view number = open < close ? what.substr(open + 1, close - open - 1) : "";
+    size_t at = number.empty() ? std::string_view::npos : text.find(number);
+    std::string message = "number " + std::string(number) + " is too large";
+    if (at == std::string_view::npos) return "syntax error: " + message;
+    TextPosition pos = position_of(text, at);
+    return "line " + std::to_string(pos.line) + ", column " + std::to_string(pos.column) + ": syntax error: " + message;
+}
+
 // ---------------------------------------------------------------------------
 // Listen addresses: "127.0.0.1:18789"
 
@@ -798,6 +813,9 @@ LoadResult parse_config(std::string_view text, const std::filesystem::path& base
     } catch (const json::parse_error& error) {
         // The document is not JSON: nothing else found so far can be trusted.
         result.errors.assign(1, syntax_error(text, error));
+        return result;
+    } catch (const json::out_of_range& error) {
+        result.errors.assign(1, number_range_error(text, error));
         return result;
     }
     Validator validator(absolute_normal(base_dir));

@@ -77,7 +77,10 @@ protected:
 
 class FrameScanner {
 public:
-    explicit FrameScanner(ScanPolicy policy = {});
+    // A separate default constructor: `Peer{}` value-initializes its scanner,
+    // which clang (rightly, CWG 1518) refuses through an explicit one.
+    FrameScanner() = default;
+    explicit FrameScanner(ScanPolicy policy);
 
     void set_policy(const ScanPolicy& policy) { policy_ = policy; }
 

@@ -253,6 +253,13 @@ TEST_CASE("config: a trailing comma is named as such") {
     check_errors("{\"routes\": [1,\n ]}", {"line 2, column 2: syntax error: trailing comma before ']' is not allowed"});
 }
 
+// Found by tests/fuzz/fuzz_config: nlohmann throws out_of_range, not
+// parse_error, for these, and `loopgate check` died with std::terminate.
+TEST_CASE("config: a number too large for a double is a syntax error, not a crash") {
+    check_errors("{\"shutdown_timeout_ms\":\n  1e999}", {"line 2, column 3: syntax error: number 1e999 is too large"});
+    check_errors("[-2e2222]", {"line 1, column 2: syntax error: number -2e2222 is too large"});
+}
+
 TEST_CASE("config: columns count characters, not bytes") {
     check_errors("{\"é\": 1 2}", {"line 1, column 9: syntax error: unexpected number literal; expected ',' or '}'"});
 }
