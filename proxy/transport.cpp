@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "log.hpp"
+#include "socket_tuning.hpp"
 #include "tls_context.hpp"
 
 namespace loopgate {
@@ -97,6 +99,12 @@ void Transport::on_connect(uv_connect_t* req, int status) {
     if (status == 0) {
         self->set_socket_options();
         uv_tcp_keepalive(&self->tcp_, 1, 15);
+        uv_os_fd_t fd;
+        if (self->unacked_timeout_ms_ > 0 && uv_fileno(reinterpret_cast<uv_handle_t*>(&self->tcp_), &fd) == 0) {
+            if (int err = tune_upstream_socket(fd, self->unacked_timeout_ms_)) {
+                log::debug("socket tuning failed").kv("peer", self->peer_).kv("error", uv_strerror(-err));
+            }
+        }
         if (self->ssl_ != nullptr) {
             self->read_start();
             self->drive_tls();  // sends the ClientHello

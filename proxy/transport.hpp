@@ -56,6 +56,9 @@ public:
     int connect(const sockaddr_in& addr);
     // Takes ownership of ssl; the client handshake starts once connected.
     void use_tls(SSL* ssl);
+    // Upstream sockets: keepalive probes and a bound on unacknowledged data,
+    // applied once connected (see socket_tuning.hpp).
+    void set_unacked_timeout(uint32_t ms) { unacked_timeout_ms_ = ms; }
 
     void read_start();
     void read_stop();
@@ -134,6 +137,7 @@ private:
     BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
     BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
     bool handshake_done_ = false;
+    uint32_t unacked_timeout_ms_ = 0;
 };
 
 }  // namespace loopgate

@@ -106,6 +106,11 @@ void UpstreamDialer::try_next_address() {
         }
         attempt_->use_tls(ssl);
     }
+    // Sent data unacknowledged for longer than a ping cycle means the path is
+    // gone; let the kernel say so too (30 s when pings are off).
+    const auto& liveness = route_.config.liveness;
+    attempt_->set_unacked_timeout(liveness.ping_interval_ms == 0 ? 30000
+                                                                 : liveness.ping_interval_ms + liveness.ping_timeout_ms);
     int rc = attempt_->connect(addr);
     stage_ = "connecting to " + attempt_->peer();
     log::debug("upstream connect").kv("route", route_.config.name).kv("address", attempt_->peer());
