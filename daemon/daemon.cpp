@@ -103,6 +103,8 @@ void Daemon::begin_shutdown(int signum) {
     });
     listeners_busy_ = listeners_.size();
     for (auto& listener : listeners_) listener->shut_down([this] { on_listener_idle(); });
+    // No more retries toward down upstreams: their timers would keep the loop alive.
+    for (auto& route : routes_) route->health.reset();
 }
 
 void Daemon::on_listener_idle() {
