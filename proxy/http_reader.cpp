@@ -193,8 +193,12 @@ Reader::Status Reader::feed(const char* data, size_t len, size_t& consumed) {
             consumed = offset;
             return Status::complete;
         }
-        if (paused) llhttp_resume(&parser_);  // paused at the end of a refusal's head: read its body
-        if (offset >= len) {
+        // Paused at the end of a refusal's head: go on to read its body. Even
+        // with no byte left, execute once more: a body-less refusal
+        // (Content-Length: 0, 204) ends right there, and no more bytes may come.
+        if (paused) {
+            llhttp_resume(&parser_);
+        } else if (offset >= len) {
             consumed = len;
             return Status::need_more;
         }

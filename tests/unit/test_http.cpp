@@ -160,6 +160,20 @@ TEST_CASE("a refusal with a Content-Length body is read whole, even across reads
     CHECK_FALSE(reader.response().body_truncated);
 }
 
+// Found by tests/fuzz/fuzz_upstream_response: the reader paused at the end of
+// the head and, with no byte left in that read, never saw the message end.
+TEST_CASE("a refusal without a body is complete when its head ends the read") {
+    for (const std::string response : {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+                                       "HTTP/1.1 204 No Content\r\n\r\n"}) {
+        CAPTURE(response);
+        http::Reader reader(Kind::response, 16384, 4096);
+        size_t consumed = 0;
+        REQUIRE(reader.feed(response.data(), response.size(), consumed) == Status::complete);
+        CHECK(consumed == response.size());
+        CHECK(reader.response().body.empty());
+    }
+}
+
 TEST_CASE("a refusal with a chunked body is read as its decoded body") {
     const std::string response =
         "HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n"
