@@ -3,13 +3,16 @@
 // Validation never stops at the first problem: an admin fixing a config by
 // hand should see every mistake in one run, each named by its JSON path.
 #include "config.hpp"
+#include "tls_files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <set>
@@ -304,7 +307,6 @@ std::string number_range_error(std::string_view text, const json::out_of_range& 
 
 std::optional<std::string> parse_listen(std::string_view text, ListenAddress& out) {
     const std::string host_port = "expected HOST:PORT with a port between 0 and 65535";
-    if (text.rfind("unix:", 0) == 0) return "unix socket listeners are not supported yet";
     if (!text.empty() && text[0] == '[') return "IPv6 listen addresses are not supported yet";
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return host_port;
@@ -317,6 +319,28 @@ std::optional<std::string> parse_listen(std::string_view text, ListenAddress& ou
     out.host = std::string(host);
     out.port = static_cast<uint16_t>(*port);
     out.is_loopback = (*octets)[0] == 127;
+    return std::nullopt;
+}
+
+// "unix:/run/user/501/loopgate.sock"; a relative path is relative to base_dir.
+// A socket address holds 104 bytes on macOS (108 on Linux) with the final NUL.
+std::optional<std::string> parse_unix_listen(std::string_view text, const fs::path& base_dir, ListenAddress& out) {
+    constexpr size_t kMaxUnixPathBytes = 103;
+    std::string_view given = text.substr(5);
+    if (given.empty()) return "expected unix:/path/to/socket";
+    bool has_control = std::any_of(given.begin(), given.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    if (has_control) return "unix socket path contains a control character";
+    fs::path path = fs::path(std::string(given));
+    if (path.is_relative()) path = base_dir / path;
+    path = path.lexically_normal();
+    if (!path.has_filename()) return "unix socket path must name a file, not a directory";
+    if (path.string().size() > kMaxUnixPathBytes) {
+        return "unix socket path " + path.string() + " is " + std::to_string(path.string().size()) +
+               " bytes long; the limit is " + std::to_string(kMaxUnixPathBytes);
+    }
+    out = ListenAddress{};
+    out.unix_path = path;
+    out.is_loopback = true;  // only processes on this machine can reach it
     return std::nullopt;
 }
 
@@ -421,16 +445,19 @@ bool has_kind(const json& value, Kind kind) {
 using KeyList = std::span<const std::string_view>;
 
 // Alphabetical, because these lists are printed in "unknown key" errors.
-constexpr std::string_view kTopLevelKeys[] = {"log", "network", "routes", "shutdown_timeout_ms"};
+constexpr std::string_view kTopLevelKeys[] = {"log", "max_connections", "network", "routes", "shutdown_timeout_ms"};
 constexpr std::string_view kLogKeys[] = {"level"};
-constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_plaintext_upstream", "connect_to",
-                                           "limits", "listen", "liveness", "name", "reconnect", "timeouts", "tls", "upstream"};
-constexpr std::string_view kTlsKeys[] = {"ca_file"};
-constexpr std::string_view kTimeoutKeys[] = {"close_ms", "connect_ms", "handshake_ms", "request_ms"};
+constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_plaintext_upstream", "allowed_hosts",
+                                           "allowed_origins", "connect_to", "limits", "listen", "liveness",
+                                           "max_connections", "name", "reconnect", "timeouts", "tls", "upstream",
+                                           "upstream_headers"};
+constexpr std::string_view kTlsKeys[] = {"ca_dir",      "ca_file",     "client_cert", "client_key",
+                                         "max_version", "min_version", "pins",        "verify"};
+constexpr std::string_view kTimeoutKeys[] = {"close_ms", "connect_ms", "handshake_ms", "idle_ms", "request_ms"};
 constexpr std::string_view kLivenessKeys[] = {"ping_interval_ms", "ping_timeout_ms", "probe_timeout_ms"};
 constexpr std::string_view kReconnectKeys[] = {"backoff_initial_ms", "backoff_max_ms", "hold_ms", "max_held"};
 constexpr std::string_view kNetworkKeys[] = {"debounce_ms", "wake_check_interval_ms", "watch"};
-constexpr std::string_view kLimitKeys[] = {"max_message_bytes", "max_request_header_bytes"};
+constexpr std::string_view kLimitKeys[] = {"max_frame_bytes", "max_message_bytes", "max_request_header_bytes"};
 
 // A route as read, with what the cross-route checks need to know.
 struct RouteDraft {
@@ -442,7 +469,7 @@ struct RouteDraft {
 
 struct TlsDraft {
     TlsSettings settings;
-    bool ca_file_given = false;
+    bool any_given = false;  // some key other than null: an error on a ws:// upstream
 };
 
 class Validator {
@@ -459,12 +486,14 @@ public:
         config.log_level = read_log(root).value_or(LogLevel::info);
         config.shutdown_timeout_ms = read_uint<uint32_t>(root, "", "shutdown_timeout_ms", 5000, 0, 600000);
         config.network = read_network(root);
+        config.max_connections = read_uint<uint32_t>(root, "", "max_connections", config.max_connections, 1, 100000);
         if (!errors_.empty()) return std::nullopt;
         for (RouteDraft& draft : drafts) config.routes.push_back(std::move(draft.route));
         return config;
     }
 
     std::vector<std::string>& errors() { return errors_; }
+    std::vector<std::string>& secret_keys() { return secret_keys_; }
 
 private:
     void error(const std::string& path, const std::string& message) {
@@ -568,11 +597,12 @@ private:
         route.limits = read_limits(value, path);
         route.liveness = read_liveness(value, path);
         route.reconnect = read_reconnect(value, path);
+        read_access(value, path, route);
         route.allow_non_loopback = allow_non_loopback.value_or(false);
         route.allow_plaintext_upstream = allow_plaintext.value_or(false);
         if (draft.listen_valid && allow_non_loopback) check_loopback(route, path);
         if (upstream_valid && allow_plaintext) check_plaintext(route, path);
-        if (upstream_valid && !route.upstream.tls && tls.ca_file_given) {
+        if (upstream_valid && !route.upstream.tls && tls.any_given) {
             error(member_path(path, "tls"), "TLS settings have no effect on a ws:// upstream");
         }
         return draft;
@@ -594,7 +624,8 @@ private:
         const json* value = find_required(route, path, "listen");
         std::string where = member_path(path, "listen");
         if (!value || !expect(*value, Kind::string, where)) return false;
-        auto problem = parse_listen(value->get<std::string>(), out);
+        const std::string& text = value->get<std::string>();
+        auto problem = text.rfind("unix:", 0) == 0 ? parse_unix_listen(text, base_dir_, out) : parse_listen(text, out);
         if (problem) error(where, *problem);
         return !problem;
     }
@@ -618,20 +649,134 @@ private:
 
     TlsDraft read_tls(const json& route, const std::string& path) {
         TlsDraft draft;
-        std::string tls_path = member_path(path, "tls");
+        std::string where = member_path(path, "tls");
         const json* tls = read_object(route, path, "tls", kTlsKeys);
-        const json* ca_file = tls ? find(*tls, "ca_file") : nullptr;
-        if (!ca_file || ca_file->is_null()) return draft;
-        std::string where = member_path(tls_path, "ca_file");
-        draft.ca_file_given = true;
-        if (!ca_file->is_string()) {
-            error(where, std::string("expected a string or null, got ") + ca_file->type_name());
-        } else if (ca_file->get<std::string>().empty()) {
-            error(where, "must be a file path, or null to use only the system trust store");
-        } else {
-            draft.settings.ca_file = resolve_readable_file(ca_file->get<std::string>(), where);
-        }
+        if (!tls) return draft;
+        TlsSettings& out = draft.settings;
+        out.ca_file = read_tls_path(*tls, where, "ca_file", draft, "to use only the system trust store");
+        out.ca_dir = read_tls_path(*tls, where, "ca_dir", draft, "to use only the system trust store");
+        out.client_cert = read_tls_path(*tls, where, "client_cert", draft, "for no client certificate");
+        out.client_key = read_tls_path(*tls, where, "client_key", draft, "for no client certificate");
+        out.pins = read_pins(*tls, where, draft);
+        out.verify = read_verify(*tls, where, draft);
+        out.min_version = read_tls_version(*tls, where, "min_version", draft);
+        out.max_version = read_tls_version(*tls, where, "max_version", draft);
+        check_tls_combination(*tls, where, out);
         return draft;
+    }
+
+    // A file (or, for ca_dir, a directory) that must be readable now.
+    std::optional<fs::path> read_tls_path(const json& tls, const std::string& tls_path, const std::string& key,
+                                          TlsDraft& draft, const std::string& null_means) {
+        const json* value = find(tls, key);
+        if (!value || value->is_null()) return std::nullopt;
+        draft.any_given = true;
+        std::string where = member_path(tls_path, key);
+        if (!value->is_string()) {
+            error(where, std::string("expected a string or null, got ") + value->type_name());
+            return std::nullopt;
+        }
+        const std::string& text = value->get_ref<const std::string&>();
+        bool wants_directory = key == "ca_dir";
+        if (text.empty()) {
+            error(where, std::string("must be a ") + (wants_directory ? "directory" : "file") + " path, or null " +
+                             null_means);
+            return std::nullopt;
+        }
+        return wants_directory ? resolve_readable_directory(text, where) : resolve_readable_file(text, where);
+    }
+
+    std::optional<fs::path> resolve_readable_directory(const std::string& text, const std::string& where) {
+        fs::path dir = fs::path(text).is_relative() ? base_dir_ / text : fs::path(text);
+        dir = dir.lexically_normal();
+        if (!dir.has_filename() && dir != dir.root_path()) dir = dir.parent_path();
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) {
+            error(where, "cannot read directory " + dir.string() + ": " +
+                             (ec ? ec.message() : fs::exists(dir) ? "Not a directory" : "No such file or directory"));
+            return std::nullopt;
+        }
+        if (::access(dir.c_str(), R_OK | X_OK) != 0) {
+            error(where, "cannot read directory " + dir.string() + ": " + std::strerror(errno));
+            return std::nullopt;
+        }
+        return dir;
+    }
+
+    std::vector<Pin> read_pins(const json& tls, const std::string& tls_path, TlsDraft& draft) {
+        std::vector<Pin> pins;
+        const json* list = find(tls, "pins");
+        std::string where = member_path(tls_path, "pins");
+        if (!list || !expect(*list, Kind::array, where)) return pins;
+        if (!list->empty()) draft.any_given = true;
+        for (size_t i = 0; i < list->size(); ++i) {
+            std::string item_path = element_path(where, i);
+            if (!expect((*list)[i], Kind::string, item_path)) continue;
+            Pin pin;
+            if (auto problem = parse_pin((*list)[i].get_ref<const std::string&>(), pin)) {
+                error(item_path, *problem);
+                continue;
+            }
+            pins.push_back(pin);
+        }
+        return pins;
+    }
+
+    TlsVerify read_verify(const json& tls, const std::string& tls_path, TlsDraft& draft) {
+        const json* value = find(tls, "verify");
+        std::string where = member_path(tls_path, "verify");
+        if (!value || !expect(*value, Kind::string, where)) return TlsVerify::full;
+        draft.any_given = true;
+        const std::string& text = value->get_ref<const std::string&>();
+        if (text == "full") return TlsVerify::full;
+        if (text == "pin-only") return TlsVerify::pin_only;
+        error(where, "must be \"full\" (chain, host name and any pins) or \"pin-only\" (only tls.pins)");
+        return TlsVerify::full;
+    }
+
+    std::optional<TlsVersion> read_tls_version(const json& tls, const std::string& tls_path, const std::string& key,
+                                               TlsDraft& draft) {
+        const json* value = find(tls, key);
+        if (!value || value->is_null()) return std::nullopt;
+        draft.any_given = true;
+        std::string where = member_path(tls_path, key);
+        if (value->is_string() && value->get_ref<const std::string&>() == "1.2") return TlsVersion::tls1_2;
+        if (value->is_string() && value->get_ref<const std::string&>() == "1.3") return TlsVersion::tls1_3;
+        error(where, "must be \"1.2\" or \"1.3\" (older versions are never used)");
+        return std::nullopt;
+    }
+
+    // Settings that are fine alone but contradict each other.
+    void check_tls_combination(const json& tls, const std::string& where, const TlsSettings& out) {
+        bool pins_valid = !find(tls, "pins") || out.pins.size() == find(tls, "pins")->size();
+        if (out.verify == TlsVerify::pin_only) {
+            if (out.pins.empty() && pins_valid) {
+                error(member_path(where, "verify"),
+                      "\"pin-only\" needs at least one pin in " + member_path(where, "pins"));
+            }
+            if (out.ca_file) pin_only_conflict(where, "ca_file");
+            if (out.ca_dir) pin_only_conflict(where, "ca_dir");
+        }
+        check_client_files(where, out);
+        if (out.min_version && out.max_version && *out.min_version > *out.max_version) {
+            error(member_path(where, "min_version"), "1.3 is above " + member_path(where, "max_version") + " (1.2)");
+        }
+    }
+
+    void pin_only_conflict(const std::string& where, const std::string& key) {
+        error(member_path(where, key), "has no effect with \"verify\": \"pin-only\" (the pin alone authenticates "
+                                       "the upstream); remove it, or use \"verify\": \"full\" to check the chain too");
+    }
+
+    void check_client_files(const std::string& where, const TlsSettings& out) {
+        std::string cert_path = member_path(where, "client_cert");
+        std::string key_path = member_path(where, "client_key");
+        if (out.client_cert && !out.client_key) error(key_path, "required when " + cert_path + " is set");
+        if (out.client_key && !out.client_cert) error(cert_path, "required when " + key_path + " is set");
+        if (!out.client_cert || !out.client_key) return;
+        if (auto problem = check_client_pair(*out.client_cert, *out.client_key, cert_path)) {
+            error(problem->about_key ? key_path : cert_path, problem->message);
+        }
     }
 
     std::optional<fs::path> resolve_readable_file(const std::string& text, const std::string& where) {
@@ -655,6 +800,8 @@ private:
         t.connect_ms = read_uint<uint32_t>(*object, where, "connect_ms", t.connect_ms, 100, 600000);
         t.handshake_ms = read_uint<uint32_t>(*object, where, "handshake_ms", t.handshake_ms, 100, 600000);
         t.close_ms = read_uint<uint32_t>(*object, where, "close_ms", t.close_ms, 0, 600000);
+        t.idle_ms = read_uint<uint32_t>(*object, where, "idle_ms", t.idle_ms, 0, 86400000);
+        if (t.idle_ms != 0 && t.idle_ms < 100) error(member_path(where, "idle_ms"), "must be 0 (off) or between 100 and 86400000");
         return t;
     }
 
@@ -667,6 +814,8 @@ private:
             read_uint<uint32_t>(*object, where, "max_request_header_bytes", l.max_request_header_bytes, 1024, 1048576);
         l.max_message_bytes = read_uint<uint64_t>(*object, where, "max_message_bytes", l.max_message_bytes, 1,
                                                   uint64_t{1} << 40);
+        l.max_frame_bytes = read_uint<uint64_t>(*object, where, "max_frame_bytes", l.max_frame_bytes, 0,
+                                                uint64_t{1} << 40);
         return l;
     }
 
@@ -714,6 +863,70 @@ private:
         return n;
     }
 
+    // Host names, browser origins, the connection limit and injected headers.
+    void read_access(const json& value, const std::string& path, Route& route) {
+        route.allowed_hosts = read_rule_list<HostRule>(value, path, "allowed_hosts", [](std::string_view text, HostRule& out) {
+            return parse_host_rule(text, out);
+        });
+        route.allowed_origins = read_rule_list<OriginRule>(value, path, "allowed_origins",
+                                                           [](std::string_view text, OriginRule& out) {
+                                                               return parse_origin(text, true, out);
+                                                           });
+        route.max_connections = read_uint<uint32_t>(value, path, "max_connections", route.max_connections, 1, 100000);
+        route.upstream_headers = read_upstream_headers(value, path);
+        if (route.listen.is_unix() && !route.allowed_hosts.empty()) {
+            error(member_path(path, "allowed_hosts"),
+                  "has no effect on a unix socket listener (the Host check guards TCP listeners against DNS "
+                  "rebinding; browsers cannot reach unix sockets)");
+        }
+    }
+
+    template <typename Rule, typename Parser>
+    std::vector<Rule> read_rule_list(const json& object, const std::string& path, const std::string& key,
+                                     Parser parse) {
+        std::vector<Rule> rules;
+        const json* list = find(object, key);
+        std::string where = member_path(path, key);
+        if (!list || !expect(*list, Kind::array, where)) return rules;
+        for (size_t i = 0; i < list->size(); ++i) {
+            std::string item_path = element_path(where, i);
+            if (!expect((*list)[i], Kind::string, item_path)) continue;
+            Rule rule;
+            if (auto problem = parse((*list)[i].template get<std::string>(), rule)) {
+                error(item_path, *problem);
+                continue;
+            }
+            rules.push_back(std::move(rule));
+        }
+        return rules;
+    }
+
+    // Header values are never quoted in errors: they are usually secrets.
+    std::vector<HeaderSetting> read_upstream_headers(const json& route, const std::string& path) {
+        std::vector<HeaderSetting> headers;
+        const json* object = find(route, "upstream_headers");
+        std::string where = member_path(path, "upstream_headers");
+        if (!object || !expect(*object, Kind::object, where)) return headers;
+        for (const auto& item : object->items()) {
+            std::string item_path = member_path(where, item.key());
+            if (!expect(item.value(), Kind::string, item_path)) continue;
+            const std::string& value = item.value().get_ref<const std::string&>();
+            if (auto problem = check_upstream_header(item.key(), value)) {
+                error(item_path, *problem);
+                continue;
+            }
+            bool repeated = std::any_of(headers.begin(), headers.end(),
+                                        [&](const HeaderSetting& h) { return lowered(h.name) == lowered(item.key()); });
+            if (repeated) {
+                error(item_path, "the same header is set twice (header names ignore case)");
+                continue;
+            }
+            headers.push_back({item.key(), value});
+            secret_keys_.push_back(item_path);
+        }
+        return headers;
+    }
+
     void check_loopback(const Route& route, const std::string& path) {
         if (route.listen.is_loopback || route.allow_non_loopback) return;
         error(member_path(path, "listen"), route.listen.host + " is not a loopback address; set " +
@@ -741,6 +954,7 @@ private:
 
     // 0.0.0.0:P and 127.0.0.1:P cannot both be bound, so they clash too.
     static bool listen_clash(const ListenAddress& a, const ListenAddress& b) {
+        if (a.is_unix() || b.is_unix()) return a.unix_path == b.unix_path;
         if (a.port == 0 || a.port != b.port) return false;
         return a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0";
     }
@@ -761,6 +975,7 @@ private:
 
     fs::path base_dir_;
     std::vector<std::string> errors_;
+    std::vector<std::string> secret_keys_;
 };
 
 fs::path absolute_normal(const fs::path& path) {
@@ -771,10 +986,26 @@ fs::path absolute_normal(const fs::path& path) {
 
 }  // namespace
 
+// A secret in a file other users can read is no longer a secret. Refusing
+// to start makes the admin fix the mode once, instead of a warning nobody reads.
+void refuse_if_others_can_read(const fs::path& file, LoadResult& result) {
+    struct stat st{};
+    if (::stat(file.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    for (const std::string& key : result.secret_keys) {
+        result.errors.push_back(key + ": holds a secret, but " + file.string() + " is readable by other users (mode " +
+                                mode + "); run: chmod 600 " + file.string());
+    }
+    result.config.reset();
+}
+
 // ---------------------------------------------------------------------------
 // Public API
 
-std::string ListenAddress::text() const { return host + ":" + std::to_string(port); }
+std::string ListenAddress::text() const {
+    return is_unix() ? "unix:" + unix_path.string() : host + ":" + std::to_string(port);
+}
 
 std::string UpstreamUrl::authority() const {
     uint16_t default_port = tls ? 443 : 80;
@@ -821,6 +1052,7 @@ LoadResult parse_config(std::string_view text, const std::filesystem::path& base
     Validator validator(absolute_normal(base_dir));
     std::optional<Config> config = validator.run(root);
     result.errors.insert(result.errors.end(), validator.errors().begin(), validator.errors().end());
+    result.secret_keys = std::move(validator.secret_keys());
     if (result.errors.empty()) result.config = std::move(config);
     return result;
 }
@@ -833,7 +1065,9 @@ LoadResult load_config_file(const std::filesystem::path& file) {
         result.errors.push_back("cannot read " + file.string() + ": " + std::strerror(err));
         return result;
     }
-    return parse_config(text, absolute_normal(file).parent_path());
+    LoadResult result = parse_config(text, absolute_normal(file).parent_path());
+    if (!result.secret_keys.empty()) refuse_if_others_can_read(file, result);
+    return result;
 }
 
 std::string_view log_level_name(LogLevel level) {

@@ -9,14 +9,19 @@
 #include <string_view>
 #include <vector>
 
+#include "access_rules.hpp"
+#include "tls_pins.hpp"
+
 namespace loopgate::config {
 
 // Where a route accepts app connections.
 struct ListenAddress {
     std::string host;          // IPv4 literal, e.g. "127.0.0.1"
     uint16_t port = 0;         // 0 = pick a free port (tests); logged at start
-    bool is_loopback = false;  // 127.0.0.0/8
-    std::string text() const;  // "127.0.0.1:18789"
+    bool is_loopback = false;  // 127.0.0.0/8, or a unix socket
+    std::filesystem::path unix_path;  // "unix:/path": a unix socket instead of TCP (absolute)
+    bool is_unix() const { return !unix_path.empty(); }
+    std::string text() const;  // "127.0.0.1:18789" or "unix:/path/loopgate.sock"
 };
 
 // The gateway a route forwards to: ws[s]://host[:port][/base/path]
@@ -34,8 +39,23 @@ struct UpstreamUrl {
 // prefix) on failure, or std::nullopt and fills `out`.
 std::optional<std::string> parse_upstream_url(std::string_view text, UpstreamUrl& out);
 
+enum class TlsVerify {
+    full,      // chain to a trust anchor, host name (or IP), and the pins if any
+    pin_only,  // only a pin authenticates the peer: self-signed gateways with no SAN
+};
+
+enum class TlsVersion { tls1_2, tls1_3 };
+
+// Every path is absolute. See docs/tls.md for how these combine.
 struct TlsSettings {
-    std::optional<std::filesystem::path> ca_file;  // extra trust anchors (PEM), absolute
+    std::optional<std::filesystem::path> ca_file;  // PEM bundle; with ca_dir, replaces the system store
+    std::optional<std::filesystem::path> ca_dir;   // hashed directory (openssl rehash)
+    TlsVerify verify = TlsVerify::full;
+    std::vector<Pin> pins;                          // any one matching is enough
+    std::optional<std::filesystem::path> client_cert;  // PEM chain, leaf first (mutual TLS)
+    std::optional<std::filesystem::path> client_key;   // PEM, unencrypted, matches client_cert
+    std::optional<TlsVersion> min_version;          // unset: OpenSSL's default, never below 1.2
+    std::optional<TlsVersion> max_version;          // unset: OpenSSL's default
 };
 
 struct Timeouts {
@@ -43,11 +63,13 @@ struct Timeouts {
     uint32_t connect_ms = 5000;     // TCP connect to one upstream address
     uint32_t handshake_ms = 15000;  // whole upstream dial: DNS + TCP + TLS + WebSocket upgrade
     uint32_t close_ms = 5000;       // close handshake after the first close frame
+    uint32_t idle_ms = 0;           // no frame either way for this long: close 1001 "idle"; 0 = off
 };
 
 struct Limits {
     uint32_t max_request_header_bytes = 16384;      // app request line + headers -> 431
     uint64_t max_message_bytes = 64ull << 20;       // one WebSocket message, either way -> 1009
+    uint64_t max_frame_bytes = 0;                   // one frame, either way -> 1009; 0 = only the message limit
 };
 
 // Finding dead upstreams: loopgate's own pings, and the probe after a network change.
@@ -77,6 +99,10 @@ struct Route {
     Limits limits;
     Liveness liveness;
     Reconnect reconnect;
+    std::vector<HostRule> allowed_hosts;      // besides the listener's own names (TCP routes only)
+    std::vector<OriginRule> allowed_origins;  // browser pages let in; a request without Origin always is
+    uint32_t max_connections = 256;           // concurrent app connections; more get 503
+    std::vector<HeaderSetting> upstream_headers;  // set on every upstream request, replacing the app's
 };
 
 // Watching the machine's network (netlink / routing socket) and wake from sleep.
@@ -93,18 +119,21 @@ struct Config {
     LogLevel log_level = LogLevel::info;
     uint32_t shutdown_timeout_ms = 5000;  // SIGTERM: time allowed for close handshakes
     Network network;
+    uint32_t max_connections = 1024;      // concurrent app connections over all routes; more get 503
 };
 
 struct LoadResult {
     std::optional<Config> config;     // set when errors is empty
     std::vector<std::string> errors;  // each "json.path: message" or "line L, column C: message"
+    std::vector<std::string> secret_keys;  // JSON paths of secrets held inline (the file must be private)
 };
 
 // Parses JSON-with-comments text. Relative file paths in the config are
 // resolved against base_dir (the config file's directory).
 LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir);
 
-// Reads and parses a file; an unreadable file is reported as an error.
+// Reads and parses a file; an unreadable file is reported as an error, and so
+// is a file other users can read when it holds a secret.
 LoadResult load_config_file(const std::filesystem::path& file);
 
 std::string_view log_level_name(LogLevel level);

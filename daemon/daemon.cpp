@@ -1,11 +1,35 @@
 #include "daemon.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 
 #include "log.hpp"
 #include "route_health.hpp"
 
 namespace loopgate {
+
+namespace {
+
+// Each connection holds two descriptors (app and upstream). macOS starts a
+// launchd agent with a soft limit of 256, which would turn max_connections
+// into a promise loopgate cannot keep: raise the soft limit, or say so.
+void raise_file_limit(uint32_t max_connections) {
+    rlim_t wanted = rlim_t{max_connections} * 2 + 64;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    if (limit.rlim_cur >= wanted) return;
+    log::warn("open file limit is lower than max_connections needs")
+        .kv("max_connections", max_connections)
+        .kv("needed", static_cast<uint64_t>(wanted))
+        .kv("limit", static_cast<uint64_t>(limit.rlim_cur));
+}
+
+}  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) { uv_loop_init(&loop_); }
 
@@ -21,6 +45,8 @@ Daemon::~Daemon() {
 
 int Daemon::run() {
     std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes mid-write is an error code, not a signal
+    raise_file_limit(config_.max_connections);
+    process_load_.max_connections = config_.max_connections;
     if (!prepare_routes()) return 78;
     if (!start_listeners()) return 1;
     watch_signal(SIGINT);
@@ -37,6 +63,7 @@ bool Daemon::prepare_routes() {
     for (const auto& route : config_.routes) {
         auto context = std::make_unique<RouteContext>();
         context->config = route;
+        context->process = &process_load_;
         if (route.upstream.tls) {
             std::string error;
             context->tls = tls::make_upstream_context(route, error);

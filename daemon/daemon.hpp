@@ -42,6 +42,7 @@ private:
 
     config::Config config_;
     uv_loop_t loop_{};
+    ProcessLoad process_load_;  // the global connection limit, shared by every route
     std::vector<std::unique_ptr<RouteContext>> routes_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<SignalWatch*> signals_;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "log.hpp"
+#include "unix_socket.hpp"
 
 namespace loopgate {
 
@@ -16,30 +17,66 @@ Listener::~Listener() {
 }
 
 bool Listener::start(std::string& error) {
+    server_ = new Server{};
+    server_->owner = this;
+    bool listening = route_.config.listen.is_unix() ? listen_unix(error) : listen_tcp(error);
+    if (!listening) {
+        stop_accepting();
+        return false;
+    }
+    route_.access = AccessPolicy::for_route(route_.config, bound_port_);
+    return true;
+}
+
+bool Listener::listen_tcp(std::string& error) {
     const auto& listen = route_.config.listen;
     sockaddr_in addr{};
-    int rc = uv_ip4_addr(listen.host.c_str(), listen.port, &addr);
-    if (rc != 0) {
+    if (uv_ip4_addr(listen.host.c_str(), listen.port, &addr) != 0) {
         error = "invalid listen address " + listen.text();
         return false;
     }
-    server_ = new Server{};
-    server_->owner = this;
-    uv_tcp_init(loop_, &server_->handle);
-    server_->handle.data = server_;
-    rc = uv_tcp_bind(&server_->handle, reinterpret_cast<const sockaddr*>(&addr), 0);
+    uv_tcp_init(loop_, &server_->handle.tcp);
+    server_->handle.tcp.data = server_;
+    int rc = uv_tcp_bind(&server_->handle.tcp, reinterpret_cast<const sockaddr*>(&addr), 0);
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
     if (rc != 0) {
         error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
-        stop_accepting();
         return false;
     }
     sockaddr_in bound{};
     int len = sizeof bound;
-    uv_tcp_getsockname(&server_->handle, reinterpret_cast<sockaddr*>(&bound), &len);
+    uv_tcp_getsockname(&server_->handle.tcp, reinterpret_cast<sockaddr*>(&bound), &len);
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &bound.sin_addr, host, sizeof host);
-    bound_ = std::string(host) + ":" + std::to_string(ntohs(bound.sin_port));
+    bound_port_ = ntohs(bound.sin_port);
+    bound_ = std::string(host) + ":" + std::to_string(bound_port_);
+    return true;
+}
+
+bool Listener::listen_unix(std::string& error) {
+    const auto& listen = route_.config.listen;
+    uv_pipe_init(loop_, &server_->handle.pipe, 0);
+    server_->handle.pipe.data = server_;
+    socket_file_ = std::make_unique<UnixSocketFile>(listen.unix_path);
+    bool removed_stale = false;
+    auto problem = socket_file_->prepare(removed_stale);
+    if (removed_stale) {
+        log::info("removed a stale socket file").kv("route", route_.config.name).kv("path", listen.unix_path.string());
+    }
+    if (!problem) {
+        int rc = uv_pipe_bind(&server_->handle.pipe, listen.unix_path.c_str());
+        if (rc != 0) problem = uv_strerror(rc);
+    }
+    if (!problem) problem = socket_file_->claim();
+    if (!problem) {
+        int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
+        if (rc != 0) problem = uv_strerror(rc);
+    }
+    if (problem) {
+        error = "cannot listen on " + listen.text() + ": " + *problem;
+        return false;
+    }
+    bound_ = listen.text();
     return true;
 }
 
@@ -49,6 +86,7 @@ void Listener::stop_accepting() {
     uv_close(reinterpret_cast<uv_handle_t*>(&server_->handle),
              [](uv_handle_t* h) { delete static_cast<Server*>(h->data); });
     server_ = nullptr;
+    socket_file_.reset();  // removes the socket file, if it is still ours
 }
 
 void Listener::on_connection(uv_stream_t* stream, int status) {
@@ -62,7 +100,8 @@ void Listener::on_connection(uv_stream_t* stream, int status) {
 }
 
 void Listener::accept_one() {
-    Transport* app = Transport::create(loop_, nullptr);
+    auto kind = route_.config.listen.is_unix() ? Transport::Kind::unix_socket : Transport::Kind::tcp;
+    Transport* app = Transport::create(loop_, nullptr, kind);
     if (app->accept_from(reinterpret_cast<uv_stream_t*>(&server_->handle)) != 0) {
         app->close();
         return;

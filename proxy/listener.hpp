@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <unordered_set>
 #include <string>
 
@@ -11,6 +12,8 @@
 #include "session.hpp"
 
 namespace loopgate {
+
+class UnixSocketFile;
 
 class Listener final : private SessionOwner {
 public:
@@ -21,7 +24,8 @@ public:
 
     // Binds and listens. Returns false and sets error when it cannot.
     bool start(std::string& error);
-    // The address actually bound ("127.0.0.1:41234" when the config said port 0).
+    // The address actually bound ("127.0.0.1:41234" when the config said port
+    // 0), or "unix:/path".
     const std::string& bound_address() const { return bound_; }
 
     void stop_accepting();
@@ -35,9 +39,15 @@ public:
 
 private:
     struct Server {
-        uv_tcp_t handle;
+        union {
+            uv_tcp_t tcp;
+            uv_pipe_t pipe;
+        } handle;
         Listener* owner;
     };
+
+    bool listen_tcp(std::string& error);
+    bool listen_unix(std::string& error);
 
     static void on_connection(uv_stream_t* server, int status);
     void accept_one();
@@ -47,6 +57,8 @@ private:
     RouteContext& route_;
     Server* server_ = nullptr;
     std::string bound_;
+    uint16_t bound_port_ = 0;                     // TCP only
+    std::unique_ptr<UnixSocketFile> socket_file_; // unix socket listeners only
     std::unordered_set<Session*> sessions_;
     std::function<void()> on_idle_;
     bool shutting_down_ = false;

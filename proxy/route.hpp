@@ -18,6 +18,8 @@ struct RouteStats {
     uint64_t sessions_active = 0;
     uint64_t upgrades_refused = 0;     // answered with an HTTP error before the 101
     uint64_t upstream_failures = 0;    // dial, TLS or handshake failures
+    uint64_t tls_handshakes_full = 0;     // upstream TLS handshakes that sent a certificate
+    uint64_t tls_handshakes_resumed = 0;  // ... that resumed a cached session instead
 };
 
 // Shared by every route of the process: the global connection limit.

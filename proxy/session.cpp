@@ -32,6 +32,7 @@ Session::Session(uv_loop_t* loop, RouteContext& route, SessionOwner& owner, Tran
       response_reader_(http::Reader::Kind::response, kMaxResponseHead, kMaxRefusalBody),
       deadline_(loop),
       liveness_(loop),
+      idle_(loop),
       started_(std::chrono::steady_clock::now()) {
     unsigned char id[4] = {};
     RAND_bytes(id, sizeof id);
@@ -126,6 +127,7 @@ void Session::log_summary() {
         .kv("duration_ms", static_cast<int64_t>(ms))
         .kv("bytes_from_app", app_.bytes_in)
         .kv("bytes_from_upstream", up_.bytes_in);
+    if (tls_resumed_ != nullptr) line.kv("tls_resumed", tls_resumed_);
     if (http_status_ == 101) {
         line.kv("close_code", static_cast<unsigned>(close_code_)).kv("close_reason", close_reason_).kv("closed_by", closed_by_);
     } else {
@@ -175,6 +177,11 @@ void Session::on_transport_end(Transport& t, const Transport::End& end) {
         } else if (response_reader_.finish() == http::Reader::Status::complete &&
                    response_reader_.response().status != 101) {
             relay_refusal(response_reader_.response());
+        } else if (end.kind == Transport::End::Kind::tls_error) {
+            // TLS 1.3 servers refuse a client certificate only after the
+            // client's handshake is done, so the alert lands here.
+            refuse(502, end.detail + " (" + route_.config.upstream.host + " at " + upstream_address_ +
+                            ", before answering the WebSocket upgrade)");
         } else {
             std::string why = end.kind == Transport::End::Kind::eof ? "closed the connection" : end.detail;
             refuse(502, "upstream " + upstream_address_ + " " + why + " before answering the WebSocket upgrade");
@@ -207,11 +214,33 @@ void Session::read_request(const char* data, size_t len) {
     }
     early_app_bytes_.assign(data + consumed, len - consumed);
     app_.transport->read_stop();  // until the upstream is ready for what follows
+    log_request();
     if (auto refusal = handshake::check_app_request(request_reader_.request())) {
         refuse(refusal->status, refusal->reason, refusal->headers);
         return;
     }
+    if (auto refusal = route_.access.check(request_reader_.request())) {
+        refuse(refusal->status, refusal->reason, refusal->headers);
+        return;
+    }
     begin_upstream();
+}
+
+// Every header, for whoever debugs a refused app; credentials redacted.
+void Session::log_request() const {
+    if (!log::enabled(log::Level::debug)) return;
+    const http::Request& request = request_reader_.request();
+    std::string headers;
+    for (const auto& h : request.headers.list()) {
+        if (!headers.empty()) headers += "; ";
+        headers += h.name + ": " + redact::header_value(h.name, h.value);
+    }
+    log::debug("upgrade request")
+        .kv("route", route_.config.name)
+        .kv("app", app_address_)
+        .kv("method", request.method)
+        .kv("path", redact::target(request.target))
+        .kv("headers", headers);
 }
 
 void Session::begin_upstream() {
@@ -288,6 +317,7 @@ void Session::on_dial_ready(Transport* upstream) {
     up_.transport = upstream;
     upstream->set_handler(this);
     upstream_address_ = upstream->peer();
+    if (upstream->ssl() != nullptr) tls_resumed_ = SSL_session_reused(upstream->ssl()) == 1 ? "true" : "false";
     phase_ = Phase::upgrading;
     std::string request = handshake::build_upstream_request(request_reader_.request(), route_.config.upstream);
     upstream->write(request.data(), request.size());
@@ -323,8 +353,9 @@ void Session::read_response(const char* data, size_t len) {
         return;
     }
     uint64_t max_message = route_.config.limits.max_message_bytes;
-    app_.scanner.set_policy({true, negotiated.allowed_rsv, max_message});
-    up_.scanner.set_policy({false, negotiated.allowed_rsv, max_message});
+    uint64_t max_frame = route_.config.limits.max_frame_bytes;
+    app_.scanner.set_policy({true, negotiated.allowed_rsv, max_message, max_frame});
+    up_.scanner.set_policy({false, negotiated.allowed_rsv, max_message, max_frame});
     if (route_.health) route_.health->report_up();
     begin_relay(data + consumed, len - consumed);
 }
@@ -345,6 +376,8 @@ void Session::begin_relay(const char* after_101, size_t len) {
         if (!app_.paused) app_.transport->read_start();
     }
     schedule_ping();
+    last_frame_at_ = uv_now(loop_);
+    if (route_.config.timeouts.idle_ms != 0) watch_idle(route_.config.timeouts.idle_ms);
 }
 
 void Session::refuse(int status, std::string reason, std::vector<http::Header> headers) {
@@ -407,6 +440,30 @@ void Session::forward(Side from, const char* data, size_t len) {
     // Nothing follows a close frame (RFC 6455 5.5.1).
     if (src.close_received || dst.close_sent || dst.transport == nullptr) return;
     dst.transport->write(data, len);
+    // Only what passes between app and upstream counts: loopgate's own pings
+    // must not keep an idle session alive.
+    last_frame_at_ = uv_now(loop_);
+}
+
+void Session::watch_idle(uint64_t after_ms) {
+    idle_.start(after_ms, [this] {
+        on_idle_check();
+        settle();
+    });
+}
+
+void Session::on_idle_check() {
+    if (phase_ != Phase::relaying || close_deadline_started_) return;
+    uint32_t idle_ms = route_.config.timeouts.idle_ms;
+    uint64_t quiet = uv_now(loop_) - last_frame_at_;
+    if (quiet < idle_ms) {
+        watch_idle(idle_ms - quiet);
+        return;
+    }
+    record_close("loopgate", ws::kGoingAway, "idle");
+    close_toward(Side::app, ws::kGoingAway, "idle", false);
+    close_toward(Side::upstream, ws::kGoingAway, "idle", false);
+    finish_if_settled();
 }
 
 void Session::on_control(Side from, const ws::ControlFrame& frame) {

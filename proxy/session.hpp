@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "handshake.hpp"
@@ -130,6 +131,12 @@ private:
     // Every entry point ends here: deletes the session when it is done.
     void settle();
     void log_summary();
+    void log_request() const;
+    // Closes 1001 "idle" both ways once no frame passed for timeouts.idle_ms.
+    void watch_idle(uint64_t after_ms);
+    void on_idle_check();
+    // Why this connection is over a connection limit, or nothing.
+    std::optional<std::string> over_capacity() const;
 
     Peer& peer(Side side) { return side == Side::app ? app_ : up_; }
     static Side other(Side side) { return side == Side::app ? Side::upstream : Side::app; }
@@ -150,6 +157,8 @@ private:
     std::unique_ptr<UpstreamDialer> dialer_;
     Timer deadline_;
     Timer liveness_;
+    Timer idle_;                    // timeouts.idle_ms
+    uint64_t last_frame_at_ = 0;    // loop time of the last byte relayed either way
     std::string ping_prefix_;       // "loopgate-<random>-": marks our pings' payloads
     std::string ping_outstanding_;  // payload of the ping awaiting its pong
     bool ping_written_ = false;     // it left for the upstream (not waiting for a frame boundary)
@@ -162,6 +171,7 @@ private:
     std::chrono::steady_clock::time_point started_;
     std::string app_address_;
     std::string upstream_address_ = "-";
+    const char* tls_resumed_ = nullptr;  // "true"/"false" once a TLS upstream is up
     int http_status_ = 0;
     std::string refusal_reason_;
     uint16_t close_code_ = 0;

@@ -8,6 +8,7 @@
 #include "log.hpp"
 #include "socket_tuning.hpp"
 #include "tls_context.hpp"
+#include "unix_socket.hpp"
 
 namespace loopgate {
 namespace {
@@ -38,13 +39,16 @@ std::string address_text(const sockaddr_storage& ss) {
 
 }  // namespace
 
-Transport* Transport::create(uv_loop_t* loop, Handler* handler) { return new Transport(loop, handler); }
+Transport* Transport::create(uv_loop_t* loop, Handler* handler, Kind kind) {
+    return new Transport(loop, handler, kind);
+}
 
-Transport::Transport(uv_loop_t* loop, Handler* handler) : handler_(handler) {
+Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind) : kind_(kind), handler_(handler) {
     next_ = t_all;
     if (next_ != nullptr) next_->prev_ = this;
     t_all = this;
-    uv_tcp_init(loop, &tcp_);
+    if (kind == Kind::unix_socket) uv_pipe_init(loop, &pipe_, 0);
+    else uv_tcp_init(loop, &tcp_);
     uv_timer_init(loop, &timer_);
     tcp_.data = this;
     timer_.data = this;
@@ -65,6 +69,11 @@ Transport::~Transport() {
 }
 
 void Transport::set_socket_options() {
+    if (kind_ == Kind::unix_socket) {
+        uv_os_fd_t fd;
+        peer_ = uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0 ? describe_unix_peer(fd) : "unix";
+        return;
+    }
     uv_tcp_nodelay(&tcp_, 1);
     sockaddr_storage ss{};
     int len = sizeof ss;

@@ -49,7 +49,10 @@ public:
         ~Handler() = default;
     };
 
-    static Transport* create(uv_loop_t* loop, Handler* handler);
+    // Upstreams are always TCP; an app may also come over a unix socket.
+    enum class Kind { tcp, unix_socket };
+
+    static Transport* create(uv_loop_t* loop, Handler* handler, Kind kind = Kind::tcp);
     void set_handler(Handler* handler) { handler_ = handler; }
 
     int accept_from(uv_stream_t* server);
@@ -90,7 +93,7 @@ public:
 private:
     enum class Phase { open, ending, closing };
 
-    Transport(uv_loop_t* loop, Handler* handler);
+    Transport(uv_loop_t* loop, Handler* handler, Kind kind);
     ~Transport();
 
     static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf);
@@ -114,7 +117,13 @@ private:
     Transport* prev_ = nullptr;
     Transport* next_ = nullptr;
 
-    uv_tcp_t tcp_;
+    // Both start with libuv's stream fields, so the stream and handle calls
+    // below take &tcp_ whichever is in use; TCP-only calls check kind_.
+    union {
+        uv_tcp_t tcp_;
+        uv_pipe_t pipe_;
+    };
+    Kind kind_;
     uv_timer_t timer_;          // deferred TLS drain; linger deadline while ending
     uv_connect_t connect_req_;
     uv_shutdown_t shutdown_req_;

@@ -92,6 +92,11 @@ bool FrameScanner::parse_header(const uint8_t* h, size_t n, ScanError& error) {
         error = protocol_error("new data frame inside a fragmented message");
         return false;
     }
+    if (policy_.max_frame_bytes != 0 && len > policy_.max_frame_bytes) {
+        error = ScanError{kMessageTooBig,
+                          "frame larger than the limit of " + std::to_string(policy_.max_frame_bytes) + " bytes"};
+        return false;
+    }
     if (opcode_ != kContinuation) message_bytes_ = 0;
     if (len > policy_.max_message_bytes - std::min(message_bytes_, policy_.max_message_bytes)) {
         error = ScanError{kMessageTooBig,

@@ -46,6 +46,7 @@ struct ScanPolicy {
     bool expect_masked = true;            // frames from a client are masked, from a server not
     uint8_t allowed_rsv = 0;              // RSV bits a negotiated extension may use (0x40 = RSV1)
     uint64_t max_message_bytes = 64ull << 20;
+    uint64_t max_frame_bytes = 0;         // 0 = frames are bounded by the message limit only
 };
 
 struct ScanError {

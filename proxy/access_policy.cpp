@@ -1,0 +1,91 @@
+#include "access_policy.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace loopgate {
+
+std::string quoted_value(std::string_view text, size_t max_bytes) {
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > max_bytes) out += "...";
+    return out + "\"";
+}
+
+AccessPolicy AccessPolicy::for_route(const config::Route& route, uint16_t bound_port) {
+    AccessPolicy policy;
+    policy.route_name_ = route.name;
+    policy.origins_ = route.allowed_origins;
+    if (route.listen.is_unix()) {
+        policy.any_host_ = true;
+        return policy;
+    }
+    policy.port_ = bound_port;
+    // Without a port a rule means "this listener's port, or none".
+    policy.hosts_ = {{"127.0.0.1", std::nullopt}, {"localhost", std::nullopt}};
+    if (route.listen.host != "127.0.0.1") policy.hosts_.push_back({route.listen.host, std::nullopt});
+    policy.hosts_.insert(policy.hosts_.end(), route.allowed_hosts.begin(), route.allowed_hosts.end());
+    return policy;
+}
+
+std::string AccessPolicy::describe_hosts() const {
+    std::string out;
+    for (const auto& rule : hosts_) {
+        if (!out.empty()) out += ", ";
+        out += rule.port ? rule.text() : rule.host + ":" + std::to_string(port_);
+    }
+    return out;
+}
+
+std::optional<handshake::Refusal> AccessPolicy::check(const http::Request& request) const {
+    if (!any_host_) {
+        const std::string* host = request.headers.find("host");
+        if (auto refusal = check_host(host ? *host : std::string())) return refusal;
+    }
+    return check_origin(request);
+}
+
+bool AccessPolicy::host_allowed(const config::HostRule& host) const {
+    return std::any_of(hosts_.begin(), hosts_.end(), [&](const config::HostRule& rule) {
+        if (rule.host != host.host) return false;
+        if (rule.port) return host.port == rule.port;
+        return !host.port || *host.port == port_;
+    });
+}
+
+std::optional<handshake::Refusal> AccessPolicy::check_host(const std::string& value) const {
+    config::HostRule host;
+    if (!config::parse_host_rule(value, host) && host_allowed(host)) return std::nullopt;
+    return handshake::Refusal{403,
+                              "Host " + quoted_value(value) + " is not a name of this listener (" + describe_hosts() +
+                                  "); a web page that rebinds its DNS name to this machine looks like this. If the "
+                                  "name is yours, add it to allowed_hosts of route \"" + route_name_ + "\"",
+                              {}};
+}
+
+std::optional<handshake::Refusal> AccessPolicy::check_origin(const http::Request& request) const {
+    size_t count = request.headers.count("origin");
+    if (count == 0) return std::nullopt;  // not a browser: a native app
+    if (count > 1) return handshake::Refusal{403, "more than one Origin header", {}};
+    const std::string& value = *request.headers.find("origin");
+    config::OriginRule origin;
+    bool parsed = !config::parse_origin(value, false, origin);
+    bool allowed = parsed && std::any_of(origins_.begin(), origins_.end(),
+                                         [&](const config::OriginRule& rule) { return rule.matches(origin); });
+    if (allowed) return std::nullopt;
+    std::string reason = "Origin " + quoted_value(value) + " is not allowed: a web page from there may not use route \"" +
+                         route_name_ + "\"";
+    if (parsed) reason += "; if you trust that page, add " + origin.text() + " to the route's allowed_origins";
+    return handshake::Refusal{403, std::move(reason), {}};
+}
+
+}  // namespace loopgate

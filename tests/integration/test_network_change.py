@@ -1,0 +1,376 @@
+"""The network changing under loopgate: what apps see, and what loopgate does about it.
+
+The gateway runs on its own host: a network namespace this test creates, reached over a veth pair
+with addresses in 100.64.0.0/10 like a tailnet peer (see netns.py). loopgate runs in the root
+namespace, so its netlink watcher sees what happens to the host end of that pair, and nothing of
+what happens inside the gateway's namespace. The test gateway there serves the test certificate
+for gateway.test; loopgate reaches it by `connect_to` or, where name resolution is the point, by
+a private /etc/hosts in a mount namespace of its own.
+
+Timings are asserted only as generous upper bounds: these tests prove what happens, not how
+fast (tools/bench-netchange.py measures that)."""
+
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+import netns
+import wsraw
+
+REASON = netns.unusable_reason()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
+
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+NETWORK_CHANGED = r'msg="network changed"'
+PROBE_LOST_REASON = "upstream lost after network change"
+# Link down, probe deadline and debounce fit many times over; a TCP timeout would not.
+NOTICE_BOUND_S = 10.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_leftovers_of_crashed_runs():
+    netns.remove_leftovers()
+
+
+@pytest.fixture
+def gateway_host():
+    host = netns.GatewayHost()
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def unrelated_interface():
+    interface = netns.UnrelatedInterface()
+    yield interface
+    interface.close()
+
+
+@pytest.fixture
+def start_remote_gateway(start_gateway, gateway_host):
+    """Starts the test gateway on the gateway's host, listening on one of its addresses."""
+
+    def start(path=None, port=0, extra=()):
+        address = (path or gateway_host.path).gateway_ip
+        return start_gateway(listen=f"{address}:{port}", extra=list(extra), wrap=gateway_host.exec_prefix())
+
+    return start
+
+
+def tailnet_config(certs, port, connect_to=None, liveness=None, reconnect=None, network=None):
+    """One route to wss://gateway.test:PORT with deadlines short enough for a test."""
+    route = {
+        "name": "tailnet",
+        "listen": "127.0.0.1:0",
+        "upstream": f"wss://gateway.test:{port}",
+        "tls": {"ca_file": str(certs / "ca.pem")},
+        "timeouts": {"connect_ms": 1000, "handshake_ms": 3000},
+        # No periodic pings unless a test asks: every ping the gateway sees then comes from a probe.
+        "liveness": {"ping_interval_ms": 0, "probe_timeout_ms": 1000, **(liveness or {})},
+        "reconnect": {"hold_ms": 10000, "backoff_initial_ms": 100, "backoff_max_ms": 400, **(reconnect or {})},
+    }
+    if connect_to:
+        route["connect_to"] = connect_to
+    return {"routes": [route], "network": {"debounce_ms": 200, **(network or {})}}
+
+
+def echoes_byte_exact(conn, payload):
+    conn.send(wsraw.frame(BINARY, payload))
+    return conn.read_frame() == (True, BINARY, payload)
+
+
+def begin_upgrade(port, path="/echo"):
+    """Sends an upgrade request and returns without waiting for the answer."""
+    conn = wsraw.connect(port)
+    conn.send(wsraw.upgrade_request(path))
+    return conn
+
+
+def assert_no_answer_for(conn, seconds):
+    """The app is held: nothing arrives, the connection stays open."""
+    try:
+        conn.fill(seconds)
+    except socket.timeout:
+        return
+    except EOFError:
+        raise AssertionError("loopgate closed the held connection instead of holding it")
+    raise AssertionError(f"expected the app to be held, but it got an answer: {conn.buf[:200]!r}")
+
+
+def finish_close(conn, code, reason=""):
+    """Answers the close frame the app got and waits for loopgate to end the connection."""
+    conn.send(wsraw.frame(CLOSE, wsraw.close_payload(code, reason)))
+    assert conn.read_until_eof() == b""
+    conn.close()
+
+
+def wait_for_close(conn):
+    """The close frame the app gets, and how long it took to come."""
+    started = time.monotonic()
+    code, reason = conn.read_close(timeout=NOTICE_BOUND_S + 5)
+    return code, reason, time.monotonic() - started
+
+
+def loopgate_pings_seen_by(gateway):
+    return [line for line in gateway.process.stdout().splitlines()
+            if line.startswith('control opcode=ping payload="loopgate-')]
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------------------------
+# Link down: a change loopgate's own namespace sees.
+
+def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_the_link_is_back(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    gateway = start_remote_gateway()
+    path = gateway_host.path
+    loopgate = start_loopgate(tailnet_config(certs, gateway.port, connect_to=path.gateway_ip))
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    assert echoes_byte_exact(conn, b"before the outage")
+
+    gateway_host.set_link(path, up=False)
+    code, reason, seconds = wait_for_close(conn)
+    assert (code, reason) == (1012, PROBE_LOST_REASON)
+    assert seconds < NOTICE_BOUND_S
+    finish_close(conn, 1012, reason)
+    summary = loopgate.wait_closed()
+    assert 'closed_by=loopgate' in summary[0], summary
+    loopgate.process.wait_for(r'msg="upstream down" route=tailnet')
+
+    held = begin_upgrade(loopgate.port)
+    assert_no_answer_for(held, 1.0)
+    gateway_host.set_link(path, up=True)
+    status, _, _ = held.read_head(timeout=NOTICE_BOUND_S)
+    assert status == 101
+    assert echoes_byte_exact(held, b"after the outage")
+    loopgate.process.wait_for(r'msg="upstream up" route=tailnet')
+
+
+def test_app_held_past_hold_ms_gets_503_with_retry_after_and_one_past_max_held_gets_it_at_once(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    gateway = start_remote_gateway()
+    path = gateway_host.path
+    config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
+                            reconnect={"hold_ms": 1500, "max_held": 1})
+    loopgate = start_loopgate(config)
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    gateway_host.set_link(path, up=False)
+    assert wait_for_close(conn)[0] == 1012
+    loopgate.process.wait_for(r'msg="upstream down"')
+
+    started = time.monotonic()
+    held = begin_upgrade(loopgate.port)
+    assert_no_answer_for(held, 0.5)
+    one_too_many = wsraw.exchange(loopgate.port, wsraw.upgrade_request("/echo"), timeout=5)
+    assert one_too_many[0] == 503, one_too_many
+    assert time.monotonic() - started < 1.4, "the app over max_held should not have been held"
+    status, headers, body = held.read_response(timeout=NOTICE_BOUND_S)
+    assert status == 503, body
+    assert time.monotonic() - started >= 1.4, "answered before hold_ms ran out"
+    assert int(headers["retry-after"]) >= 1, headers
+
+
+def test_link_coming_back_retries_at_once_instead_of_waiting_out_the_backoff(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    gateway = start_remote_gateway()
+    path = gateway_host.path
+    # With these delays the next retry is seconds away: only the network change can bring it forward.
+    config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
+                            reconnect={"hold_ms": 30000, "backoff_initial_ms": 60000, "backoff_max_ms": 120000})
+    loopgate = start_loopgate(config)
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    gateway_host.set_link(path, up=False)
+    assert wait_for_close(conn)[0] == 1012
+    loopgate.process.wait_for(r'msg="upstream down"')
+    held = begin_upgrade(loopgate.port)
+    assert_no_answer_for(held, 0.5)
+
+    gateway_host.set_link(path, up=True)
+    started = time.monotonic()
+    status, _, _ = held.read_head(timeout=NOTICE_BOUND_S)
+    assert status == 101
+    assert time.monotonic() - started < 5.0, "served only after the backoff ran out"
+    assert echoes_byte_exact(held, b"back at once")
+
+
+# ---------------------------------------------------------------------------------------------
+# Silent black hole: nothing changes in loopgate's namespace; only its own pings can tell.
+
+def test_silent_black_hole_is_found_by_the_liveness_ping_without_any_network_event(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    gateway = start_remote_gateway()
+    path = gateway_host.path
+    config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
+                            liveness={"ping_interval_ms": 500, "ping_timeout_ms": 1000})
+    loopgate = start_loopgate(config)
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    assert echoes_byte_exact(conn, b"before the black hole")
+
+    gateway_host.set_black_hole(path, on=True)
+    code, reason, seconds = wait_for_close(conn)
+    assert code == 1012
+    assert reason.startswith("upstream lost") and reason != PROBE_LOST_REASON, reason
+    assert seconds < 5.0, f"took {seconds:.1f} s: ping interval + timeout is 1.5 s"
+    finish_close(conn, 1012, reason)
+    assert 'closed_by=loopgate' in loopgate.wait_closed()[0]
+    assert not [line for line in loopgate.log().splitlines() if 'msg="network changed"' in line], \
+        "the black hole is inside the gateway's namespace: loopgate cannot have seen a change"
+
+
+# ---------------------------------------------------------------------------------------------
+# Name resolution: the gateway moves, and an IPv6 address that swallows everything.
+
+def test_next_session_follows_the_gateways_name_to_its_new_address_without_a_restart(
+        gateway_host, start_remote_gateway, start_loopgate, certs, tmp_path):
+    old_path, new_path = gateway_host.path, gateway_host.add_path()
+    old_gateway = start_remote_gateway(old_path)
+    new_gateway = start_remote_gateway(new_path, port=old_gateway.port)
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{old_path.gateway_ip} gateway.test\n")
+    loopgate = start_loopgate(tailnet_config(certs, old_gateway.port), wrap=netns.with_private_hosts(hosts))
+
+    first = wsraw.open_ws(loopgate.port, "/echo")
+    assert echoes_byte_exact(first, b"to the old address")
+    netns.rewrite_in_place(hosts, f"127.0.0.1 localhost\n{new_path.gateway_ip} gateway.test\n")
+    second = wsraw.open_ws(loopgate.port, "/echo")
+    assert echoes_byte_exact(second, b"to the new address")
+
+    # Both gateways still run, so only a fresh lookup can have found the new one.
+    assert len(old_gateway.requests()) == 1
+    assert len(new_gateway.requests()) == 1
+    for conn in (first, second):
+        conn.send(wsraw.frame(CLOSE, wsraw.close_payload(1000)))
+        assert conn.read_close() == (1000, "")
+    upstreams = sorted(line.split("upstream=")[1].split()[0] for line in loopgate.wait_closed(count=2))
+    assert upstreams == sorted([f"{old_path.gateway_ip}:{old_gateway.port}", f"{new_path.gateway_ip}:{old_gateway.port}"])
+
+
+def test_ipv6_trap_on_the_gateways_host_does_not_delay_sessions_over_ipv4(
+        gateway_host, start_remote_gateway, start_loopgate, certs, tmp_path):
+    path = gateway_host.path
+    trap_address = gateway_host.add_ipv6_trap(path)
+    gateway = start_remote_gateway()
+    # The trap is real: a connection to the IPv6 address neither succeeds nor fails, it hangs.
+    with pytest.raises(socket.timeout):
+        socket.create_connection((trap_address, gateway.port), timeout=1.0)
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{trap_address} gateway.test\n{path.gateway_ip} gateway.test\n")
+    loopgate = start_loopgate(tailnet_config(certs, gateway.port), wrap=netns.with_private_hosts(hosts))
+
+    for attempt in range(3):
+        started = time.monotonic()
+        conn = wsraw.open_ws(loopgate.port, "/echo")
+        upgrade_seconds = time.monotonic() - started
+        assert echoes_byte_exact(conn, f"over IPv4, session {attempt}".encode())
+        assert upgrade_seconds < 1.0, f"upgrade took {upgrade_seconds:.2f} s: something waited on the trap"
+        conn.send(wsraw.frame(CLOSE, wsraw.close_payload(1000)))
+        assert conn.read_close() == (1000, "")
+    for summary in loopgate.wait_closed(count=3):
+        assert f"upstream={path.gateway_ip}:{gateway.port}" in summary, summary
+
+
+# ---------------------------------------------------------------------------------------------
+# The gateway restarts: its own close reaches the app, and the next app waits for it.
+
+def test_gateway_restart_reaches_the_app_as_the_gateways_1012_and_the_next_app_is_held_then_served(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    restart_flags = ["--close-on-exit", "1012"]
+    gateway = start_remote_gateway(extra=restart_flags)
+    loopgate = start_loopgate(tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip))
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    assert echoes_byte_exact(conn, b"before the restart")
+
+    gateway.process.signal(signal.SIGTERM)
+    assert conn.read_frame(timeout=5) == (True, CLOSE, wsraw.close_payload(1012, "gateway restarting"))
+    finish_close(conn, 1012, "gateway restarting")
+    assert gateway.process.wait(timeout=10) == 0
+    loopgate.wait_closed()
+    summary = loopgate.summaries()[0]
+    assert (summary["close_code"], summary["close_reason"], summary["closed_by"]) == \
+        ("1012", "gateway restarting", "upstream")
+
+    held = begin_upgrade(loopgate.port)
+    assert_no_answer_for(held, 1.0)
+    restarted = start_remote_gateway(port=gateway.port, extra=restart_flags)
+    status, _, _ = held.read_head(timeout=NOTICE_BOUND_S)
+    assert status == 101
+    assert echoes_byte_exact(held, b"after the restart")
+    assert len(restarted.requests()) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Pings: the app's own pass both ways unchanged; loopgate's stay between loopgate and the gateway.
+
+def test_apps_own_pings_and_pongs_pass_unchanged_while_loopgates_pings_never_reach_the_app(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    gateway = start_remote_gateway(extra=["--log-control-frames"])
+    config = tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip,
+                            liveness={"ping_interval_ms": 200, "ping_timeout_ms": 1000})
+    loopgate = start_loopgate(config)
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+
+    rounds = 8
+    for i in range(rounds):  # 8 rounds of 0.25 s: about ten of loopgate's pings go by meanwhile
+        conn.send(wsraw.frame(PING, f"app ping {i}"))
+        conn.send(wsraw.frame(PONG, f"app pong {i}"))  # unsolicited pongs are allowed (RFC 6455 5.5.3)
+        conn.send(wsraw.frame(TEXT, f"message {i}"))
+        assert conn.read_frame() == (True, PONG, f"app ping {i}".encode())
+        assert conn.read_frame() == (True, TEXT, f"message {i}".encode())
+        time.sleep(0.25)
+    with pytest.raises(socket.timeout):
+        conn.read_frame(timeout=0.5)  # nothing else ever arrived, loopgate's pongs included
+
+    app_lines = [line for line in gateway.process.stdout().splitlines()
+                 if line.startswith("control ") and "loopgate-" not in line]
+    expected = []
+    for i in range(rounds):
+        expected += [f'control opcode=ping payload="app ping {i}"', f'control opcode=pong payload="app pong {i}"']
+    assert app_lines == expected
+    assert len(loopgate_pings_seen_by(gateway)) >= 5, gateway.process.stdout()
+
+
+def test_app_ping_that_looks_like_loopgates_own_still_gets_its_pong(
+        gateway_host, start_remote_gateway, start_loopgate, certs):
+    gateway = start_remote_gateway(extra=["--log-control-frames"])
+    config = tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip,
+                            liveness={"ping_interval_ms": 100, "ping_timeout_ms": 1000})
+    loopgate = start_loopgate(config)
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    wait_until(lambda: loopgate_pings_seen_by(gateway), 5, "loopgate's first ping")
+    # Payloads an app may well choose itself, shaped like loopgate's (which it cannot guess).
+    lookalikes = ["loopgate-", "loopgate-00000000-1"] + [f"loopgate-{n}" for n in range(12)]
+    for payload in lookalikes:
+        conn.send(wsraw.frame(PING, payload))
+        assert conn.read_frame(timeout=5) == (True, PONG, payload.encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# A network change that concerns no upstream: probe, and keep every healthy session.
+
+def test_address_added_to_an_unrelated_interface_probes_live_sessions_and_keeps_them_all(
+        gateway_host, start_remote_gateway, start_loopgate, certs, unrelated_interface):
+    gateway = start_remote_gateway(extra=["--log-control-frames"])
+    loopgate = start_loopgate(tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip))
+    sessions = [wsraw.open_ws(loopgate.port, "/echo") for _ in range(3)]
+    for conn in sessions:
+        assert echoes_byte_exact(conn, os.urandom(1000))
+    assert loopgate_pings_seen_by(gateway) == []  # periodic pings are off
+
+    unrelated_interface.add_address(f"192.0.2.{os.getpid() % 250 + 2}/32")
+    change = loopgate.process.wait_for(NETWORK_CHANGED + r'.*', timeout=5)[0].group(0)
+    assert 'changes="' in change, change
+    wait_until(lambda: len(loopgate_pings_seen_by(gateway)) >= len(sessions), 5, "a probe of every session")
+    time.sleep(1.5)  # past the probe deadline (1 s): a session the probe wrongly failed is closed by now
+    for conn in sessions:
+        assert echoes_byte_exact(conn, os.urandom(64 * 1024))
+    assert loopgate.summary_lines() == []
