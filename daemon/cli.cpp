@@ -1,6 +1,7 @@
 #include "cli.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,9 @@
 #include "daemon.hpp"
 #include "log.hpp"
 #include "loopgate_version.h"
+#include "probe.hpp"
+
+#define DEFAULT_CONFIG_TEXT "~/.config/loopgate/loopgate.jsonc"
 
 namespace loopgate {
 namespace {
@@ -17,6 +21,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: loopgate run --config FILE [--log-level debug|info|warn|error]\n"
     "       loopgate check --config FILE\n"
+    "       loopgate probe [--config FILE] [ROUTE] [--print-pin]\n"
     "       loopgate --version | --help\n";
 
 constexpr const char* kHelp =
@@ -28,10 +33,15 @@ constexpr const char* kHelp =
     "  run --config FILE     run in the foreground, logging (logfmt) to stderr;\n"
     "                        SIGINT/SIGTERM close every connection (1001) and exit 0\n"
     "  check --config FILE   validate the config: exit 0, or print every error and exit 78\n"
+    "  probe [ROUTE]         dial the upstream of ROUTE (default: every route) as a session\n"
+    "                        would and print each step with its duration: addresses, TLS,\n"
+    "                        the certificate chain and its pins, the verdict, the upgrade;\n"
+    "                        exit 0, or 1 naming the failing step (config: " DEFAULT_CONFIG_TEXT ")\n"
     "\n"
     "options:\n"
     "  --config FILE         the config file (JSON with comments)\n"
     "  --log-level LEVEL     override log.level from the config\n"
+    "  --print-pin           probe: also print the tls.pins lines that pin what was seen\n"
     "  --version             print the version\n"
     "  --help                print this help\n";
 
@@ -39,6 +49,8 @@ struct Args {
     std::string command;
     std::optional<std::string> config_path;
     std::optional<std::string> log_level;
+    std::optional<std::string> route;  // probe
+    bool print_pin = false;            // probe
 };
 
 int usage_error(const std::string& message) {
@@ -68,13 +80,18 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
         } else if (arg == "--version" || arg == "--help" || arg == "-h" || arg == "version" || arg == "help") {
             if (!args.command.empty()) return "unexpected argument '" + std::string(arg) + "'";
             args.command = arg == "-h" ? "--help" : (arg.substr(0, 2) == "--" ? std::string(arg) : "--" + std::string(arg));
-        } else if ((arg == "run" || arg == "check") && args.command.empty()) {
+        } else if ((arg == "run" || arg == "check" || arg == "probe") && args.command.empty()) {
             args.command = arg;
+        } else if (arg == "--print-pin") {
+            args.print_pin = true;
+        } else if (args.command == "probe" && !args.route && !arg.empty() && arg[0] != '-') {
+            args.route = std::string(arg);
         } else {
             return "unknown argument '" + std::string(arg) + "'";
         }
     }
     if (args.command.empty()) return "no command given";
+    if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
     return std::nullopt;
 }
 
@@ -103,6 +120,19 @@ int command_check(const Args& args) {
     return kExitOk;
 }
 
+int command_probe(const Args& args) {
+    auto config = load_or_report(*args.config_path);
+    if (!config) return kExitConfig;
+    return run_probe(*config, ProbeOptions{args.route, args.print_pin});
+}
+
+// Where install-launchagent.sh puts the config, so an admin can just type `loopgate probe`.
+std::optional<std::string> default_config_path() {
+    const char* home = std::getenv("HOME");
+    if (home == nullptr || *home == '\0') return std::nullopt;
+    return std::string(home) + "/.config/loopgate/loopgate.jsonc";
+}
+
 int command_run(const Args& args) {
     auto config = load_or_report(*args.config_path);
     if (!config) return kExitConfig;
@@ -128,10 +158,12 @@ int run_cli(int argc, char** argv) {
         std::printf("%s\n%s", kHelp, kUsage);
         return kExitOk;
     }
+    if (!args.config_path && args.command == "probe") args.config_path = default_config_path();
     if (!args.config_path) return usage_error(args.command + " needs --config FILE");
     if (args.log_level && !parse_level(*args.log_level)) {
         return usage_error("--log-level must be debug, info, warn or error");
     }
+    if (args.command == "probe") return command_probe(args);
     return args.command == "check" ? command_check(args) : command_run(args);
 }
 

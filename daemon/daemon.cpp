@@ -71,6 +71,14 @@ bool Daemon::prepare_routes() {
                 log::error("cannot prepare TLS").kv("route", route.name).kv("error", error);
                 return false;
             }
+            // Which anchors a route trusts is the first thing to check when
+            // verification fails, so it is said once at start.
+            log::info("upstream TLS")
+                .kv("route", route.name)
+                .kv("verify", route.tls.verify == config::TlsVerify::full ? "full" : "pin-only")
+                .kv("pins", static_cast<uint64_t>(route.tls.pins.size()))
+                .kv("client_cert", route.tls.client_cert ? route.tls.client_cert->string() : std::string("-"))
+                .kv("trust", tls::trust_description(context->tls.get()));
         } else {
             log::warn("upstream is plaintext: traffic to it is not encrypted")
                 .kv("route", route.name)

@@ -3,14 +3,78 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "tls_verify.hpp"
+#include "trust_store.hpp"
+
 namespace loopgate::tls {
 namespace {
+
+using detail::RoutePolicy;
 
 std::string last_openssl_error() {
     unsigned long code = ERR_peek_last_error();
     if (code == 0) return "unknown error";
     const char* reason = ERR_reason_error_string(code);
     return reason != nullptr ? reason : "error " + std::to_string(code);
+}
+
+void free_policy(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    auto* policy = static_cast<RoutePolicy*>(ptr);
+    if (policy == nullptr) return;
+    if (policy->latest_session != nullptr) SSL_SESSION_free(policy->latest_session);
+    delete policy;
+}
+
+int policy_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_policy);
+    return index;
+}
+
+RoutePolicy* policy_of(SSL_CTX* ctx) { return static_cast<RoutePolicy*>(SSL_CTX_get_ex_data(ctx, policy_index())); }
+
+// A TLS 1.2 session arrives at the end of the handshake; TLS 1.3 tickets
+// arrive after it, with the first records read. One per route is enough to
+// resume, so only the newest is kept.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+    RoutePolicy* policy = policy_of(SSL_get_SSL_CTX(ssl));
+    if (policy == nullptr || SSL_SESSION_is_resumable(session) != 1) return 0;
+    if (policy->latest_session != nullptr) SSL_SESSION_free(policy->latest_session);
+    policy->latest_session = session;
+    return 1;  // the reference is ours now
+}
+
+int protocol_number(config::TlsVersion version) {
+    return version == config::TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+}
+
+// OpenSSL's own default (its config file may already say 1.2) stands,
+// except that nothing older than 1.2 is ever allowed.
+void set_versions(SSL_CTX* ctx, const config::TlsSettings& settings) {
+    if (settings.min_version) {
+        SSL_CTX_set_min_proto_version(ctx, protocol_number(*settings.min_version));
+    } else if (SSL_CTX_get_min_proto_version(ctx) < TLS1_2_VERSION) {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    }
+    if (settings.max_version) SSL_CTX_set_max_proto_version(ctx, protocol_number(*settings.max_version));
+}
+
+// A daemon has no one to type a passphrase; never let OpenSSL prompt.
+int refuse_passphrase(char*, int, int, void*) { return -1; }
+
+bool use_client_certificate(SSL_CTX* ctx, const config::TlsSettings& settings, std::string& error) {
+    if (!settings.client_cert || !settings.client_key) return true;
+    SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(ctx, settings.client_cert->c_str()) != 1) {
+        error = "cannot load tls.client_cert " + settings.client_cert->string() + ": " + last_openssl_error();
+        return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, settings.client_key->c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        error = "cannot use tls.client_key " + settings.client_key->string() + ": " + last_openssl_error();
+        return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -21,23 +85,33 @@ SslCtxPtr make_upstream_context(const config::Route& route, std::string& error) 
         error = "cannot create TLS context: " + last_openssl_error();
         return nullptr;
     }
-    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    auto* policy = new RoutePolicy{};
+    policy->verify = route.tls.verify;
+    policy->pins = route.tls.pins;
+    policy->has_client_cert = route.tls.client_cert.has_value();
+    SSL_CTX_set_ex_data(ctx.get(), policy_index(), policy);  // freed with the context
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
-    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-        error = "cannot load the system trust store: " + last_openssl_error();
+    set_versions(ctx.get(), route.tls);
+    TrustLoad trust = load_trust_anchors(ctx.get(), route.tls);
+    if (!trust.ok) {
+        error = trust.error;
         return nullptr;
     }
-    if (route.tls.ca_file) {
-        ERR_clear_error();
-        if (SSL_CTX_load_verify_locations(ctx.get(), route.tls.ca_file->c_str(), nullptr) != 1) {
-            error = "cannot load tls.ca_file " + route.tls.ca_file->string() + ": " + last_openssl_error();
-            return nullptr;
-        }
-    }
+    policy->trust = trust.description;
+    if (!use_client_certificate(ctx.get(), route.tls, error)) return nullptr;
+    detail::install_verifier(ctx.get(), policy);
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx.get(), on_new_session);
+    ERR_clear_error();
     return ctx;
+}
+
+const std::string& trust_description(SSL_CTX* ctx) {
+    static const std::string kNone = "unknown";
+    RoutePolicy* policy = policy_of(ctx);
+    return policy != nullptr ? policy->trust : kNone;
 }
 
 SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::string& error) {
@@ -46,34 +120,32 @@ SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::st
         error = "cannot create TLS connection: " + last_openssl_error();
         return nullptr;
     }
-    bool ok;
+    RoutePolicy* policy = policy_of(ctx);
+    // "pin-only" checks no name: the self-signed gateways it is for have none.
+    bool check_name = policy == nullptr || policy->verify == config::TlsVerify::full;
+    bool ok = true;
     if (upstream.host_is_ipv4_literal) {
         // RFC 6066: no SNI for IP literals; the certificate must carry the IP.
-        ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), upstream.host.c_str()) == 1;
+        if (check_name) ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), upstream.host.c_str()) == 1;
     } else {
-        ok = SSL_set_tlsext_host_name(ssl, upstream.host.c_str()) == 1 && SSL_set1_host(ssl, upstream.host.c_str()) == 1;
+        ok = SSL_set_tlsext_host_name(ssl, upstream.host.c_str()) == 1 &&
+             (!check_name || SSL_set1_host(ssl, upstream.host.c_str()) == 1);
     }
     if (!ok) {
         error = "cannot set the TLS server name " + upstream.host + ": " + last_openssl_error();
         SSL_free(ssl);
         return nullptr;
     }
+    if (policy != nullptr && policy->latest_session != nullptr) SSL_set_session(ssl, policy->latest_session);
     SSL_set_connect_state(ssl);
     return ssl;
 }
 
-std::string describe_failure(SSL* ssl, int ssl_error, bool& is_verify) {
-    is_verify = false;
-    long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK) {
-        is_verify = true;
-        return std::string("upstream certificate verify failed: ") + X509_verify_cert_error_string(verify);
-    }
-    if (ssl_error == SSL_ERROR_SSL) return "TLS handshake failed: " + last_openssl_error();
-    if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
-        return "upstream closed the connection during the TLS handshake";
-    }
-    return "TLS error " + std::to_string(ssl_error) + ": " + last_openssl_error();
+void forget_session(SSL_CTX* ctx) {
+    RoutePolicy* policy = policy_of(ctx);
+    if (policy == nullptr || policy->latest_session == nullptr) return;
+    SSL_SESSION_free(policy->latest_session);
+    policy->latest_session = nullptr;
 }
 
 std::string describe_session(SSL* ssl) {

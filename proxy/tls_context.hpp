@@ -1,10 +1,17 @@
 // TLS toward the upstream: one client SSL_CTX per route, one SSL per dial.
+//
+// The route's context carries its policy (verify mode, pins), its trust
+// anchors, its client certificate and its session cache: the latest session
+// a verified handshake produced is offered on the next dial, so reconnects
+// and new sessions skip the full handshake. See docs/tls.md.
 #pragma once
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 
@@ -15,16 +22,59 @@ struct SslCtxFree {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
-// Verification on, the system trust store plus the route's ca_file, TLS 1.2
-// or newer, ALPN http/1.1. Returns null and sets error when it cannot be built.
+// Verification per tls.verify (chain and name, then pins; or pins alone),
+// the route's trust anchors, TLS 1.2 or newer within min/max_version, the
+// client certificate, ALPN http/1.1 and a client session cache. Returns null
+// and sets error when it cannot be built, including when a "full" route has
+// no usable trust anchor.
 SslCtxPtr make_upstream_context(const config::Route& route, std::string& error);
 
-// A client SSL for one connection: SNI for names (never for IP literals) and
-// the name or IP the certificate must match.
+// What the route trusts, for the start log and probe:
+// "system store: /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE, 140 certificates)".
+const std::string& trust_description(SSL_CTX* ctx);
+
+// A client SSL for one connection: SNI for names (never for IP literals), the
+// name or IP the certificate must match, and the route's latest session.
 SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::string& error);
 
+// After a failed handshake: stop offering the cached session, so a session
+// the server no longer accepts cannot make every later dial fail too.
+void forget_session(SSL_CTX* ctx);
+
+// One certificate as the upstream presented it.
+struct CertSummary {
+    std::string subject;     // RFC 2253, "CN=openclaw-gateway"
+    std::string issuer;
+    std::string names;       // subjectAltName: "DNS:a.test, IP:100.64.0.7", or ""
+    std::string not_before;  // "2025-01-02T03:04:05Z"
+    std::string not_after;
+    std::string sha256_hex;  // SHA-256 of the DER, lowercase hex
+    std::string spki_sha256_base64;  // SHA-256 of the SubjectPublicKeyInfo, base64
+};
+
+// What verification saw and decided, kept with each SSL.
+struct PeerReport {
+    std::vector<CertSummary> chain;  // as sent by the upstream, leaf first
+    bool chain_checked = false;      // "full": chain and name were checked
+    int chain_error = 0;             // X509_V_ERR_* of the failed check, 0 when it passed
+    std::string chain_error_subject; // subject of the certificate that failed
+    bool pins_checked = false;
+    std::string matched_pin;         // canonical spelling of the pin that matched
+    bool pin_mismatch = false;
+    bool client_cert_requested = false;  // the server asked for one the route does not have
+    int64_t verify_us = 0;           // time spent verifying
+};
+
+// Null when the handshake never reached verification (or was resumed: a
+// resumed session was verified when it was first made).
+const PeerReport* peer_report(const SSL* ssl);
+
+// The pin spellings for a presented certificate.
+std::string leaf_pin(const CertSummary& cert);  // "sha256:<hex>"
+std::string spki_pin(const CertSummary& cert);  // "spki-sha256:<base64>"
+
 // Why a handshake or read failed, in words for a person. Sets is_verify when
-// the peer's certificate was the problem.
+// the peer's certificate (chain, name or pin) was the problem.
 std::string describe_failure(SSL* ssl, int ssl_error, bool& is_verify);
 
 // "TLSv1.3 TLS_AES_256_GCM_SHA384"

@@ -10,6 +10,7 @@ namespace loopgate {
 struct UpstreamDialer::Lookup {
     uv_getaddrinfo_t req;
     UpstreamDialer* owner;  // null once the dialer is gone; the lookup then frees itself
+    int family;             // AF_INET to connect; AF_INET6 only to explain a missing A record
 };
 
 UpstreamDialer::UpstreamDialer(uv_loop_t* loop, RouteContext& route, Handler& handler)
@@ -37,11 +38,17 @@ void UpstreamDialer::start() {
         return;
     }
     stage_ = "resolving " + up.host;
+    lookup(AF_INET);  // IPv4 only, by design
+}
+
+void UpstreamDialer::lookup(int family) {
+    const auto& up = route_.config.upstream;
     lookup_ = new Lookup{};
     lookup_->owner = this;
+    lookup_->family = family;
     lookup_->req.data = lookup_;
     addrinfo hints{};
-    hints.ai_family = AF_INET;  // IPv4 only, by design
+    hints.ai_family = family;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     int rc = uv_getaddrinfo(
@@ -49,13 +56,15 @@ void UpstreamDialer::start() {
         [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
             auto* lookup = static_cast<Lookup*>(req->data);
             UpstreamDialer* owner = lookup->owner;
+            int family = lookup->family;
             delete lookup;
             if (owner == nullptr) {
                 uv_freeaddrinfo(res);
                 return;
             }
             owner->lookup_ = nullptr;
-            owner->on_resolved(status, res);
+            if (family == AF_INET6) owner->on_ipv6_lookup(status, res);
+            else owner->on_resolved(status, res);
         },
         up.host.c_str(), nullptr, &hints);
     if (rc != 0) {
@@ -69,10 +78,11 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
     const auto& up = route_.config.upstream;
     if (status != 0) {
         uv_freeaddrinfo(result);
-        std::string why = status == UV_EAI_NONAME || status == UV_EAI_NODATA
-                              ? "no IPv4 address found (loopgate connects over IPv4 only)"
-                              : uv_strerror(status);
-        fail(502, "cannot resolve upstream host " + up.host + ": " + why, true);
+        if (status == UV_EAI_NONAME || status == UV_EAI_NODATA || status == UV_EAI_ADDRFAMILY) {
+            explain_missing_ipv4();
+            return;
+        }
+        fail(502, "cannot resolve upstream host " + up.host + ": " + uv_strerror(status), true);
         return;
     }
     for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
@@ -83,11 +93,40 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
     }
     uv_freeaddrinfo(result);
     if (addresses_.empty()) {
-        fail(502, "cannot resolve upstream host " + up.host + ": no IPv4 address found (loopgate connects over IPv4 only)",
-             true);
+        explain_missing_ipv4();
         return;
     }
+    handler_.on_dial_resolved(addresses_);
     try_next_address();
+}
+
+void UpstreamDialer::explain_missing_ipv4() {
+    stage_ = "looking up IPv6 addresses of " + route_.config.upstream.host + " (to explain the missing IPv4 one)";
+    lookup(AF_INET6);
+}
+
+void UpstreamDialer::on_ipv6_lookup(int status, addrinfo* result) {
+    std::string found;
+    for (addrinfo* ai = status == 0 ? result : nullptr; ai != nullptr && found.empty(); ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET6) continue;
+        char text[INET6_ADDRSTRLEN] = "";
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, text, sizeof text);
+        found = text;
+    }
+    uv_freeaddrinfo(result);
+    std::string prefix = "cannot resolve upstream host " + route_.config.upstream.host + ": ";
+    if (found.empty()) {
+        fail(502, prefix + "name not found (no IPv4 or IPv6 address)", true);
+    } else {
+        fail(502, prefix + "the name has only IPv6 addresses (" + found +
+                      "), and loopgate connects over IPv4 only; use an IPv4 name or connect_to", true);
+    }
+}
+
+void UpstreamDialer::note_attempt_error(const std::string& address, const std::string& why) {
+    if (!attempt_errors_.empty()) attempt_errors_ += "; ";
+    attempt_errors_ += address + " " + why;
+    handler_.on_dial_attempt_failed(address, why);
 }
 
 void UpstreamDialer::try_next_address() {
@@ -96,6 +135,7 @@ void UpstreamDialer::try_next_address() {
         return;
     }
     const sockaddr_in& addr = addresses_[next_++];
+    step_ = Failure::Step::connect;
     attempt_ = Transport::create(loop_, this);
     if (route_.tls) {
         std::string error;
@@ -115,17 +155,15 @@ void UpstreamDialer::try_next_address() {
     stage_ = "connecting to " + attempt_->peer();
     log::debug("upstream connect").kv("route", route_.config.name).kv("address", attempt_->peer());
     if (rc != 0) {
-        if (!attempt_errors_.empty()) attempt_errors_ += "; ";
-        attempt_errors_ += attempt_->peer() + " " + uv_strerror(rc);
+        note_attempt_error(attempt_->peer(), uv_strerror(rc));
         attempt_->close();
         attempt_ = nullptr;
         attempt_timer_.start(0, [this] { try_next_address(); });
         return;
     }
     attempt_timer_.start(route_.config.timeouts.connect_ms, [this] {
-        if (!attempt_errors_.empty()) attempt_errors_ += "; ";
-        attempt_errors_ += attempt_->peer() + " connect timed out after " +
-                           std::to_string(route_.config.timeouts.connect_ms) + " ms";
+        note_attempt_error(attempt_->peer(),
+                           "connect timed out after " + std::to_string(route_.config.timeouts.connect_ms) + " ms");
         attempt_->close();
         attempt_ = nullptr;
         try_next_address();
@@ -134,8 +172,7 @@ void UpstreamDialer::try_next_address() {
 
 void UpstreamDialer::on_transport_connected(Transport& t, int status) {
     if (status != 0) {
-        if (!attempt_errors_.empty()) attempt_errors_ += "; ";
-        attempt_errors_ += t.peer() + " " + (status == UV_ECONNREFUSED ? "connection refused" : uv_strerror(status));
+        note_attempt_error(t.peer(), status == UV_ECONNREFUSED ? "connection refused" : uv_strerror(status));
         attempt_timer_.stop();
         attempt_->close();
         attempt_ = nullptr;
@@ -143,6 +180,7 @@ void UpstreamDialer::on_transport_connected(Transport& t, int status) {
         return;
     }
     attempt_timer_.stop();
+    handler_.on_dial_connected(t);
     if (!route_.tls) {
         Transport* ready = attempt_;
         attempt_ = nullptr;
@@ -150,11 +188,16 @@ void UpstreamDialer::on_transport_connected(Transport& t, int status) {
         return;
     }
     stage_ = "TLS handshake with " + t.peer();
+    step_ = Failure::Step::tls;
 }
 
 void UpstreamDialer::on_transport_tls_ready(Transport& t) {
+    bool resumed = SSL_session_reused(t.ssl()) == 1;
+    ++(resumed ? route_.stats.tls_handshakes_resumed : route_.stats.tls_handshakes_full);
     log::debug("upstream TLS ready").kv("route", route_.config.name).kv("address", t.peer())
-        .kv("tls", tls::describe_session(t.ssl()));
+        .kv("tls", tls::describe_session(t.ssl())).kv("tls_resumed", resumed)
+        .kv("tls_handshakes_full", route_.stats.tls_handshakes_full)
+        .kv("tls_handshakes_resumed", route_.stats.tls_handshakes_resumed);
     Transport* ready = attempt_;
     attempt_ = nullptr;
     handler_.on_dial_ready(ready);
@@ -162,6 +205,8 @@ void UpstreamDialer::on_transport_tls_ready(Transport& t) {
 
 void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
     std::string where = " (" + route_.config.upstream.host + " at " + t.peer() + ")";
+    if (const tls::PeerReport* report = t.ssl() != nullptr ? tls::peer_report(t.ssl()) : nullptr) last_peer_ = *report;
+    if (route_.tls && step_ == Failure::Step::tls) tls::forget_session(route_.tls.get());
     attempt_->close();
     attempt_ = nullptr;
     switch (end.kind) {
@@ -174,7 +219,13 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
 
 void UpstreamDialer::fail(int http_status, std::string reason, bool unreachable) {
     attempt_timer_.stop();
-    handler_.on_dial_failed(Failure{http_status, std::move(reason), unreachable});
+    Failure failure;
+    failure.http_status = http_status;
+    failure.reason = std::move(reason);
+    failure.unreachable = unreachable;
+    failure.step = step_;
+    failure.peer = std::move(last_peer_);
+    handler_.on_dial_failed(failure);
 }
 
 void UpstreamDialer::fail_later(int http_status, std::string reason) {

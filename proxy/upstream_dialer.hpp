@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ public:
         int http_status = 502;
         std::string reason;
         bool unreachable = false;  // DNS, connect refused or timed out: the path, not the peer
+        enum class Step { resolve, connect, tls };
+        Step step = Step::resolve;              // what was being done when it failed
+        std::optional<tls::PeerReport> peer;    // what the upstream presented, when TLS got that far
     };
 
     class Handler {
@@ -30,6 +34,10 @@ public:
         // The connection is up (and TLS verified): the transport is now the caller's.
         virtual void on_dial_ready(Transport* upstream) = 0;
         virtual void on_dial_failed(const Failure& failure) = 0;
+        // Progress, for `loopgate probe`; a session needs none of it.
+        virtual void on_dial_resolved(const std::vector<sockaddr_in>& /*addresses*/) {}
+        virtual void on_dial_attempt_failed(const std::string& /*address*/, const std::string& /*why*/) {}
+        virtual void on_dial_connected(Transport& /*t*/) {}
 
     protected:
         ~Handler() = default;
@@ -48,6 +56,11 @@ private:
     struct Lookup;
 
     void on_resolved(int status, addrinfo* result);
+    void lookup(int family);
+    // No A record: ask for AAAA only to tell "not found" from "IPv6 only"; never to connect.
+    void explain_missing_ipv4();
+    void on_ipv6_lookup(int status, addrinfo* result);
+    void note_attempt_error(const std::string& address, const std::string& why);
     void try_next_address();
     void fail(int http_status, std::string reason, bool unreachable = false);
     void fail_later(int http_status, std::string reason);
@@ -67,6 +80,8 @@ private:
     Transport* attempt_ = nullptr;
     Timer attempt_timer_;
     std::string stage_;
+    Failure::Step step_ = Failure::Step::resolve;
+    std::optional<tls::PeerReport> last_peer_;
 };
 
 }  // namespace loopgate

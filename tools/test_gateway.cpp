@@ -182,6 +182,7 @@ struct Options {
   std::string port;
   std::string cert_file;
   std::string key_file;
+  std::string client_ca_file;  // non-empty: require a client certificate issued by this CA
   bool plain = false;
   bool tls13_only = false;
   std::optional<uint16_t> close_on_exit;  // close code sent to every echo session on SIGTERM
@@ -190,7 +191,7 @@ struct Options {
 
 constexpr std::string_view kUsage =
     "usage: loopgate-test-gateway --listen HOST:PORT (--cert FILE --key FILE | --plain) [--tls13-only]\n"
-    "                             [--close-on-exit CODE] [--log-control-frames]";
+    "                             [--close-on-exit CODE] [--log-control-frames] [--client-ca FILE]";
 
 bool split_host_port(std::string_view address, Options& options) {
   size_t colon = address.rfind(':');
@@ -223,10 +224,11 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
       auto code = argument ? parse_number<uint16_t>(*argument) : std::nullopt;
       if (!code || *code < 1000 || *code > 4999) return "--close-on-exit wants a close code from 1000 to 4999";
       options.close_on_exit = *code;
-    } else if (flag == "--listen" || flag == "--cert" || flag == "--key") {
+    } else if (flag == "--listen" || flag == "--cert" || flag == "--key" || flag == "--client-ca") {
       auto argument = value();
       if (!argument) return std::string(flag) + " needs a value";
       if (flag == "--cert") options.cert_file = *argument;
+      if (flag == "--client-ca") options.client_ca_file = *argument;
       if (flag == "--key") options.key_file = *argument;
       if (flag == "--listen" && !split_host_port(*argument, options))
         return "--listen wants HOST:PORT, got '" + std::string(*argument) + "'";
@@ -236,7 +238,8 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
   }
   if (options.host.empty()) return "--listen is required";
   bool has_tls_files = !options.cert_file.empty() || !options.key_file.empty();
-  if (options.plain && (has_tls_files || options.tls13_only)) return "--plain excludes --cert, --key and --tls13-only";
+  if (options.plain && (has_tls_files || options.tls13_only || !options.client_ca_file.empty()))
+    return "--plain excludes --cert, --key, --tls13-only and --client-ca";
   if (!options.plain && (options.cert_file.empty() || options.key_file.empty()))
     return "give both --cert and --key, or --plain";
   return std::nullopt;
@@ -268,6 +271,19 @@ int select_http11_alpn(SSL*, const unsigned char** out, unsigned char* out_lengt
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// Mutual TLS: a client without a certificate from this CA fails the handshake (in TLS 1.3, after
+// the client already thinks it is done, so it sees the alert on its first read).
+void require_client_certificates(SSL_CTX* ctx, const std::string& ca_file) {
+  if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1)
+    throw std::runtime_error("cannot load client CA " + ca_file + ": " + openssl_error_text());
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());
+  if (names != nullptr) SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // Without a session id context OpenSSL refuses to resume sessions whose client was verified.
+  static constexpr unsigned char kContext[] = "loopgate-test-gateway";
+  SSL_CTX_set_session_id_context(ctx, kContext, sizeof kContext - 1);
+}
+
 SslCtxPtr make_tls_context(const Options& options) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) throw std::runtime_error("cannot create TLS context: " + openssl_error_text());
@@ -280,6 +296,7 @@ SslCtxPtr make_tls_context(const Options& options) {
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     throw std::runtime_error("key " + options.key_file + " does not match " + options.cert_file);
   SSL_CTX_set_alpn_select_cb(ctx.get(), select_http11_alpn, nullptr);
+  if (!options.client_ca_file.empty()) require_client_certificates(ctx.get(), options.client_ca_file);
   return ctx;
 }
 
@@ -827,6 +844,9 @@ class Connection {
     link_.set_read_timeout(kRequestTimeout);
     if (link_.tls_handshake(tls_)) return true;
     warn("TLS handshake with " + peer_ + " failed: " + link_.handshake_error());
+    // Our alert is out; closing with the client's next bytes unread would reset the connection
+    // and could destroy the alert before the client reads it.
+    link_.finish();
     return false;
   }
 

@@ -1,0 +1,498 @@
+#include "probe.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "cli.hpp"
+#include "handshake.hpp"
+#include "http_reader.hpp"
+#include "log.hpp"
+#include "loopgate_version.h"
+#include "route.hpp"
+#include "route_health.hpp"
+#include "timer.hpp"
+#include "transport.hpp"
+#include "upstream_dialer.hpp"
+#include "ws_frame.hpp"
+
+namespace loopgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxResponseHead = 64 * 1024;
+constexpr size_t kMaxRefusalBody = 4096;
+constexpr uint32_t kMaxCloseWaitMs = 5000;
+constexpr uint64_t kLingerMs = 1000;
+
+std::string elapsed_text(Clock::time_point since) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+    char text[32];
+    std::snprintf(text, sizeof text, "%lld ms", static_cast<long long>(us / 1000));
+    return text;
+}
+
+std::string micros_text(int64_t us) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f ms", static_cast<double>(us) / 1000.0);
+    return text;
+}
+
+// One step per line: name, verdict, duration, then what was seen.
+void print_step(const char* step, const char* verdict, const std::string& took, const std::string& detail) {
+    std::printf("%-8s %-4s %9s  %s\n", step, verdict, took.c_str(), detail.c_str());
+}
+
+void print_detail(const std::string& text) { std::printf("%24s%s\n", "", text.c_str()); }
+
+std::string address_text(const sockaddr_in& addr) {
+    char text[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
+    return text;
+}
+
+std::string fresh_websocket_key() {
+    unsigned char raw[16];
+    RAND_bytes(raw, sizeof raw);
+    return config::base64_encode(raw, sizeof raw);
+}
+
+// What an app would send; build_upstream_request then shapes it as a session does.
+http::Request probe_request(const std::string& key) {
+    http::Request request;
+    request.method = "GET";
+    request.target = "/";
+    request.headers.add("Upgrade", "websocket");
+    request.headers.add("Connection", "Upgrade");
+    request.headers.add("Sec-WebSocket-Key", key);
+    request.headers.add("Sec-WebSocket-Version", "13");
+    request.headers.add("User-Agent", std::string("loopgate-probe/") + LOOPGATE_VERSION);
+    return request;
+}
+
+void print_chain(const tls::PeerReport& report) {
+    for (size_t i = 0; i < report.chain.size(); ++i) {
+        const tls::CertSummary& cert = report.chain[i];
+        print_detail("certificate " + std::to_string(i) + (i == 0 ? " (leaf)" : ""));
+        print_detail("  subject   " + cert.subject);
+        print_detail("  issuer    " + cert.issuer);
+        print_detail("  names     " + (cert.names.empty() ? std::string("(no subjectAltName)") : cert.names));
+        print_detail("  valid     " + cert.not_before + " to " + cert.not_after);
+        if (i != 0) continue;  // pins match the leaf only, so only its fingerprints are offered
+        print_detail("  sha256    " + tls::leaf_pin(cert));
+        print_detail("  spki      " + tls::spki_pin(cert));
+    }
+}
+
+std::string verdict_text(const tls::PeerReport& report) {
+    std::string text = report.chain_checked ? "chain and host name verified"
+                                            : "chain and host name not checked (\"verify\": \"pin-only\")";
+    if (report.pins_checked) return text + "; pin " + report.matched_pin + " matched";
+    return text + "; no pins configured";
+}
+
+void print_pin_lines(const tls::CertSummary& leaf, bool chain_verified, size_t route_index) {
+    std::printf("\nTo pin this certificate, first check its fingerprint out of band (on the gateway:\n"
+                "openssl x509 -in CERT.pem -noout -fingerprint -sha256), then put in routes[%zu].tls:\n\n",
+                route_index);
+    std::printf("      \"pins\": [\"%s\"],\n", tls::leaf_pin(leaf).c_str());
+    if (!chain_verified) {
+        std::printf("      \"verify\": \"pin-only\",  // this certificate does not verify against a CA\n");
+    }
+    std::printf("      // or pin its public key, which survives a renewal that keeps the key:\n"
+                "      // \"pins\": [\"%s\"],\n",
+                tls::spki_pin(leaf).c_str());
+}
+
+class RouteProbe final : private UpstreamDialer::Handler, private Transport::Handler, private ws::FrameSink {
+public:
+    RouteProbe(uv_loop_t* loop, const config::Route& route, size_t index)
+        : loop_(loop), index_(index), deadline_(loop), close_timer_(loop) {
+        route_.config = route;
+    }
+
+    ~RouteProbe() {
+        if (up_ != nullptr) up_->close();
+        if (resume_up_ != nullptr) resume_up_->close();
+    }
+
+    RouteProbe(const RouteProbe&) = delete;
+    RouteProbe& operator=(const RouteProbe&) = delete;
+
+    // Drives the loop until the probe is over. True when the upgrade succeeded.
+    bool run() {
+        started_ = Clock::now();
+        std::printf("route %s: %s", route_.config.name.c_str(), route_.config.upstream.text().c_str());
+        if (route_.config.connect_to) std::printf(" (connect_to %s)", route_.config.connect_to->c_str());
+        std::printf("\n");
+        if (prepare_tls()) start_dial();
+        while (!finished_) {
+            if (uv_run(loop_, UV_RUN_ONCE) == 0 && !finished_) fail("internal", "nothing left to wait for");
+        }
+        return ok_;
+    }
+
+    // What the upstream presented, for --print-pin.
+    const std::optional<tls::PeerReport>& seen() const { return seen_; }
+    bool chain_verified() const { return seen_ && seen_->chain_checked && seen_->chain_error == 0; }
+    size_t index() const { return index_; }
+
+private:
+    bool prepare_tls() {
+        auto step_started = Clock::now();
+        if (!route_.config.upstream.tls) {
+            print_step("trust", "--", elapsed_text(step_started), "plaintext ws:// upstream: no TLS");
+            return true;
+        }
+        std::string error;
+        route_.tls = tls::make_upstream_context(route_.config, error);
+        if (!route_.tls) {
+            fail("trust", error);
+            return false;
+        }
+        print_step("trust", "ok", elapsed_text(step_started), tls::trust_description(route_.tls.get()));
+        return true;
+    }
+
+    void start_dial() {
+        step_started_ = Clock::now();
+        const auto& up = route_.config.upstream;
+        if (route_.config.connect_to || up.host_is_ipv4_literal) {
+            print_step("resolve", "--", elapsed_text(step_started_),
+                       route_.config.connect_to ? "not needed: connect_to " + *route_.config.connect_to
+                                                : "not needed: " + up.host + " is an address");
+        }
+        uint32_t ms = route_.config.timeouts.handshake_ms;
+        deadline_.start(ms, [this, ms] {
+            std::string doing = upgrading_ ? "waiting for the upgrade response" : dialer_->stage();
+            fail(upgrading_ ? "upgrade" : current_step_, "did not complete within " + std::to_string(ms) +
+                                                             " ms (timeouts.handshake_ms; " + doing + ")");
+        });
+        UpstreamDialer::Handler& handler = *this;
+        dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
+        dialer_->start();
+    }
+
+    // ---- UpstreamDialer::Handler ----
+
+    void on_dial_resolved(const std::vector<sockaddr_in>& addresses) override {
+        if (resuming_) return;
+        std::string list;
+        for (const auto& addr : addresses) list += (list.empty() ? "" : ", ") + address_text(addr);
+        print_step("resolve", "ok", elapsed_text(step_started_),
+                   route_.config.upstream.host + " -> " + list + " (A records only)");
+        step_started_ = Clock::now();
+        current_step_ = "connect";
+    }
+
+    void on_dial_attempt_failed(const std::string& address, const std::string& why) override {
+        if (resuming_) return;
+        print_step("connect", "FAIL", elapsed_text(step_started_), address + " " + why);
+        step_started_ = Clock::now();
+    }
+
+    void on_dial_connected(Transport& t) override {
+        if (resuming_) return;
+        print_step("connect", "ok", elapsed_text(step_started_), t.peer());
+        step_started_ = Clock::now();
+        current_step_ = "tls";
+    }
+
+    void on_dial_ready(Transport* upstream) override {
+        if (resuming_) {
+            finish_resume_check(upstream);
+            return;
+        }
+        up_ = upstream;
+        up_->set_handler(this);
+        if (up_->ssl() != nullptr) report_tls();
+        send_upgrade();
+    }
+
+    void on_dial_failed(const UpstreamDialer::Failure& failure) override {
+        if (resuming_) {
+            print_step("resume", "warn", elapsed_text(step_started_), "the second connection failed: " + failure.reason);
+            succeed();
+            return;
+        }
+        using Step = UpstreamDialer::Failure::Step;
+        if (failure.step == Step::connect) {
+            finish_failed("connect", failure.reason, true);  // each address had its own line
+            return;
+        }
+        if (failure.step != Step::tls || !failure.peer || failure.peer->chain.empty()) {
+            fail(failure.step == Step::resolve ? "resolve" : "tls", failure.reason);
+            return;
+        }
+        seen_ = failure.peer;
+        bool rejected = seen_->pin_mismatch || seen_->chain_error != 0;
+        print_step("tls", "FAIL", elapsed_text(step_started_),
+                   rejected ? "certificate received; loopgate aborted the handshake" : failure.reason);
+        print_chain(*seen_);
+        if (!rejected) {
+            finish_failed("tls", failure.reason, true);
+            return;
+        }
+        print_step("verify", "FAIL", micros_text(seen_->verify_us), failure.reason);
+        finish_failed("verify", failure.reason);
+    }
+
+    void report_tls() {
+        SSL* ssl = up_->ssl();
+        const unsigned char* alpn = nullptr;
+        unsigned int alpn_len = 0;
+        SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+        std::string detail = tls::describe_session(ssl) + ", full handshake (no session to resume yet)";
+        if (SSL_session_reused(ssl) == 1) detail = tls::describe_session(ssl) + ", resumed a session";
+        detail += alpn_len > 0 ? ", ALPN " + std::string(reinterpret_cast<const char*>(alpn), alpn_len) : ", no ALPN";
+        print_step("tls", "ok", elapsed_text(step_started_), detail);
+        const tls::PeerReport* report = tls::peer_report(ssl);
+        if (report == nullptr) return;
+        seen_ = *report;
+        print_chain(*report);
+        print_step("verify", "ok", micros_text(report->verify_us), verdict_text(*report));
+    }
+
+    // ---- the WebSocket upgrade ----
+
+    void send_upgrade() {
+        step_started_ = Clock::now();
+        current_step_ = "upgrade";
+        upgrading_ = true;
+        request_ = probe_request(fresh_websocket_key());
+        std::string request = handshake::build_upstream_request(request_, route_.config.upstream);
+        up_->write(request.data(), request.size());
+        up_->flush();
+        up_->read_start();
+    }
+
+    void on_transport_data(Transport& t, const char* data, size_t len) override {
+        if (&t != up_) return;
+        if (upgrading_) {
+            read_response(data, len);
+        } else if (closing_) {
+            scanner_.feed(data, len, *this);
+        }
+    }
+
+    void read_response(const char* data, size_t len) {
+        size_t consumed = 0;
+        auto status = response_reader_.feed(data, len, consumed);
+        if (status == http::Reader::Status::need_more) return;
+        upgrading_ = false;
+        deadline_.stop();
+        if (status == http::Reader::Status::error) {
+            fail("upgrade", "upstream " + up_->peer() + " did not answer with HTTP: " + response_reader_.error_reason());
+            return;
+        }
+        const http::Response& response = response_reader_.response();
+        if (response.status != 101) {
+            refused(response);
+            return;
+        }
+        handshake::Negotiated negotiated;
+        if (auto why = handshake::check_upstream_101(response, request_, negotiated)) {
+            fail("upgrade", *why);
+            return;
+        }
+        print_step("upgrade", "ok", elapsed_text(step_started_),
+                   "101 " + response.reason + " from " + up_->peer() + ", Sec-WebSocket-Accept correct");
+        start_close(data + consumed, len - consumed);
+    }
+
+    void refused(const http::Response& response) {
+        std::string body = response.body.substr(0, response.body.find('\n'));
+        fail("upgrade", "upstream answered " + std::to_string(response.status) + " " + response.reason +
+                            " instead of 101 Switching Protocols" + (body.empty() ? "" : ": " + body));
+    }
+
+    void on_transport_end(Transport& t, const Transport::End& end) override {
+        if (&t != up_) return;
+        up_->close();
+        up_ = nullptr;
+        if (upgrading_) {
+            upgrading_ = false;
+            deadline_.stop();
+            if (response_reader_.finish() == http::Reader::Status::complete) {
+                refused(response_reader_.response());
+            } else if (end.kind == Transport::End::Kind::tls_error) {
+                fail("upgrade", end.detail);
+            } else {
+                std::string why = end.kind == Transport::End::Kind::eof ? "closed the connection" : end.detail;
+                fail("upgrade", "upstream " + why + " before answering the WebSocket upgrade");
+            }
+        } else if (closing_) {
+            close_done("warn", "the upstream closed the connection without a close frame");
+        }
+    }
+
+    // ---- the close handshake ----
+
+    void start_close(const char* after_101, size_t len) {
+        step_started_ = Clock::now();
+        current_step_ = "close";
+        closing_ = true;
+        scanner_.set_policy({false, 0x70, uint64_t{1} << 40, 0});
+        char frame[ws::kMaxControlFrameBytes];
+        size_t n = ws::build_close_frame(frame, ws::kNormal, "loopgate probe", /*masked=*/true);
+        up_->write(frame, n);
+        up_->flush();
+        uint32_t wait_ms = std::min(std::max<uint32_t>(route_.config.timeouts.close_ms, 100), kMaxCloseWaitMs);
+        close_timer_.start(wait_ms, [this, wait_ms] {
+            close_done("warn", "no close frame from the upstream within " + std::to_string(wait_ms) + " ms");
+        });
+        if (len > 0) scanner_.feed(after_101, len, *this);
+    }
+
+    void on_frame_bytes(const char*, size_t len) override { frame_bytes_ += len; }
+
+    void on_control_frame(const ws::ControlFrame& frame) override {
+        if (frame.opcode != ws::kClose || !closing_) return;
+        uint16_t code = ws::kNoStatus;
+        std::string_view reason;
+        ws::ScanError ignored;
+        ws::parse_close_payload(frame.payload, frame.payload_len, code, reason, ignored);
+        std::string detail = "sent 1000, the upstream answered " + std::to_string(code);
+        if (frame_bytes_ > 0) detail += " (after " + std::to_string(frame_bytes_) + " bytes of its own frames)";
+        close_done("ok", detail);
+    }
+
+    void on_frame_error(const ws::ScanError& error) override {
+        close_done("warn", "the upstream sent an invalid frame: " + error.reason);
+    }
+
+    // The upgrade worked: a close that goes wrong is worth a warning, not a failure.
+    void close_done(const char* verdict, const std::string& detail) {
+        if (!closing_) return;
+        closing_ = false;
+        close_timer_.stop();
+        print_step("close", verdict, elapsed_text(step_started_), detail);
+        if (up_ != nullptr) {
+            up_->end(kLingerMs);
+            up_ = nullptr;
+        }
+        if (route_.tls) start_resume_check();
+        else succeed();
+    }
+
+    // ---- resumption ----
+
+    // A second dial offers the session the first one left in the route's cache.
+    void start_resume_check() {
+        resuming_ = true;
+        step_started_ = Clock::now();
+        UpstreamDialer::Handler& handler = *this;
+        resume_dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
+        resume_dialer_->start();
+    }
+
+    void finish_resume_check(Transport* upstream) {
+        resume_up_ = upstream;
+        bool resumed = SSL_session_reused(upstream->ssl()) == 1;
+        print_step("resume", resumed ? "ok" : "no", elapsed_text(step_started_),
+                   resumed ? "a second TLS handshake resumed the session (" + tls::describe_session(upstream->ssl()) + ")"
+                           : "a second TLS handshake was a full one: the upstream did not resume the session");
+        resume_up_->end(kLingerMs);
+        resume_up_ = nullptr;
+        succeed();
+    }
+
+    void on_transport_drained(Transport&) override {}
+
+    // ---- outcomes ----
+
+    void succeed() {
+        if (finished_) return;
+        std::printf("probe ok: route %s answered the WebSocket upgrade (%s in all)\n", route_.config.name.c_str(),
+                    elapsed_text(started_).c_str());
+        ok_ = true;
+        finish();
+    }
+
+    void fail(const std::string& step, const std::string& reason) {
+        if (finished_) return;
+        print_step(step.c_str(), "FAIL", elapsed_text(step_started_), reason);
+        finish_failed(step, reason);
+    }
+
+    // The step's own line already gave the reason, unless it was spread over several lines.
+    void finish_failed(const std::string& step, const std::string& reason, bool repeat_reason = false) {
+        if (finished_) return;
+        if (repeat_reason) std::printf("probe failed at step %s: %s\n", step.c_str(), reason.c_str());
+        else std::printf("probe failed at step %s\n", step.c_str());
+        finish();
+    }
+
+    void finish() {
+        finished_ = true;
+        deadline_.stop();
+        close_timer_.stop();
+        if (up_ != nullptr) {
+            up_->close();
+            up_ = nullptr;
+        }
+    }
+
+    uv_loop_t* loop_;
+    RouteContext route_;
+    size_t index_;
+    Clock::time_point started_;
+    Clock::time_point step_started_;
+    std::string current_step_ = "resolve";
+    std::unique_ptr<UpstreamDialer> dialer_;
+    std::unique_ptr<UpstreamDialer> resume_dialer_;
+    Transport* up_ = nullptr;
+    Transport* resume_up_ = nullptr;
+    http::Request request_;
+    http::Reader response_reader_{http::Reader::Kind::response, kMaxResponseHead, kMaxRefusalBody};
+    ws::FrameScanner scanner_;
+    uint64_t frame_bytes_ = 0;
+    Timer deadline_;
+    Timer close_timer_;
+    std::optional<tls::PeerReport> seen_;
+    bool upgrading_ = false;
+    bool closing_ = false;
+    bool resuming_ = false;
+    bool finished_ = false;
+    bool ok_ = false;
+};
+
+}  // namespace
+
+int run_probe(const config::Config& config, const ProbeOptions& options) {
+    std::vector<size_t> chosen;
+    for (size_t i = 0; i < config.routes.size(); ++i) {
+        if (!options.route || config.routes[i].name == *options.route) chosen.push_back(i);
+    }
+    if (chosen.empty()) {
+        std::string names;
+        for (const auto& route : config.routes) names += (names.empty() ? "" : ", ") + route.name;
+        std::fprintf(stderr, "loopgate: no route named '%s' (routes: %s)\n", options.route->c_str(), names.c_str());
+        return kExitUsage;
+    }
+    log::set_level(log::Level::error);  // the probe prints its own account of every step
+    uv_loop_t loop{};
+    uv_loop_init(&loop);
+    bool all_ok = true;
+    for (size_t n = 0; n < chosen.size(); ++n) {
+        if (n > 0) std::printf("\n");
+        RouteProbe probe(&loop, config.routes[chosen[n]], chosen[n]);
+        all_ok = probe.run() && all_ok;
+        if (options.print_pin && probe.seen() && !probe.seen()->chain.empty()) {
+            print_pin_lines(probe.seen()->chain.front(), probe.chain_verified(), probe.index());
+        }
+        std::fflush(stdout);
+    }
+    // Connections still ending get at most kLingerMs for their close_notify and FIN.
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return all_ok ? kExitOk : kExitFailure;
+}
+
+}  // namespace loopgate

@@ -1,0 +1,31 @@
+// Inside tls_context: the per-route policy kept with each SSL_CTX, and the
+// certificate verification that enforces it. Users include tls_context.hpp.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "tls_context.hpp"
+
+namespace loopgate::tls::detail {
+
+struct RoutePolicy {
+    config::TlsVerify verify = config::TlsVerify::full;
+    std::vector<config::Pin> pins;
+    bool has_client_cert = false;
+    std::string trust;                     // trust_description()
+    SSL_SESSION* latest_session = nullptr; // owned; offered on the next dial
+};
+
+// Replaces OpenSSL's chain check with one that also checks pins (or only
+// pins) and records a PeerReport on the SSL. Runs inside the handshake, so a
+// peer that fails never sees a byte of HTTP.
+void install_verifier(SSL_CTX* ctx, RoutePolicy* policy);
+
+// The report of this SSL, created on first use.
+PeerReport& report_for(SSL* ssl);
+
+}  // namespace loopgate::tls::detail

@@ -1,0 +1,172 @@
+#include "trust_store.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+namespace loopgate::tls {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string openssl_reason() {
+    unsigned long code = ERR_peek_last_error();
+    const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
+    return reason != nullptr ? reason : "no certificate could be read";
+}
+
+int store_size(SSL_CTX* ctx) { return sk_X509_OBJECT_num(X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx))); }
+
+std::string plural(size_t n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+// Adds a PEM bundle's certificates to the store; returns how many, or -1
+// (with why) when the file cannot be used.
+int add_bundle(SSL_CTX* ctx, const std::string& file, std::string& why) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+        why = std::strerror(errno);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        why = "not a regular file";
+        return -1;
+    }
+    int before = store_size(ctx);
+    ERR_clear_error();
+    if (SSL_CTX_load_verify_locations(ctx, file.c_str(), nullptr) != 1) {
+        why = openssl_reason();
+        ERR_clear_error();
+        return -1;
+    }
+    return store_size(ctx) - before;
+}
+
+// OpenSSL reads a CA directory lazily, by subject hash: "5ad8a5d6.0". Only
+// such names count as anchors; a directory of plain .pem files is empty to it.
+size_t count_hashed_entries(const std::string& dir) {
+    std::error_code ec;
+    size_t count = 0;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        std::string name = entry.path().filename().string();
+        size_t dot = name.find('.');
+        if (dot != 8 || dot + 1 >= name.size()) continue;
+        bool hex = std::all_of(name.begin(), name.begin() + 8, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+        bool digits = std::all_of(name.begin() + 9, name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+        if (hex && digits) ++count;
+    }
+    return count;
+}
+
+bool add_directory(SSL_CTX* ctx, const std::string& dir, size_t& entries) {
+    entries = count_hashed_entries(dir);
+    if (entries == 0) return false;
+    ERR_clear_error();
+    bool ok = SSL_CTX_load_verify_locations(ctx, nullptr, dir.c_str()) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+TrustLoad load_configured(SSL_CTX* ctx, const config::TlsSettings& settings) {
+    TrustLoad result;
+    std::vector<std::string> parts;
+    if (settings.ca_file) {
+        std::string file = settings.ca_file->string();
+        std::string why;
+        int added = add_bundle(ctx, file, why);
+        if (added < 0) {
+            result.error = "cannot load tls.ca_file " + file + ": " + why;
+            return result;
+        }
+        if (added == 0) {
+            result.error = "tls.ca_file " + file + " holds no PEM certificate";
+            return result;
+        }
+        parts.push_back("tls.ca_file " + file + " (" + plural(static_cast<size_t>(added), "certificate") + ")");
+    }
+    if (settings.ca_dir) {
+        std::string dir = settings.ca_dir->string();
+        size_t entries = 0;
+        if (!add_directory(ctx, dir, entries)) {
+            result.error = "tls.ca_dir " + dir + " holds no certificate named by subject hash (run: openssl rehash " +
+                           dir + ")";
+            return result;
+        }
+        parts.push_back("tls.ca_dir " + dir + " (" + plural(entries, "hashed certificate") + ")");
+    }
+    for (size_t i = 0; i < parts.size(); ++i) result.description += (i ? ", " : "") + parts[i];
+    result.ok = true;
+    return result;
+}
+
+// Where to look when OpenSSL's own default paths hold nothing usable.
+std::vector<std::string> platform_bundles() {
+#if defined(__APPLE__)
+    // Homebrew's openssl@3 keeps a bundle made from the Keychain's roots;
+    // /etc/ssl/cert.pem is the one macOS ships for its LibreSSL.
+    return {"/opt/homebrew/etc/openssl@3/cert.pem", "/usr/local/etc/openssl@3/cert.pem", "/etc/ssl/cert.pem"};
+#else
+    return {};
+#endif
+}
+
+TrustLoad load_system(SSL_CTX* ctx) {
+    TrustLoad result;
+    const char* env_file = std::getenv(X509_get_default_cert_file_env());
+    const char* env_dir = std::getenv(X509_get_default_cert_dir_env());
+    std::string file = env_file != nullptr ? env_file : X509_get_default_cert_file();
+    std::string dir = env_dir != nullptr ? env_dir : X509_get_default_cert_dir();
+    std::string file_source = env_file != nullptr ? X509_get_default_cert_file_env() : "OpenSSL default";
+    std::string dir_source = env_dir != nullptr ? X509_get_default_cert_dir_env() : "OpenSSL default";
+
+    std::vector<std::string> parts, misses;
+    std::string why;
+    int added = add_bundle(ctx, file, why);
+    if (added > 0) parts.push_back(file + " (" + file_source + ", " + plural(static_cast<size_t>(added), "certificate") + ")");
+    else misses.push_back(file + " (" + file_source + "): " + (added == 0 ? "no PEM certificate" : why));
+    size_t entries = 0;
+    if (add_directory(ctx, dir, entries)) {
+        parts.push_back(dir + " (" + dir_source + ", " + plural(entries, "hashed certificate") + ")");
+    } else {
+        misses.push_back(dir + " (" + dir_source + "): no certificate named by subject hash");
+    }
+    if (parts.empty()) {
+        for (const std::string& bundle : platform_bundles()) {
+            added = add_bundle(ctx, bundle, why);
+            if (added <= 0) continue;
+            parts.push_back(bundle + " (" + plural(static_cast<size_t>(added), "certificate") + ")");
+            break;
+        }
+    }
+    if (parts.empty()) {
+        result.error = "no usable trust anchor: the system store is empty (";
+        for (size_t i = 0; i < misses.size(); ++i) result.error += (i ? "; " : "") + misses[i];
+        result.error += "); set tls.ca_file or tls.ca_dir, or pin the upstream with tls.pins and \"verify\": \"pin-only\"";
+        return result;
+    }
+    result.description = "system store: ";
+    for (size_t i = 0; i < parts.size(); ++i) result.description += (i ? ", " : "") + parts[i];
+    result.ok = true;
+    return result;
+}
+
+}  // namespace
+
+TrustLoad load_trust_anchors(SSL_CTX* ctx, const config::TlsSettings& settings) {
+    if (settings.verify == config::TlsVerify::pin_only) {
+        return TrustLoad{true, "none: \"verify\": \"pin-only\" (only tls.pins authenticate the upstream)", ""};
+    }
+    if (settings.ca_file || settings.ca_dir) return load_configured(ctx, settings);
+    return load_system(ctx);
+}
+
+}  // namespace loopgate::tls
