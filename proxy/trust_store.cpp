@@ -44,6 +44,10 @@ int add_bundle(SSL_CTX* ctx, const std::string& file, std::string& why) {
     int before = store_size(ctx);
     ERR_clear_error();
     if (SSL_CTX_load_verify_locations(ctx, file.c_str(), nullptr) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_NO_CERTIFICATE_OR_CRL_FOUND) {
+            ERR_clear_error();
+            return 0;
+        }
         why = openssl_reason();
         ERR_clear_error();
         return -1;
