@@ -266,7 +266,8 @@ private:
         current_step_ = "upgrade";
         upgrading_ = true;
         request_ = probe_request(fresh_websocket_key());
-        std::string request = handshake::build_upstream_request(request_, route_.config.upstream);
+        std::string request = handshake::build_upstream_request(request_, route_.config.upstream,
+                                                                route_.config.upstream_headers);
         up_->write(request.data(), request.size());
         up_->flush();
         up_->read_start();

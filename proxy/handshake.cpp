@@ -148,7 +148,8 @@ std::string upstream_target(std::string_view base_path, std::string_view app_tar
     return std::string(base_path) + std::string(app_target);
 }
 
-std::string build_upstream_request(const http::Request& app, const config::UpstreamUrl& upstream) {
+std::string build_upstream_request(const http::Request& app, const config::UpstreamUrl& upstream,
+                                   std::span<const config::HeaderSetting> extra) {
     std::string out;
     out.reserve(512);
     out += "GET ";
@@ -157,10 +158,14 @@ std::string build_upstream_request(const http::Request& app, const config::Upstr
     append_header(out, "Host", upstream.authority());
     append_header(out, "Upgrade", "websocket");
     append_header(out, "Connection", "Upgrade");
+    auto replaced = [&](std::string_view name) {
+        return std::any_of(extra.begin(), extra.end(), [&](const config::HeaderSetting& h) { return iequals(h.name, name); });
+    };
     for (const auto& h : app.headers.list()) {
-        if (is_hop_by_hop(h.name) || named_by_connection(app.headers, h.name)) continue;
+        if (is_hop_by_hop(h.name) || named_by_connection(app.headers, h.name) || replaced(h.name)) continue;
         append_header(out, h.name, h.value);
     }
+    for (const auto& h : extra) append_header(out, h.name, h.value);
     out += "\r\n";
     return out;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,8 +32,10 @@ std::string accept_for_key(std::string_view key);
 std::string upstream_target(std::string_view base_path, std::string_view app_target);
 
 // The upgrade request sent upstream: Host rewritten to the upstream's
-// authority, hop-by-hop headers dropped, everything else passed through.
-std::string build_upstream_request(const http::Request& app, const config::UpstreamUrl& upstream);
+// authority, hop-by-hop headers dropped, everything else passed through;
+// `extra` (the route's upstream_headers) replaces the app's headers of the same names.
+std::string build_upstream_request(const http::Request& app, const config::UpstreamUrl& upstream,
+                                   std::span<const config::HeaderSetting> extra = {});
 
 struct Negotiated {
     std::string protocol;      // the selected subprotocol, or ""

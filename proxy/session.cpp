@@ -319,7 +319,8 @@ void Session::on_dial_ready(Transport* upstream) {
     upstream_address_ = upstream->peer();
     if (upstream->ssl() != nullptr) tls_resumed_ = SSL_session_reused(upstream->ssl()) == 1 ? "true" : "false";
     phase_ = Phase::upgrading;
-    std::string request = handshake::build_upstream_request(request_reader_.request(), route_.config.upstream);
+    std::string request = handshake::build_upstream_request(request_reader_.request(), route_.config.upstream,
+                                                            route_.config.upstream_headers);
     upstream->write(request.data(), request.size());
     upstream->flush();
     upstream->read_start();
