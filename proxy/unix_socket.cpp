@@ -114,7 +114,10 @@ void UnixSocketFile::remove() {
     struct stat st{};
     std::string path = path_.string();
     // Another loopgate may have replaced a socket we left; leave theirs alone.
-    if (::lstat(path.c_str(), &st) != 0 || st.st_dev != device_ || st.st_ino != inode_) return;
+    // (An inode number can be reused by a new file, hence the type check.)
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_dev != device_ || st.st_ino != inode_) {
+        return;
+    }
     ::unlink(path.c_str());
 }
 
