@@ -75,7 +75,11 @@ def test_upstream_initiated_close_reaches_the_app_and_the_reply_closes_cleanly(l
         ("4002", "gateway closing", "upstream")
 
 
-def test_upgrade_request_reaches_upstream_with_host_rewritten_and_hop_by_hop_headers_dropped(loopgate):
+def test_upgrade_request_reaches_upstream_with_host_rewritten_and_hop_by_hop_headers_dropped(
+        start_loopgate, gateway, certs):
+    # A request with an Origin is a browser page's: its origin must be allowed (test_browser.py).
+    loopgate = start_loopgate({"routes": [route_for(gateway, certs, allowed_origins=["http://127.0.0.1:5173"])]})
+    loopgate.gateway = gateway
     conn = wsraw.open_ws(loopgate.port, "/headers", headers=[
         ("Origin", "http://127.0.0.1:5173"),
         ("X-Loopgate-Test", "kept as is; 1=1"),
