@@ -7,7 +7,7 @@ set -euo pipefail
 DEBIAN_PACKAGES=(
   g++ meson ninja-build pkg-config
   libuv1-dev libssl-dev nlohmann-json3-dev doctest-dev node-llhttp
-  openssl ca-certificates python3 python3-pytest python3-websockets
+  openssl ca-certificates python3 python3-pytest python3-websockets python3-cryptography
   util-linux strace iproute2
 )
 
