@@ -7,24 +7,36 @@ import sys
 import xml.etree.ElementTree as ET
 
 
+def outcome(case):
+    """("failed", detail), ("skipped", "") or ("passed", "") for one <testcase>."""
+    problem = case.find("failure")
+    if problem is None:
+        problem = case.find("error")
+    if problem is not None:
+        return "failed", (problem.get("message") or "") + "\n" + (problem.text or "")
+    if case.find("skipped") is not None or case.get("status") == "skipped":
+        return "skipped", ""
+    return "passed", ""
+
+
 def count(paths):
-    passed = failed = skipped = 0
-    failures = []
+    # pytest writes a second <testcase> for a test whose teardown errs after
+    # the test failed; one test is one count, failed if any part failed.
+    rank = {"passed": 0, "skipped": 1, "failed": 2}
+    results = {}
     for path in paths:
         for case in ET.parse(path).getroot().iter("testcase"):
             name = f"{case.get('classname', '')}::{case.get('name', '')}"
-            problem = case.find("failure")
-            if problem is None:
-                problem = case.find("error")
-            if problem is not None:
-                failed += 1
-                detail = (problem.get("message") or "") + "\n" + (problem.text or "")
-                failures.append(f"{name}\n    " + detail.strip()[:600].replace("\n", "\n    "))
-            elif case.find("skipped") is not None or case.get("status") == "skipped":
-                skipped += 1
-            else:
-                passed += 1
-    return passed, failed, skipped, failures
+            result = outcome(case)
+            if name not in results or rank[result[0]] > rank[results[name][0]]:
+                results[name] = result
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    failures = []
+    for name, (kind, detail) in results.items():
+        totals[kind] += 1
+        if kind == "failed":
+            failures.append(f"{name}\n    " + detail.strip()[:600].replace("\n", "\n    "))
+    return totals["passed"], totals["failed"], totals["skipped"], failures
 
 
 def main():

@@ -75,6 +75,29 @@ class Process:
         self._out.close()
         self._err.close()
 
+    def sanitizer_report(self):
+        """The first ASan/LSan/UBSan report in stderr with some context, or None.
+        Only sanitizer builds (tools/sanitize.sh) print them."""
+        text = self.stderr()
+        match = SANITIZER_REPORT.search(text)
+        return text[max(0, match.start() - 500):match.start() + 4000] if match else None
+
+
+# How ASan, LSan and UBSan start a report ("==123==ERROR: AddressSanitizer: ...",
+# "proxy/x.cpp:12:3: runtime error: ..."), anchored so log lines quoting an
+# app's bytes cannot look like one.
+SANITIZER_REPORT = re.compile(r"^==\d+==ERROR: \w+Sanitizer|^\S+:\d+:\d+: runtime error: ", re.MULTILINE)
+
+
+def stop_all(processes):
+    """Stops every process, then fails the test if one printed a sanitizer
+    report: under ASan/UBSan a memory error fails the test that caused it."""
+    for process in processes:
+        process.stop()
+    reports = [f"{p.argv[0]}:\n{report}" for p in processes if (report := p.sanitizer_report())]
+    if reports:
+        pytest.fail("sanitizer report from a child process:\n" + "\n".join(reports), pytrace=False)
+
 
 class Gateway:
     def __init__(self, process, port):
@@ -239,8 +262,7 @@ def start_gateway(tmp_path, certs):
         return Gateway(process, int(match.group(1)))
 
     yield start
-    for process in started:
-        process.stop()
+    stop_all(started)
 
 
 @pytest.fixture
@@ -275,8 +297,7 @@ def start_loopgate(tmp_path):
         return Loopgate(process, config, {m.group(1): m.group(2) for m in matches})
 
     yield start
-    for process in started:
-        process.stop()
+    stop_all(started)
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@ reading for about a second. If loopgate kept reading from the fast side regardle
 would have to hold up to 200 MiB; with backpressure its peak resident memory (VmHWM)
 stays far below that, and every byte still arrives, in order."""
 
+import os
 import struct
 import threading
 import time
+
+import pytest
 
 import wsraw
 
@@ -111,6 +114,9 @@ def assert_everything_arrived(stream):
 
 
 def assert_memory_bounded(loopgate):
+    if os.environ.get("LOOPGATE_SANITIZED"):
+        # The transfer ran (and ASan watched it); only the memory claim cannot be checked.
+        pytest.skip("under ASan, resident memory is its quarantine and shadow memory, not loopgate's buffers")
     peak = loopgate.peak_rss_kib()
     assert peak < PEAK_RSS_LIMIT_KIB, f"loopgate peaked at {peak} KiB resident for a {TOTAL >> 20} MiB transfer"
 

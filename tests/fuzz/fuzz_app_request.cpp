@@ -1,0 +1,117 @@
+// The app side of the handshake: whatever bytes a local process (or a web
+// page) sends, in whatever pieces, the request reader and the checks must
+// answer without crashing, the same way for every chunking, and anything
+// loopgate writes back or forwards must be well-formed HTTP.
+//
+// Options byte: bits 0-1 pick the header limit (16384, 1024, 128, 40 bytes),
+// bits 2-3 the upstream the request is rewritten for.
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+#include <string_view>
+
+#include "config.hpp"
+#include "fuzz_http.hpp"
+#include "handshake.hpp"
+
+using namespace loopgate;
+using namespace loopgate::fuzz;
+
+namespace {
+
+constexpr std::array<size_t, 4> kHeaderLimits = {16384, 1024, 128, 40};
+constexpr std::array<std::string_view, 4> kUpstreams = {
+    "wss://gateway.test", "wss://gateway.test:8443/base/path", "ws://127.0.0.1:8080", "wss://h.example/b"};
+
+const config::UpstreamUrl& upstream_for(uint8_t options) {
+    static const std::array<config::UpstreamUrl, 4> urls = [] {
+        std::array<config::UpstreamUrl, 4> out;
+        for (size_t i = 0; i < kUpstreams.size(); ++i) {
+            if (config::parse_upstream_url(kUpstreams[i], out[i])) broken("a built-in upstream URL does not parse");
+        }
+        return out;
+    }();
+    return urls[(options >> 2) & 3];
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// RFC 9110 7.6.1 plus what loopgate writes itself: none of these may reach
+// the upstream from the app.
+bool must_not_be_forwarded(const http::Headers& app, std::string_view name) {
+    constexpr std::array<std::string_view, 11> kHopByHop = {
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te",
+        "trailer",    "transfer-encoding", "upgrade", "host", "content-length"};
+    for (std::string_view hop : kHopByHop)
+        if (iequals(hop, name)) return true;
+    return app.has_token("connection", name);
+}
+
+bool same_request(const http::Request& a, const http::Request& b) {
+    return a.method == b.method && a.target == b.target && a.version_major == b.version_major &&
+           a.version_minor == b.version_minor && same_headers(a.headers, b.headers);
+}
+
+void check_refusal_is_http(const handshake::Refusal& refusal) {
+    require(refusal.status >= 400 && refusal.status <= 499, "a refused app request is not a 4xx");
+    require(!refusal.reason.empty(), "a refusal has no reason");
+    std::string text = handshake::build_refusal(refusal);
+    http::Reader reader(http::Reader::Kind::response, 1 << 20, 1 << 20);
+    require_reads_back(reader, text, "loopgate's refusal");
+    require(reader.response().status == refusal.status, "the refusal's status line changed");
+    require(reader.response().body.find(refusal.reason) != std::string::npos, "the refusal body lost its reason");
+}
+
+// The forwarded request: our Host, Upgrade and Connection, then the app's
+// end-to-end headers unchanged and in order.
+void check_forwarded(const http::Request& app, const config::UpstreamUrl& upstream) {
+    std::string text = handshake::build_upstream_request(app, upstream);
+    http::Reader reader(http::Reader::Kind::request, 1 << 20);
+    require_reads_back(reader, text, "the request sent upstream");
+    const http::Request& sent = reader.request();
+    require(sent.method == "GET" && sent.version_major == 1 && sent.version_minor == 1,
+            "the upstream request line is not GET HTTP/1.1");
+    require(sent.target == handshake::upstream_target(upstream.base_path, app.target),
+            "the upstream request target is not base path + app target");
+
+    http::Headers expected;
+    expected.add("Host", upstream.authority());
+    expected.add("Upgrade", "websocket");
+    expected.add("Connection", "Upgrade");
+    for (const auto& h : app.headers.list())
+        if (!must_not_be_forwarded(app.headers, h.name)) expected.add(h.name, h.value);
+    require(same_headers(sent.headers, expected), "the upstream headers are not exactly the app's end-to-end ones");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    ChunkedInput input = ChunkedInput::split(data, size);
+    size_t limit = kHeaderLimits[input.options & 3];
+
+    http::Reader chunked(http::Reader::Kind::request, limit);
+    http::Reader whole(http::Reader::Kind::request, limit);
+    ReadOutcome a = read_message(chunked, input, false);
+    ReadOutcome b = read_message(whole, in_one_piece(input), false);
+    require(a.status == b.status, "the request reader's answer depends on how the bytes were split");
+    if (a.status != http::Reader::Status::complete) return 0;
+
+    require(a.consumed == b.consumed, "the request's end depends on how the bytes were split");
+    require(same_request(chunked.request(), whole.request()), "the parsed request depends on the split");
+    require(chunked.head_bytes() <= limit && chunked.head_bytes() == a.consumed,
+            "a complete request head is not within the limit or not exactly the bytes consumed");
+
+    const http::Request& request = chunked.request();
+    if (auto refusal = handshake::check_app_request(request)) {
+        check_refusal_is_http(*refusal);
+    } else {
+        check_forwarded(request, upstream_for(input.options));
+    }
+    return 0;
+}

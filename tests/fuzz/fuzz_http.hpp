@@ -1,0 +1,71 @@
+// Reading an HTTP head the way the session does, for the two HTTP targets:
+// feed the chunks in order, stop at the first answer that is not need_more,
+// and check the Reader's promises about `consumed` on the way.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "fuzz_support.hpp"
+#include "http_reader.hpp"
+
+namespace loopgate::fuzz {
+
+struct ReadOutcome {
+    http::Reader::Status status = http::Reader::Status::need_more;
+    size_t consumed = 0;  // bytes of the stream that belonged to the message
+};
+
+// peer_closes: after the last chunk the peer hangs up (Reader::finish), which
+// is how a response body without a length ends.
+inline ReadOutcome read_message(http::Reader& reader, const ChunkedInput& input, bool peer_closes) {
+    using Status = http::Reader::Status;
+    ReadOutcome out;
+    size_t offered = 0;
+    input.for_each_chunk([&](const char* data, size_t len) {
+        size_t consumed = 0;
+        out.status = reader.feed(data, len, consumed);
+        require(consumed <= len, "Reader consumed more bytes than it was given");
+        if (out.status == Status::need_more) require(consumed == len, "need_more left bytes unconsumed");
+        out.consumed = offered + consumed;
+        offered += len;
+        return out.status == Status::need_more;
+    });
+    if (out.status == Status::need_more && peer_closes) out.status = reader.finish();
+    if (out.status == Status::error) {
+        int status = reader.error_status();
+        require(status == 400 || status == 431, "a Reader error is neither 400 nor 431");
+        require(!reader.error_reason().empty(), "a Reader error has no reason");
+    }
+    return out;
+}
+
+// The same input, delivered in one piece.
+inline ChunkedInput in_one_piece(const ChunkedInput& input) {
+    ChunkedInput whole = input;
+    whole.chunk_sizes.clear();
+    return whole;
+}
+
+inline bool same_headers(const http::Headers& a, const http::Headers& b) {
+    if (a.list().size() != b.list().size()) return false;
+    for (size_t i = 0; i < a.list().size(); ++i) {
+        if (a.list()[i].name != b.list()[i].name || a.list()[i].value != b.list()[i].value) return false;
+    }
+    return true;
+}
+
+// Text loopgate produced must read back as exactly one complete message.
+inline void require_reads_back(http::Reader& reader, const std::string& text, const char* what) {
+    size_t consumed = 0;
+    auto status = reader.feed(text.data(), text.size(), consumed);
+    if (status == http::Reader::Status::need_more) status = reader.finish();
+    if (status != http::Reader::Status::complete) {
+        std::fprintf(stderr, "%s does not parse (%d %s):\n%s\n", what, reader.error_status(),
+                     reader.error_reason().c_str(), text.c_str());
+        broken("loopgate wrote HTTP that its own reader refuses");
+    }
+    require(consumed == text.size(), "loopgate's HTTP has bytes after the message");
+}
+
+}  // namespace loopgate::fuzz
