@@ -236,7 +236,7 @@ private:
                    rejected ? "certificate received; loopgate aborted the handshake" : failure.reason);
         print_chain(*seen_);
         if (!rejected) {
-            finish_failed("tls", failure.reason, true);
+            finish_failed("tls", failure.reason);
             return;
         }
         print_step("verify", "FAIL", micros_text(seen_->verify_us), failure.reason);
