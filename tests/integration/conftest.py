@@ -290,6 +290,7 @@ def start_loopgate(tmp_path):
     def start(config, wrap=None, args=()):
         path = tmp_path / f"loopgate{len(started)}.json"
         path.write_text(json.dumps(config))
+        path.chmod(0o600)  # loopgate refuses a config holding a secret (upstream_headers) that others can read
         process = Process([LOOPGATE_BIN, "run", "--config", path, *args], tmp_path, f"loopgate{len(started)}",
                           wrap=wrap)
         started.append(process)
