@@ -9,13 +9,14 @@ DEBIAN_PACKAGES=(
   libuv1-dev libssl-dev nlohmann-json3-dev doctest-dev node-llhttp
   openssl ca-certificates python3 python3-pytest python3-websockets python3-cryptography
   util-linux strace iproute2
+  clang libclang-rt-14-dev llvm
 )
 
 if [ "$(uname)" = Darwin ]; then
   missing=0
   for tool in meson ninja pkg-config; do command -v "$tool" >/dev/null || missing=1; done
   if [ $missing = 1 ]; then
-    echo "install-deps: on macOS run: brew install meson ninja pkg-config libuv openssl@3 llhttp nlohmann-json doctest node" >&2
+    echo "install-deps: on macOS run: brew install meson ninja pkg-config libuv openssl@3 llhttp nlohmann-json doctest node llvm" >&2
     exit 1
   fi
   exit 0

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds loopgate and runs every test: the doctest
 # unit tests and the integration tests (pytest) that start the real daemon.
+# Then the same suite again under ASan + UBSan (tools/sanitize.sh), and each
+# fuzz target for LOOPGATE_FUZZ_SECONDS (default 25) seconds (tools/fuzz.sh).
 # The last line is the count of test cases: "N passed, N failed, N skipped".
 #
-#   tools/test.sh              all tests
-#   tools/test.sh -k relay     only integration tests matching "relay" (pytest -k)
+#   tools/test.sh                   all tests
+#   tools/test.sh -k relay          only integration tests matching "relay" (pytest -k)
+#   LOOPGATE_QUICK=1 tools/test.sh  skip the sanitizer suite and the fuzzing (CI runs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -28,6 +31,13 @@ PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=python3
 LOOPGATE_BUILD_DIR="$repo/$build" "$PYTHON" -m pytest tests/integration -q -p no:cacheprovider \
   --junitxml="$results/integration.xml" "$@" || status=1
+
+if [ "${LOOPGATE_QUICK:-0}" != 1 ]; then
+  echo "== sanitizer suite (LOOPGATE_QUICK=1 skips it and the fuzzing)"
+  tools/sanitize.sh --results "$results" "$@" || status=1
+  echo "== fuzzing"
+  LOOPGATE_FUZZ_RESULTS="$results" tools/fuzz.sh "${LOOPGATE_FUZZ_SECONDS:-25}" || status=1
+fi
 
 echo "== summary"
 "$PYTHON" tools/test-summary.py "$results"/*.xml || status=1
