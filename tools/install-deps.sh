@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   libuv1-dev libssl-dev nlohmann-json3-dev doctest-dev node-llhttp
   openssl ca-certificates python3 python3-pytest python3-websockets python3-cryptography
   util-linux strace iproute2
+  chromium
   clang libclang-rt-14-dev llvm
 )
 
