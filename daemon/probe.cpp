@@ -217,6 +217,7 @@ private:
 
     void on_dial_failed(const UpstreamDialer::Failure& failure) override {
         if (resuming_) {
+            deadline_.stop();
             print_step("resume", "warn", elapsed_text(step_started_), "the second connection failed: " + failure.reason);
             succeed();
             return;
@@ -388,12 +389,20 @@ private:
     void start_resume_check() {
         resuming_ = true;
         step_started_ = Clock::now();
+        uint32_t ms = route_.config.timeouts.handshake_ms;
+        deadline_.start(ms, [this, ms] {
+            print_step("resume", "warn", elapsed_text(step_started_),
+                       "the second connection did not complete within " + std::to_string(ms) + " ms (" +
+                           resume_dialer_->stage() + ")");
+            succeed();
+        });
         UpstreamDialer::Handler& handler = *this;
         resume_dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
         resume_dialer_->start();
     }
 
     void finish_resume_check(Transport* upstream) {
+        deadline_.stop();
         resume_up_ = upstream;
         bool resumed = SSL_session_reused(upstream->ssl()) == 1;
         print_step("resume", resumed ? "ok" : "no", elapsed_text(step_started_),

@@ -3,6 +3,8 @@ the pins it saw, the verdict, exit 0 or non-zero naming the failing step, and --
 lines that can be pasted into the config. The same certificates and failures as
 test_tls_identity.py, seen through the probe instead of a session."""
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -240,6 +242,36 @@ def test_probe_over_tls12_resumes_too(probe, ca_gateway, pki):
     assert result.step("tls")[1].startswith("TLSv1.2 ")
     assert result.step("resume") == ("ok", "a second TLS handshake resumed the session (" +
                                      result.step("tls")[1].split(",")[0] + ")")
+
+
+def websocket_accept(head):
+    key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+               if line.lower().startswith(b"sec-websocket-key:"))
+    digest = hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+    return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + base64.b64encode(digest) + b"\r\n\r\n")
+
+
+def test_probe_does_not_hang_when_the_second_connection_never_answers(probe, pki):
+    stub = TlsAnswerer(pki.valid.cert, pki.valid.key, websocket_accept, hold_after=1)
+    try:
+        result = probe([route(stub.port, {"ca_file": str(pki.ca.cert)}, timeouts={"handshake_ms": 500})])
+    finally:
+        stub.stop()
+    assert result.returncode == 0, result.out  # the route works; only resumption is unknown
+    assert result.step("upgrade")[0] == "ok"
+    verdict, detail = result.step("resume")
+    assert verdict == "warn"
+    assert detail.startswith("the second connection did not complete within 500 ms (TLS handshake with 127.0.0.1:")
+
+
+def test_print_pin_belongs_to_probe_and_help_lists_probe():
+    done = subprocess.run([str(LOOPGATE_BIN), "run", "--config", "x.json", "--print-pin"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 64
+    assert "--print-pin belongs to the probe command" in done.stderr
+    usage = subprocess.run([str(LOOPGATE_BIN), "--help"], capture_output=True, text=True, timeout=30).stdout
+    assert "loopgate probe [--config FILE] [ROUTE] [--print-pin]" in usage
 
 
 # ---------------------------------------------------------------------------

@@ -9,9 +9,10 @@ import threading
 
 class TlsAnswerer:
     """Completes a TLS handshake with `cert`/`key`, reads one request head and answers with
-    `answer(request_head_bytes) -> bytes`, then closes gracefully."""
+    `answer(request_head_bytes) -> bytes`, then closes gracefully. With `hold_after=N`, the
+    connections after the first N are accepted and then left silent (no TLS) until stop()."""
 
-    def __init__(self, cert, key, answer):
+    def __init__(self, cert, key, answer, hold_after=None):
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(cert, key)
         self._answer = answer
@@ -21,6 +22,9 @@ class TlsAnswerer:
         self._listener.settimeout(0.05)
         self.port = self._listener.getsockname()[1]
         self.requests = []
+        self._hold_after = hold_after
+        self._accepted = 0
+        self._held = []
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -33,6 +37,10 @@ class TlsAnswerer:
                 continue
             except OSError:
                 return
+            self._accepted += 1
+            if self._hold_after is not None and self._accepted > self._hold_after:
+                self._held.append(raw)
+                continue
             threading.Thread(target=self._answer_one, args=(raw,), daemon=True).start()
 
     def _answer_one(self, raw):
@@ -47,6 +55,9 @@ class TlsAnswerer:
                     head += chunk
                 self.requests.append(head)
                 tls.sendall(self._answer(head))
+                if self._hold_after is not None:
+                    tls.recv(4096)  # the client's close frame: answer it like a server
+                    tls.sendall(b"\x88\x02\x03\xe8")
                 try:
                     tls.unwrap()
                 except (ssl.SSLError, OSError):
@@ -60,6 +71,8 @@ class TlsAnswerer:
         self._stopping.set()
         self._thread.join(timeout=5)
         self._listener.close()
+        for raw in self._held:
+            raw.close()
 
 
 class FullBacklog:
