@@ -1,11 +1,12 @@
 """The network changing under loopgate: what apps see, and what loopgate does about it.
 
 The gateway runs on its own host: a network namespace this test creates, reached over a veth pair
-with addresses in 100.64.0.0/10 like a tailnet peer (see netns.py). loopgate runs in the root
-namespace, so its netlink watcher sees what happens to the host end of that pair, and nothing of
-what happens inside the gateway's namespace. The test gateway there serves the test certificate
-for gateway.test; loopgate reaches it by `connect_to` or, where name resolution is the point, by
-a private /etc/hosts in a mount namespace of its own.
+with addresses in 100.64.0.0/10 like a tailnet peer (see netns.py). loopgate and the test's app
+sockets run in a second namespace, loopgate's host: its netlink watcher sees what happens to its
+end of that pair and nothing of what happens inside the gateway's namespace, nor anything else on
+the machine (other test runs included). The test gateway serves the test certificate for
+gateway.test; loopgate reaches it by `connect_to` or, where name resolution is the point, by a
+private /etc/hosts in a mount namespace of its own.
 
 Timings are asserted only as generous upper bounds: these tests prove what happens, not how
 fast (tools/bench-netchange.py measures that)."""
@@ -37,17 +38,69 @@ def no_leftovers_of_crashed_runs():
 
 
 @pytest.fixture
-def gateway_host():
-    host = netns.GatewayHost()
+def client_host():
+    host = netns.ClientHost()
     yield host
     host.close()
 
 
 @pytest.fixture
-def unrelated_interface():
-    interface = netns.UnrelatedInterface()
-    yield interface
-    interface.close()
+def gateway_host(client_host):
+    host = netns.GatewayHost(client_host)
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def unrelated_interface(client_host):
+    return netns.UnrelatedInterface(client_host)  # goes with loopgate's namespace
+
+
+class App:
+    """An app on loopgate's host: its connections to loopgate start in loopgate's namespace."""
+
+    def __init__(self, client, port):
+        self.client = client
+        self.port = port
+
+    def connect(self):
+        return wsraw.Conn(self.client.connect(self.port))
+
+    def begin_upgrade(self, path="/echo"):
+        """Sends an upgrade request and returns without waiting for the answer."""
+        conn = self.connect()
+        conn.send(wsraw.upgrade_request(path))
+        return conn
+
+    def open_ws(self, path="/echo"):
+        conn = self.begin_upgrade(path)
+        status, _, _ = conn.read_head()
+        assert status == 101, f"expected 101, got {status}"
+        return conn
+
+    def exchange(self, data, timeout=10.0):
+        """Sends raw bytes as one request; returns the HTTP response (status, headers, body)."""
+        conn = self.connect()
+        try:
+            conn.send(data)
+            return conn.read_response(timeout)
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def start_client_loopgate(start_loopgate, client_host):
+    """Starts loopgate on loopgate's host, optionally with a private /etc/hosts; `.app` reaches it."""
+
+    def start(config, hosts_file=None):
+        wrap = client_host.exec_prefix()
+        if hosts_file:
+            wrap += netns.with_private_hosts(hosts_file)
+        loopgate = start_loopgate(config, wrap=wrap)
+        loopgate.app = App(client_host, loopgate.port)
+        return loopgate
+
+    return start
 
 
 @pytest.fixture
@@ -75,19 +128,13 @@ def tailnet_config(certs, port, connect_to=None, liveness=None, reconnect=None, 
     }
     if connect_to:
         route["connect_to"] = connect_to
-    return {"routes": [route], "network": {"debounce_ms": 200, **(network or {})}}
+    # A session a failed test left open must not hold up loopgate's exit for long.
+    return {"routes": [route], "network": {"debounce_ms": 200, **(network or {})}, "shutdown_timeout_ms": 1000}
 
 
 def echoes_byte_exact(conn, payload):
     conn.send(wsraw.frame(BINARY, payload))
     return conn.read_frame() == (True, BINARY, payload)
-
-
-def begin_upgrade(port, path="/echo"):
-    """Sends an upgrade request and returns without waiting for the answer."""
-    conn = wsraw.connect(port)
-    conn.send(wsraw.upgrade_request(path))
-    return conn
 
 
 def assert_no_answer_for(conn, seconds):
@@ -120,9 +167,7 @@ def loopgate_pings_seen_by(gateway):
             if line.startswith('control opcode=ping payload="loopgate-')]
 
 
-def unrelated_address():
-    """A TEST-NET-1 host address; different per process, so parallel runs do not share it."""
-    return f"192.0.2.{os.getpid() % 250 + 2}/32"
+UNRELATED_ADDRESS = "192.0.2.10/32"  # TEST-NET-1
 
 
 class NetworkChurn(threading.Thread):
@@ -138,10 +183,8 @@ class NetworkChurn(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self):
-        address = unrelated_address()
         while not self._stopping.wait(self.every_s) and time.monotonic() < self.until:
-            verb = "add" if self.changes % 2 == 0 else "delete"
-            netns.run("ip", "addr", verb, address, "dev", self.interface.name)
+            self.interface.set_address(UNRELATED_ADDRESS, present=self.changes % 2 == 0)
             self.changes += 1
 
     def stop(self):
@@ -161,11 +204,11 @@ def wait_until(condition, timeout, what):
 # Link down: a change loopgate's own namespace sees.
 
 def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_the_link_is_back(
-        gateway_host, start_remote_gateway, start_loopgate, certs):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
     gateway = start_remote_gateway()
     path = gateway_host.path
-    loopgate = start_loopgate(tailnet_config(certs, gateway.port, connect_to=path.gateway_ip))
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(tailnet_config(certs, gateway.port, connect_to=path.gateway_ip))
+    conn = loopgate.app.open_ws()
     assert echoes_byte_exact(conn, b"before the outage")
 
     gateway_host.set_link(path, up=False)
@@ -177,7 +220,7 @@ def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_
     assert 'closed_by=loopgate' in summary[0], summary
     loopgate.process.wait_for(r'msg="upstream down" route=tailnet')
 
-    held = begin_upgrade(loopgate.port)
+    held = loopgate.app.begin_upgrade()
     assert_no_answer_for(held, 1.0)
     gateway_host.set_link(path, up=True)
     status, _, _ = held.read_head(timeout=NOTICE_BOUND_S)
@@ -187,21 +230,21 @@ def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_
 
 
 def test_app_held_past_hold_ms_gets_503_with_retry_after_and_one_past_max_held_gets_it_at_once(
-        gateway_host, start_remote_gateway, start_loopgate, certs):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
     gateway = start_remote_gateway()
     path = gateway_host.path
     config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
                             reconnect={"hold_ms": 1500, "max_held": 1})
-    loopgate = start_loopgate(config)
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
     gateway_host.set_link(path, up=False)
     assert wait_for_close(conn)[0] == 1012
     loopgate.process.wait_for(r'msg="upstream down"')
 
     started = time.monotonic()
-    held = begin_upgrade(loopgate.port)
+    held = loopgate.app.begin_upgrade()
     assert_no_answer_for(held, 0.5)
-    one_too_many = wsraw.exchange(loopgate.port, wsraw.upgrade_request("/echo"), timeout=5)
+    one_too_many = loopgate.app.exchange(wsraw.upgrade_request("/echo"), timeout=5)
     assert one_too_many[0] == 503, one_too_many
     assert time.monotonic() - started < 1.4, "the app over max_held should not have been held"
     status, headers, body = held.read_response(timeout=NOTICE_BOUND_S)
@@ -214,23 +257,23 @@ def test_app_held_past_hold_ms_gets_503_with_retry_after_and_one_past_max_held_g
     "BUG: RouteHealth::network_changed() (and hold()) retry only `if (!dialer_)`, but dialer_ "
     "stays set after a failed retry, so once one retry failed a network change waits out the backoff"))
 def test_every_network_change_retries_at_once_even_after_a_failed_retry(
-        gateway_host, start_remote_gateway, start_loopgate, certs, unrelated_interface):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs, unrelated_interface):
     gateway = start_remote_gateway()
     path = gateway_host.path
     # With these delays the next scheduled retry is minutes away: only a network change can bring
     # it forward, and it must do so each time, not only while no retry has failed yet.
     config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
                             reconnect={"hold_ms": 30000, "backoff_initial_ms": 600000, "backoff_max_ms": 600000})
-    loopgate = start_loopgate(config)
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
     gateway_host.set_link(path, up=False)
     assert wait_for_close(conn)[0] == 1012
     loopgate.process.wait_for(r'msg="upstream down"')
 
     # A change while the link is still down: loopgate retries at once, and that retry fails.
-    unrelated_interface.add_address(unrelated_address())
+    unrelated_interface.set_address(UNRELATED_ADDRESS, present=True)
     loopgate.process.wait_for(NETWORK_CHANGED, count=2, timeout=5)
-    held = begin_upgrade(loopgate.port)
+    held = loopgate.app.begin_upgrade()
     assert_no_answer_for(held, 0.5)
 
     gateway_host.set_link(path, up=True)
@@ -245,14 +288,14 @@ def test_every_network_change_retries_at_once_even_after_a_failed_retry(
     "BUG: Session::send_ping restarts the pong deadline even when a ping is already outstanding, "
     "so each new probe pushes the deadline out; under steady churn only TCP_USER_TIMEOUT ends the session"))
 def test_dead_session_is_closed_on_time_while_network_changes_keep_coming(
-        gateway_host, start_remote_gateway, start_loopgate, certs, unrelated_interface):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs, unrelated_interface):
     gateway = start_remote_gateway()
     path = gateway_host.path
     # Pings only from probes; the kernel's own limit for unacknowledged data is then 30 s.
     config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
                             liveness={"probe_timeout_ms": 1500}, network={"debounce_ms": 100})
-    loopgate = start_loopgate(config)
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
     assert echoes_byte_exact(conn, b"before the black hole")
 
     # A busy machine (containers, VPNs, a flapping link) changes its network every second or so.
@@ -273,13 +316,13 @@ def test_dead_session_is_closed_on_time_while_network_changes_keep_coming(
 # Silent black hole: nothing changes in loopgate's namespace; only its own pings can tell.
 
 def test_silent_black_hole_is_found_by_the_liveness_ping_without_any_network_event(
-        gateway_host, start_remote_gateway, start_loopgate, certs):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
     gateway = start_remote_gateway()
     path = gateway_host.path
     config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
                             liveness={"ping_interval_ms": 500, "ping_timeout_ms": 1000})
-    loopgate = start_loopgate(config)
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
     assert echoes_byte_exact(conn, b"before the black hole")
 
     gateway_host.set_black_hole(path, on=True)
@@ -297,18 +340,18 @@ def test_silent_black_hole_is_found_by_the_liveness_ping_without_any_network_eve
 # Name resolution: the gateway moves, and an IPv6 address that swallows everything.
 
 def test_next_session_follows_the_gateways_name_to_its_new_address_without_a_restart(
-        gateway_host, start_remote_gateway, start_loopgate, certs, tmp_path):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs, tmp_path):
     old_path, new_path = gateway_host.path, gateway_host.add_path()
     old_gateway = start_remote_gateway(old_path)
     new_gateway = start_remote_gateway(new_path, port=old_gateway.port)
     hosts = tmp_path / "hosts"
     hosts.write_text(f"127.0.0.1 localhost\n{old_path.gateway_ip} gateway.test\n")
-    loopgate = start_loopgate(tailnet_config(certs, old_gateway.port), wrap=netns.with_private_hosts(hosts))
+    loopgate = start_client_loopgate(tailnet_config(certs, old_gateway.port), hosts_file=hosts)
 
-    first = wsraw.open_ws(loopgate.port, "/echo")
+    first = loopgate.app.open_ws()
     assert echoes_byte_exact(first, b"to the old address")
     netns.rewrite_in_place(hosts, f"127.0.0.1 localhost\n{new_path.gateway_ip} gateway.test\n")
-    second = wsraw.open_ws(loopgate.port, "/echo")
+    second = loopgate.app.open_ws()
     assert echoes_byte_exact(second, b"to the new address")
 
     # Both gateways still run, so only a fresh lookup can have found the new one.
@@ -322,20 +365,20 @@ def test_next_session_follows_the_gateways_name_to_its_new_address_without_a_res
 
 
 def test_ipv6_trap_on_the_gateways_host_does_not_delay_sessions_over_ipv4(
-        gateway_host, start_remote_gateway, start_loopgate, certs, tmp_path):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs, tmp_path):
     path = gateway_host.path
     trap_address = gateway_host.add_ipv6_trap(path)
     gateway = start_remote_gateway()
     # The trap is real: a connection to the IPv6 address neither succeeds nor fails, it hangs.
     with pytest.raises(socket.timeout):
-        socket.create_connection((trap_address, gateway.port), timeout=1.0)
+        gateway_host.client.connect(gateway.port, host=trap_address, timeout=1.0)
     hosts = tmp_path / "hosts"
     hosts.write_text(f"127.0.0.1 localhost\n{trap_address} gateway.test\n{path.gateway_ip} gateway.test\n")
-    loopgate = start_loopgate(tailnet_config(certs, gateway.port), wrap=netns.with_private_hosts(hosts))
+    loopgate = start_client_loopgate(tailnet_config(certs, gateway.port), hosts_file=hosts)
 
     for attempt in range(3):
         started = time.monotonic()
-        conn = wsraw.open_ws(loopgate.port, "/echo")
+        conn = loopgate.app.open_ws()
         upgrade_seconds = time.monotonic() - started
         assert echoes_byte_exact(conn, f"over IPv4, session {attempt}".encode())
         assert upgrade_seconds < 1.0, f"upgrade took {upgrade_seconds:.2f} s: something waited on the trap"
@@ -349,11 +392,11 @@ def test_ipv6_trap_on_the_gateways_host_does_not_delay_sessions_over_ipv4(
 # The gateway restarts: its own close reaches the app, and the next app waits for it.
 
 def test_gateway_restart_reaches_the_app_as_the_gateways_1012_and_the_next_app_is_held_then_served(
-        gateway_host, start_remote_gateway, start_loopgate, certs):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
     restart_flags = ["--close-on-exit", "1012"]
     gateway = start_remote_gateway(extra=restart_flags)
-    loopgate = start_loopgate(tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip))
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip))
+    conn = loopgate.app.open_ws()
     assert echoes_byte_exact(conn, b"before the restart")
 
     gateway.process.signal(signal.SIGTERM)
@@ -365,7 +408,7 @@ def test_gateway_restart_reaches_the_app_as_the_gateways_1012_and_the_next_app_i
     assert (summary["close_code"], summary["close_reason"], summary["closed_by"]) == \
         ("1012", "gateway restarting", "upstream")
 
-    held = begin_upgrade(loopgate.port)
+    held = loopgate.app.begin_upgrade()
     assert_no_answer_for(held, 1.0)
     restarted = start_remote_gateway(port=gateway.port, extra=restart_flags)
     status, _, _ = held.read_head(timeout=NOTICE_BOUND_S)
@@ -378,12 +421,12 @@ def test_gateway_restart_reaches_the_app_as_the_gateways_1012_and_the_next_app_i
 # Pings: the app's own pass both ways unchanged; loopgate's stay between loopgate and the gateway.
 
 def test_apps_own_pings_and_pongs_pass_unchanged_while_loopgates_pings_never_reach_the_app(
-        gateway_host, start_remote_gateway, start_loopgate, certs):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
     gateway = start_remote_gateway(extra=["--log-control-frames"])
     config = tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip,
                             liveness={"ping_interval_ms": 200, "ping_timeout_ms": 1000})
-    loopgate = start_loopgate(config)
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
 
     rounds = 8
     for i in range(rounds):  # 8 rounds of 0.25 s: about ten of loopgate's pings go by meanwhile
@@ -406,12 +449,12 @@ def test_apps_own_pings_and_pongs_pass_unchanged_while_loopgates_pings_never_rea
 
 
 def test_app_ping_that_looks_like_loopgates_own_still_gets_its_pong(
-        gateway_host, start_remote_gateway, start_loopgate, certs):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
     gateway = start_remote_gateway(extra=["--log-control-frames"])
     config = tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip,
                             liveness={"ping_interval_ms": 100, "ping_timeout_ms": 1000})
-    loopgate = start_loopgate(config)
-    conn = wsraw.open_ws(loopgate.port, "/echo")
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
     wait_until(lambda: loopgate_pings_seen_by(gateway), 5, "loopgate's first ping")
     # Payloads an app may well choose itself, shaped like loopgate's (which it cannot guess).
     lookalikes = ["loopgate-", "loopgate-00000000-1"] + [f"loopgate-{n}" for n in range(12)]
@@ -424,15 +467,15 @@ def test_app_ping_that_looks_like_loopgates_own_still_gets_its_pong(
 # A network change that concerns no upstream: probe, and keep every healthy session.
 
 def test_address_added_to_an_unrelated_interface_probes_live_sessions_and_keeps_them_all(
-        gateway_host, start_remote_gateway, start_loopgate, certs, unrelated_interface):
+        gateway_host, start_remote_gateway, start_client_loopgate, certs, unrelated_interface):
     gateway = start_remote_gateway(extra=["--log-control-frames"])
-    loopgate = start_loopgate(tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip))
-    sessions = [wsraw.open_ws(loopgate.port, "/echo") for _ in range(3)]
+    loopgate = start_client_loopgate(tailnet_config(certs, gateway.port, connect_to=gateway_host.path.gateway_ip))
+    sessions = [loopgate.app.open_ws() for _ in range(3)]
     for conn in sessions:
         assert echoes_byte_exact(conn, os.urandom(1000))
     assert loopgate_pings_seen_by(gateway) == []  # periodic pings are off
 
-    unrelated_interface.add_address(unrelated_address())
+    unrelated_interface.set_address(UNRELATED_ADDRESS, present=True)
     change = loopgate.process.wait_for(NETWORK_CHANGED + r'.*', timeout=5)[0].group(0)
     assert 'changes="' in change, change
     wait_until(lambda: len(loopgate_pings_seen_by(gateway)) >= len(sessions), 5, "a probe of every session")
