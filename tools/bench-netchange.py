@@ -4,9 +4,10 @@ loopgate next to nginx and HAProxy, each a ws:// -> wss:// proxy in front of the
 
 The topology is the integration tests' (tests/integration/netns.py): the TLS test gateway runs in
 a network namespace of its own, reached over a veth pair in 100.64.0.0/10 like a tailnet peer; the
-proxy under test runs in the root namespace. For each proxy and event, every run:
+proxy under test and the app run in a second namespace, so the proxy sees the changes to its end
+of that pair and nothing else that happens on the machine. For each proxy and event, every run:
 
-  1. starts a fresh namespace, gateway and proxy, opens one app session and checks it echoes;
+  1. starts fresh namespaces, gateway and proxy, opens one app session and checks it echoes;
   2. causes the event: "link down" (the host end of the veth goes down: loopgate's namespace sees
      it) or "black hole" (inside the gateway's namespace, every packet back to the proxy is
      dropped: nothing to see locally, no reset, no ICMP), right after the session's first echo:
@@ -83,17 +84,11 @@ class Child:
         self._log.close()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(port, child, timeout=10.0):
+def wait_listening(client, port, child, timeout=10.0):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            client.connect(port, timeout=0.5).close()
             return
         except OSError:
             if child.proc.poll() is not None or time.monotonic() > deadline:
@@ -102,9 +97,9 @@ def wait_listening(port, child, timeout=10.0):
 
 
 # ---------------------------------------------------------------------------------------------
-# The three proxies, each started in `workdir` in front of the gateway at ip:port.
+# The proxies, each started on `client` (in `workdir`) in front of the gateway at ip:port.
 
-def start_loopgate(build, workdir, certs, ip, port, liveness=None):
+def start_loopgate(client, build, workdir, certs, ip, port, liveness=None):
     route = {
         "name": "tailnet",
         "listen": "127.0.0.1:0",
@@ -117,16 +112,17 @@ def start_loopgate(build, workdir, certs, ip, port, liveness=None):
     config = {"routes": [route]}
     path = workdir / "loopgate.json"
     path.write_text(json.dumps(config))
-    child = Child([build / "daemon" / "loopgate", "run", "--config", path], workdir / "loopgate.log")
+    child = Child([build / "daemon" / "loopgate", "run", "--config", path], workdir / "loopgate.log",
+                  wrap=client.exec_prefix())
     child.wait_for_output("msg=listening")
     listen = child.output().split("msg=listening", 1)[1].split("address=", 1)[1].split()[0]
     return child, int(listen.rsplit(":", 1)[1])
 
 
-def start_loopgate_tuned(build, workdir, certs, ip, port):
+def start_loopgate_tuned(client, build, workdir, certs, ip, port):
     """loopgate with pings every 5 s and a 3 s pong deadline instead of 15 s and 10 s: a dead
     path without a local network change is then found within 8 s, for a ping every 5 s."""
-    return start_loopgate(build, workdir, certs, ip, port, {"ping_interval_ms": 5000, "ping_timeout_ms": 3000})
+    return start_loopgate(client, build, workdir, certs, ip, port, {"ping_interval_ms": 5000, "ping_timeout_ms": 3000})
 
 
 def nginx_config(workdir, certs, ip, port, listen_port):
@@ -163,12 +159,13 @@ http {{
 """
 
 
-def start_nginx(build, workdir, certs, ip, port):
-    listen_port = free_port()
+def start_nginx(client, build, workdir, certs, ip, port):
+    listen_port = client.free_port()
     conf = workdir / "nginx.conf"
     conf.write_text(nginx_config(workdir, certs, ip, port, listen_port))
-    child = Child(["nginx", "-p", workdir, "-c", conf, "-e", workdir / "nginx-error.log"], workdir / "nginx.log")
-    wait_listening(listen_port, child)
+    child = Child(["nginx", "-p", workdir, "-c", conf, "-e", workdir / "nginx-error.log"], workdir / "nginx.log",
+                  wrap=client.exec_prefix())
+    wait_listening(client, listen_port, child)
     return child, listen_port
 
 
@@ -195,12 +192,12 @@ backend gateway
 """
 
 
-def start_haproxy(build, workdir, certs, ip, port):
-    listen_port = free_port()
+def start_haproxy(client, build, workdir, certs, ip, port):
+    listen_port = client.free_port()
     conf = workdir / "haproxy.cfg"
     conf.write_text(haproxy_config(certs, ip, port, listen_port))
-    child = Child(["haproxy", "-db", "-f", conf], workdir / "haproxy.log")
-    wait_listening(listen_port, child)
+    child = Child(["haproxy", "-db", "-f", conf], workdir / "haproxy.log", wrap=client.exec_prefix())
+    wait_listening(client, listen_port, child)
     return child, listen_port
 
 
@@ -225,10 +222,10 @@ EVENTS = {"link down": link_down, "black hole": black_hole}
 # ---------------------------------------------------------------------------------------------
 # What the app sees
 
-def session_echoes(port, timeout):
+def session_echoes(client, port, timeout):
     """One new app session: upgrade and one echo. Returns (ok, what happened)."""
     try:
-        conn = wsraw.connect(port, timeout=min(timeout, 5.0))
+        conn = wsraw.Conn(client.connect(port, timeout=min(timeout, 5.0)))
     except OSError as error:
         return False, f"connect: {error.strerror or error}"
     try:
@@ -264,8 +261,9 @@ class Reconnector(threading.Thread):
     """An app reconnecting: a new session, and another 100 ms after each failure, until one
     echoes or `limit` seconds passed. Each attempt waits for its answer as long as the limit lets."""
 
-    def __init__(self, port, limit):
+    def __init__(self, client, port, limit):
         super().__init__(daemon=True)
+        self.client = client
         self.port = port
         self.deadline = time.monotonic() + limit
         self.succeeded_at = None
@@ -273,7 +271,7 @@ class Reconnector(threading.Thread):
 
     def run(self):
         while time.monotonic() < self.deadline:
-            ok, what = session_echoes(self.port, max(0.1, self.deadline - time.monotonic()))
+            ok, what = session_echoes(self.client, self.port, max(0.1, self.deadline - time.monotonic()))
             if ok:
                 self.succeeded_at = time.monotonic()
                 return
@@ -292,8 +290,19 @@ class RunResult:
         self.failures = failures
 
 
+def open_session(client, port):
+    conn = wsraw.Conn(client.connect(port))
+    conn.send(wsraw.upgrade_request("/echo"))
+    status, _, _ = conn.read_head()
+    conn.send(wsraw.frame(0x1, "hello"))
+    if status != 101 or conn.read_frame() != (True, 0x1, b"hello"):
+        raise RuntimeError(f"the first session did not echo (status {status})")
+    return conn
+
+
 def run_once(proxy, event, args, certs, workdir):
-    host = netns.GatewayHost()
+    client = netns.ClientHost()
+    host = netns.GatewayHost(client)
     children = []
     try:
         path = host.path
@@ -303,16 +312,14 @@ def run_once(proxy, event, args, certs, workdir):
         children.append(gateway)
         gateway.wait_for_output("listening on")
         gateway_port = int(gateway.output().split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
-        child, port = PROXIES[proxy](args.build, workdir, certs, path.gateway_ip, gateway_port)
+        child, port = PROXIES[proxy](client, args.build, workdir, certs, path.gateway_ip, gateway_port)
         children.append(child)
-        conn = wsraw.open_ws(port, "/echo")
-        conn.send(wsraw.frame(0x1, "hello"))
-        assert conn.read_frame() == (True, 0x1, b"hello"), "the session did not echo before the event"
+        conn = open_session(client, port)
 
         EVENTS[event](host, path, True)
         notice_s, notice = wait_for_notice(conn, args.close_wait)
         conn.close()
-        reconnector = Reconnector(port, RESTORE_AFTER_S + args.recovery_wait)
+        reconnector = Reconnector(client, port, RESTORE_AFTER_S + args.recovery_wait)
         reconnector.start()
         time.sleep(RESTORE_AFTER_S)
         EVENTS[event](host, path, False)
@@ -324,6 +331,7 @@ def run_once(proxy, event, args, certs, workdir):
         for child in reversed(children):
             child.stop()
         host.close()
+        client.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,4 +458,8 @@ def main():
 
 if __name__ == "__main__":
     ARGS = parse_args()
+    # Stopped early (also from a background job, where SIGINT is ignored): unwind, so every
+    # run's finally block stops its processes and deletes its namespaces.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench-netchange.py: stopped"))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     main()
