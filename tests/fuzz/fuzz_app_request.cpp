@@ -1,10 +1,14 @@
 // The app side of the handshake: whatever bytes a local process (or a web
-// page) sends, in whatever pieces, the request reader and the checks must
-// answer without crashing, the same way for every chunking, and anything
-// loopgate writes back or forwards must be well-formed HTTP.
+// page) sends, in whatever pieces, the request reader, the upgrade checks
+// and the route's Host/Origin policy must answer without crashing, the same
+// way for every chunking; a refusal's reason (which reaches logs and the
+// response body) carries no control bytes; and anything loopgate writes back
+// or forwards must be well-formed HTTP.
 //
 // Options byte: bits 0-1 pick the header limit (16384, 1024, 128, 40 bytes),
-// bits 2-3 the upstream the request is rewritten for.
+// bits 2-3 the upstream the request is rewritten for, bits 4-5 the route's
+// access settings (defaults, allowed origins and hosts, a unix socket
+// listener, a 0.0.0.0 listener).
 
 #include <algorithm>
 #include <array>
@@ -12,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "access_policy.hpp"
 #include "config.hpp"
 #include "fuzz_http.hpp"
 #include "handshake.hpp"
@@ -36,6 +41,34 @@ const config::UpstreamUrl& upstream_for(uint8_t options) {
     return urls[(options >> 2) & 3];
 }
 
+// Routes as a config file would declare them, so the policy is built the
+// way the daemon builds it. The listener's port is 18789 in every seed.
+constexpr std::array<std::string_view, 4> kRouteAccess = {
+    R"("listen": "127.0.0.1:18789")",
+    R"("listen": "127.0.0.1:18789", "allowed_origins": ["http://localhost:*", "https://app.example",
+       "tauri://localhost"], "allowed_hosts": ["gateway.local", "devbox:8080", "[::1]"])",
+    R"("listen": "unix:/tmp/loopgate-fuzz/gw.sock", "allowed_origins": ["http://127.0.0.1:5173"])",
+    R"("listen": "0.0.0.0:18789", "allow_non_loopback": true)",
+};
+
+const AccessPolicy& access_for(uint8_t options) {
+    static const std::array<AccessPolicy, 4> policies = [] {
+        std::array<AccessPolicy, 4> out;
+        for (size_t i = 0; i < kRouteAccess.size(); ++i) {
+            std::string text = R"({"routes": [{"name": "gw", "upstream": "wss://gateway.test", )" +
+                               std::string(kRouteAccess[i]) + "}]}";
+            config::LoadResult loaded = config::parse_config(text, "/nonexistent/loopgate-fuzz");
+            if (!loaded.config) {
+                for (const auto& error : loaded.errors) std::fprintf(stderr, "%s\n", error.c_str());
+                broken("a built-in route config does not parse");
+            }
+            out[i] = AccessPolicy::for_route(loaded.config->routes.front(), 18789);
+        }
+        return out;
+    }();
+    return policies[(options >> 4) & 3];
+}
+
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -58,9 +91,22 @@ bool same_request(const http::Request& a, const http::Request& b) {
            a.version_minor == b.version_minor && same_headers(a.headers, b.headers);
 }
 
+// Reasons quote what the app sent; they go into log lines and response
+// bodies, where a CR, LF or escape sequence would forge or garble output.
+bool has_control_bytes(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+        auto byte = static_cast<unsigned char>(c);
+        return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+    });
+}
+
 void check_refusal_is_http(const handshake::Refusal& refusal) {
     require(refusal.status >= 400 && refusal.status <= 499, "a refused app request is not a 4xx");
     require(!refusal.reason.empty(), "a refusal has no reason");
+    if (has_control_bytes(refusal.reason)) {
+        std::fprintf(stderr, "reason: %s\n", refusal.reason.c_str());
+        broken("a refusal reason carries control bytes from the request");
+    }
     std::string text = handshake::build_refusal(refusal);
     http::Reader reader(http::Reader::Kind::response, 1 << 20, 1 << 20);
     require_reads_back(reader, text, "loopgate's refusal");
@@ -108,8 +154,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "a complete request head is not within the limit or not exactly the bytes consumed");
 
     const http::Request& request = chunked.request();
+    // In the session's order: a valid upgrade first, then who may use the route.
     if (auto refusal = handshake::check_app_request(request)) {
         check_refusal_is_http(*refusal);
+    } else if (auto denied = access_for(input.options).check(request)) {
+        require(denied->status == 403, "a Host or Origin refusal is not a 403");
+        check_refusal_is_http(*denied);
     } else {
         check_forwarded(request, upstream_for(input.options));
     }

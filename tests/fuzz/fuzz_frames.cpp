@@ -13,7 +13,8 @@
 //
 // Options byte: bit 0 expects masked (client) frames, bits 1-3 are the RSV
 // bits an extension allows, bits 4-5 pick the message limit (64 MiB, 0, 125,
-// 1000 bytes), bit 6 requests a stop at the next boundary before each chunk.
+// 1000 bytes), bit 6 requests a stop at the next boundary before each chunk,
+// bit 7 limits frames to 100 bytes.
 
 #include <array>
 #include <optional>
@@ -110,6 +111,7 @@ ws::ScanPolicy policy_for(uint8_t options) {
     policy.expect_masked = (options & 1) != 0;
     policy.allowed_rsv = static_cast<uint8_t>((options & 0x0e) << 3);
     policy.max_message_bytes = kMessageLimits[(options >> 4) & 3];
+    policy.max_frame_bytes = (options & 0x80) != 0 ? 100 : 0;
     return policy;
 }
 

@@ -51,7 +51,8 @@ def http(start, headers, body=b""):
 
 # ---------------------------------------------------------------------------
 # fuzz_app_request: options bits 0-1 header limit (16384, 1024, 128, 40),
-# bits 2-3 upstream URL.
+# bits 2-3 upstream URL, bits 4-5 route access settings (defaults; allowed
+# origins and hosts; unix socket; 0.0.0.0).
 
 UPGRADE = [("Host", "127.0.0.1:18789"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
            ("Sec-WebSocket-Key", KEY), ("Sec-WebSocket-Version", "13")]
@@ -80,6 +81,11 @@ def app_requests():
                                                      ("Proxy-Connection", "keep-alive"))),
         "upgrade-lowercase-names": http(get, [(n.lower(), v) for n, v in UPGRADE]),
         "upgrade-root-target": http("GET / HTTP/1.1", UPGRADE),
+        "origin-localhost-port": http(get, with_headers(("Origin", "http://localhost:5173"))),
+        "origin-upper-default-port": http(get, with_headers(("Origin", "HTTPS://APP.EXAMPLE:443"))),
+        "origin-twice": http(get, with_headers(("Origin", "tauri://localhost"), ("Origin", "http://evil.example"))),
+        "host-allowed-name": http(get, with_headers(("Host", "gateway.local"), drop=("Host",))),
+        "host-any-address": http(get, with_headers(("Host", "0.0.0.0:18789"), drop=("Host",))),
         "host-evil": http(get, with_headers(("Host", "evil.example"), drop=("Host",))),
         "host-ipv6": http(get, with_headers(("Host", "[::1]:18789"), drop=("Host",))),
         "host-localhost": http(get, with_headers(("Host", "localhost:18789"), drop=("Host",))),
@@ -117,6 +123,11 @@ def write_app_request(directory):
     upgrade = http("GET /chat?room=1 HTTP/1.1", UPGRADE)
     for options in (1, 2, 3, 4, 8, 12):
         write(directory / f"upgrade.options-{options}", chunked(options, [5], upgrade))
+    # The same Host and Origin values against each route's access settings.
+    requests = app_requests()
+    for access in (0x10, 0x20, 0x30):
+        for name in ("origin-localhost-port", "origin-upper-default-port", "host-allowed-name", "host-any-address"):
+            write(directory / f"{name}.access-{access >> 4}", chunked(access, [], requests[name]))
 
 
 # ---------------------------------------------------------------------------
@@ -182,9 +193,9 @@ def write_upstream_response(directory):
 # ---------------------------------------------------------------------------
 # fuzz_frames: options bit 0 expects masked (client) frames, bits 1-3 allowed
 # RSV bits (RSV1 = 0x02), bits 4-5 message limit (64 MiB, 0, 125, 1000),
-# bit 6 stops at a boundary before each chunk.
+# bit 6 stops at a boundary before each chunk, bit 7 limits frames to 100 bytes.
 
-CLIENT, SERVER, RSV1, LIMIT_125, LIMIT_1000, STOPS = 0x01, 0x00, 0x02, 0x20, 0x30, 0x40
+CLIENT, SERVER, RSV1, LIMIT_125, LIMIT_1000, STOPS, FRAME_100 = 0x01, 0x00, 0x02, 0x20, 0x30, 0x40, 0x80
 
 
 def frame(opcode, payload=b"", fin=True, mask=None, rsv=0, length=None):
@@ -228,6 +239,8 @@ def frame_streams():
         "server-deflate-rsv1": (SERVER | RSV1, s(1, b"\xf2\x48\xcd\xc9\xc9\x07\x00", rsv=0x40)),
         "client-limit-125-ok": (CLIENT | LIMIT_125, c(2, b"k" * 125)),
         "client-limit-125-over": (CLIENT | LIMIT_125, c(2, b"k" * 126)),
+        "client-frame-limit-100-fragments-ok": (CLIENT | FRAME_100, c(1, b"f" * 100, fin=False) + c(0, b"g" * 100)),
+        "server-frame-limit-100-over": (SERVER | FRAME_100, s(2, b"h" * 101)),
         "server-limit-1000-fragments-over": (SERVER | LIMIT_1000, s(2, b"q" * 600, fin=False) + s(0, b"q" * 600)),
         # Each rule the scanner enforces, broken once.
         "bad-unmasked-client": (CLIENT, s(1, b"Hello")),
