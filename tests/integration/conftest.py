@@ -99,6 +99,26 @@ def stop_all(processes):
         pytest.fail("sanitizer report from a child process:\n" + "\n".join(reports), pytrace=False)
 
 
+# tools/sanitize.sh points the sanitizers' log_path here, so that reports of
+# every child are caught, also of those a test runs itself with subprocess.
+SANITIZER_LOGS = os.environ.get("LOOPGATE_SANITIZER_LOGS")
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """Fails the test during which any child wrote a sanitizer report. Torn
+    down after the other fixtures, so reports made at exit are included."""
+    if not SANITIZER_LOGS:
+        yield
+        return
+    before = set(Path(SANITIZER_LOGS).glob("report.*"))
+    yield
+    new = sorted(set(Path(SANITIZER_LOGS).glob("report.*")) - before)
+    if new:
+        texts = [f"{path}:\n{path.read_text(errors='replace')[:4000]}" for path in new]
+        pytest.fail("sanitizer report from a child process:\n" + "\n".join(texts), pytrace=False)
+
+
 class Gateway:
     def __init__(self, process, port):
         self.process = process
