@@ -80,7 +80,7 @@ fi
 
 # Where a report starts: sanitizers, a broken invariant, libFuzzer's own
 # crash, timeout, out-of-memory and leak reports.
-REPORT_START='^==[0-9]+== ?ERROR|runtime error:|^fuzz invariant broken|^ALARM:|^MS: '
+REPORT_START='^==[0-9]+== ?ERROR|runtime error:|^fuzz (detail|invariant)|^ALARM:|^MS: '
 
 # Runs one target; prints a one-line result, or the report and the reproducer.
 run_target() {
@@ -101,15 +101,16 @@ run_target() {
   rm -rf "$work"
 
   local runs coverage
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+  # The log holds raw input bytes, so grep -a.
+  runs=$(grep -a '^stat::number_of_executed_units:' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  coverage=$(grep -a -o 'cov: [0-9]*' "$log" | tail -1 || true)
   if [ "$status" = 0 ]; then
     echo "fuzz: $target: ${seconds} s, ${runs:-0} runs, ${coverage:-cov: ?}, no findings"
     write_junit "$target" 0 "$seconds" ""
     return 0
   fi
   local first
-  first=$(grep -n -m1 -E "$REPORT_START" "$log" | cut -d: -f1 || true)
+  first=$(grep -a -n -m1 -E "$REPORT_START" "$log" | cut -d: -f1 || true)
   {
     tail -n +"${first:-1}" "$log" | head -120
     echo "fuzz: $target failed (exit status $status) after ${runs:-?} runs; full log: $log"

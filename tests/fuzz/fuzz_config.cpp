@@ -26,7 +26,7 @@ void check_route(const config::Route& route) {
     require(!route.name.empty(), "an accepted route has no name");
     config::UpstreamUrl again;
     if (auto problem = config::parse_upstream_url(route.upstream.text(), again)) {
-        std::fprintf(stderr, "%s: %s\n", route.upstream.text().c_str(), problem->c_str());
+        std::fprintf(stderr, "fuzz detail: %s: %s\n", route.upstream.text().c_str(), problem->c_str());
         broken("an accepted upstream URL prints as text that does not parse");
     }
     require(same_url(route.upstream, again), "an upstream URL does not survive printing and parsing");
