@@ -30,6 +30,7 @@ void RouteHealth::report_up() {
     down_reason_.clear();
     retry_timer_.stop();
     dialer_.reset();
+    dialing_ = false;
     release_all();
 }
 
@@ -46,7 +47,9 @@ void RouteHealth::report_unreachable(const std::string& reason) {
 void RouteHealth::network_changed() {
     if (state_ != State::down) return;
     attempt_ = 0;
-    if (!dialer_) retry_now();
+    // A dial already in flight started on the old network and may hang on
+    // it (a SYN into a vanished route): start afresh on the new one.
+    retry_now();
 }
 
 uint64_t RouteHealth::down_for_seconds() const {
@@ -69,6 +72,7 @@ void RouteHealth::schedule_retry() {
 void RouteHealth::retry_now() {
     retry_timer_.stop();
     UpstreamDialer::Handler& handler = *this;
+    dialing_ = true;
     dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
     dialer_->start();
 }
@@ -91,7 +95,7 @@ bool RouteHealth::hold(HeldConnection* connection) {
     if (held_.size() >= route_.config.reconnect.max_held) return false;
     held_.push_back(connection);
     // Someone is waiting: do not sit out a long backoff step now.
-    if (!dialer_ && attempt_ > 1) {
+    if (!dialing_ && attempt_ > 1) {
         attempt_ = 0;
         retry_now();
     }

@@ -78,7 +78,8 @@ private:
     std::string down_reason_;
     std::chrono::steady_clock::time_point down_since_;
     uint32_t attempt_ = 0;  // retries since down (the backoff exponent)
-    std::unique_ptr<UpstreamDialer> dialer_;
+    std::unique_ptr<UpstreamDialer> dialer_;  // the latest retry; may be spent
+    bool dialing_ = false;                   // a retry is in flight
     Timer retry_timer_;
     std::vector<HeldConnection*> held_;
     std::mt19937 jitter_;

@@ -599,6 +599,11 @@ void Session::send_ping(uint32_t timeout_ms, std::string reason_if_lost) {
         if (app_.scanner.at_boundary()) flush_pending(Side::upstream);
         else app_.scanner.request_stop_at_boundary();
     }
+    // A ping already out keeps its deadline unless this one is sooner: a
+    // stream of network changes must not push a dead session's end away.
+    uint64_t deadline = uv_now(loop_) + timeout_ms;
+    if (liveness_.active() && ping_deadline_ms_ != 0 && ping_deadline_ms_ <= deadline) return;
+    ping_deadline_ms_ = deadline;
     liveness_.start(timeout_ms, [this, timeout_ms] {
         on_pong_deadline(timeout_ms);
         settle();
@@ -610,6 +615,7 @@ bool Session::swallow_own_pong(const ws::ControlFrame& frame) {
     if (payload.substr(0, ping_prefix_.size()) != ping_prefix_) return false;  // the app's own: pass it on
     if (!ping_outstanding_.empty() && payload == ping_outstanding_) {
         ping_outstanding_.clear();
+        ping_deadline_ms_ = 0;
         liveness_.stop();
         schedule_ping();
     }
@@ -621,6 +627,7 @@ void Session::on_pong_deadline(uint32_t timeout_ms) {
     // Not our path's fault if the ping never left (the app is mid-frame) or
     // we stopped reading the upstream (the app reads slowly): wait again.
     if (!ping_written_ || up_.paused) {
+        ping_deadline_ms_ = uv_now(loop_) + timeout_ms;
         liveness_.start(timeout_ms, [this, timeout_ms] {
             on_pong_deadline(timeout_ms);
             settle();
@@ -645,6 +652,7 @@ void Session::on_pong_deadline(uint32_t timeout_ms) {
 void Session::stop_liveness() {
     liveness_.stop();
     ping_outstanding_.clear();
+    ping_deadline_ms_ = 0;
 }
 
 void Session::send_pending_close(Side to) {

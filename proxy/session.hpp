@@ -161,7 +161,8 @@ private:
     uint64_t last_frame_at_ = 0;    // loop time of the last byte relayed either way
     std::string ping_prefix_;       // "loopgate-<random>-": marks our pings' payloads
     std::string ping_outstanding_;  // payload of the ping awaiting its pong
-    bool ping_written_ = false;     // it left for the upstream (not waiting for a frame boundary)
+    bool ping_written_ = false;
+    uint64_t ping_deadline_ms_ = 0;  // loop time the outstanding ping's pong is due (0 = none)     // it left for the upstream (not waiting for a frame boundary)
     uint64_t pings_sent_ = 0;
     std::string liveness_reason_;   // what the app is told if the pong never comes
     bool close_deadline_started_ = false;

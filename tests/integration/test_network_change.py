@@ -253,9 +253,6 @@ def test_app_held_past_hold_ms_gets_503_with_retry_after_and_one_past_max_held_g
     assert int(headers["retry-after"]) >= 1, headers
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: RouteHealth::network_changed() (and hold()) retry only `if (!dialer_)`, but dialer_ "
-    "stays set after a failed retry, so once one retry failed a network change waits out the backoff"))
 def test_every_network_change_retries_at_once_even_after_a_failed_retry(
         gateway_host, start_remote_gateway, start_client_loopgate, certs, unrelated_interface):
     gateway = start_remote_gateway()
@@ -284,9 +281,6 @@ def test_every_network_change_retries_at_once_even_after_a_failed_retry(
     assert echoes_byte_exact(held, b"back at once")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Session::send_ping restarts the pong deadline even when a ping is already outstanding, "
-    "so each new probe pushes the deadline out; under steady churn only TCP_USER_TIMEOUT ends the session"))
 def test_dead_session_is_closed_on_time_while_network_changes_keep_coming(
         gateway_host, start_remote_gateway, start_client_loopgate, certs, unrelated_interface):
     gateway = start_remote_gateway()

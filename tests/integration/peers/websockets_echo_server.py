@@ -16,11 +16,20 @@ async def echo(ws, path=None):
         await ws.send(message)
 
 
+def prefer_own_order(ws, offered):
+    """python-websockets 10.4 ranks ties by set order (hash seed dependent): choose
+    explicitly, the server's preference first, among what the app offered."""
+    for protocol in ("chat.v2", "chat.v1"):
+        if protocol in offered:
+            return protocol
+    return None
+
+
 async def main(cert, key):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     async with websockets.serve(echo, "127.0.0.1", 0, ssl=context, max_size=None,
-                                subprotocols=["chat.v2", "chat.v1"]) as server:
+                                subprotocols=["chat.v2", "chat.v1"], select_subprotocol=prefer_own_order) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on 127.0.0.1:{port}", flush=True)
         await asyncio.Future()
