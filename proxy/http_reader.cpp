@@ -189,6 +189,19 @@ Reader::Status Reader::feed(const char* data, size_t len, size_t& consumed) {
             consumed = len;
             return Status::need_more;
         }
+        if (kind_ == Kind::response && done_ && response_.status >= 100 && response_.status < 200 &&
+            response_.status != 101) {
+            // An interim response (100 Continue, 103 Early Hints): clients skip
+            // it (RFC 9110 15.2) and read on for the final one.
+            response_ = {};
+            head_done_ = done_ = in_value_ = false;
+            llhttp_resume(&parser_);
+            if (offset >= len) {
+                consumed = len;
+                return Status::need_more;
+            }
+            continue;
+        }
         if (kind_ == Kind::request || response_.status == 101 || done_) {
             consumed = offset;
             return Status::complete;

@@ -18,7 +18,7 @@
 
 namespace loopgate {
 
-class UpstreamDialer : private Transport::Handler {
+class UpstreamDialer final : private Transport::Handler {
 public:
     struct Failure {
         int http_status = 502;

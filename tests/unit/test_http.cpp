@@ -331,3 +331,25 @@ TEST_CASE("a token is found in a comma-separated header whatever the spacing, ca
     CHECK_FALSE(headers.has_token("Connection", "keep-alive ,\tUpgrade"));
     CHECK_FALSE(headers.has_token("Upgrade", "websocket"));
 }
+
+TEST_CASE("interim 1xx responses before the 101 are skipped, and the frames behind the 101 stay unconsumed") {
+    std::string interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n";
+    std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Accept: x\r\n\r\n";
+    std::string input = interim + head + "\x81\x02hi";
+    for (size_t cut = 1; cut < input.size(); ++cut) {
+        http::Reader reader(http::Reader::Kind::response, 65536, 65536);
+        size_t consumed = 0;
+        auto status = reader.feed(input.data(), cut, consumed);
+        size_t total = 0;
+        if (status == http::Reader::Status::need_more) {
+            total = consumed;
+            status = reader.feed(input.data() + cut, input.size() - cut, consumed);
+        }
+        total += consumed;
+        REQUIRE(status == http::Reader::Status::complete);
+        CHECK(reader.response().status == 101);
+        CHECK(reader.response().headers.find("link") == nullptr);
+        CHECK(total == interim.size() + head.size());
+    }
+}
