@@ -1,4 +1,5 @@
 #include "http_reader.hpp"
+#include "http_text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -7,18 +8,6 @@ namespace loopgate::http {
 namespace {
 
 constexpr size_t kMaxHeaders = 100;
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 Reader& self(llhttp_t* p) { return *static_cast<Reader*>(p->data); }
 

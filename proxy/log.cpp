@@ -97,20 +97,13 @@ Line& Line::kv(std::string_view key, std::string_view value) {
 }
 
 Line& Line::kv(std::string_view key, int64_t value) {
-    if (!on_) return *this;
-    text_ += ' ';
-    text_ += key;
-    text_ += '=';
-    text_ += std::to_string(value);
+    // Numbers never need quoting.
+    if (on_) text_.append(" ").append(key).append("=").append(std::to_string(value));
     return *this;
 }
 
 Line& Line::kv(std::string_view key, uint64_t value) {
-    if (!on_) return *this;
-    text_ += ' ';
-    text_ += key;
-    text_ += '=';
-    text_ += std::to_string(value);
+    if (on_) text_.append(" ").append(key).append("=").append(std::to_string(value));
     return *this;
 }
 
