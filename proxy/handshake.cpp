@@ -217,6 +217,12 @@ std::string build_app_101(const http::Response& upstream, const http::Request& a
 }
 
 std::string build_relayed_refusal(const http::Response& upstream) {
+    if (upstream.status < 200) {
+        // Only an interim response (100, 103...) and then nothing: not an
+        // answer the app could read as final.
+        return build_refusal({502, "upstream sent only an interim " + std::to_string(upstream.status) +
+                                       " response before closing the connection", {}});
+    }
     std::string out = "HTTP/1.1 " + std::to_string(upstream.status) + " ";
     out += upstream.reason.empty() ? std::string(status_text(upstream.status)) : upstream.reason;
     out += "\r\n";

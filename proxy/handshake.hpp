@@ -50,7 +50,8 @@ std::optional<std::string> check_upstream_101(const http::Response& response, co
 // The 101 the app receives: the upstream's end-to-end headers, hop-by-hop ones dropped.
 std::string build_app_101(const http::Response& upstream, const http::Request& app);
 
-// The upstream's refusal (not 101) relayed to the app with its status, headers and body.
+// The upstream's refusal (not 101) relayed to the app with its status, headers and body;
+// an interim 1xx the upstream ended on becomes loopgate's own 502.
 std::string build_relayed_refusal(const http::Response& upstream);
 
 // loopgate's own error response: status, reason phrase, the reason as a text body.

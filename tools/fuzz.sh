@@ -43,15 +43,19 @@ write_junit() {  # target status seconds detail-file
   [ -n "$results" ] || return 0
   mkdir -p "$results"
   "$PYTHON" - "$results/fuzz-$1.xml" "$1" "$2" "$3" "$4" <<'PY'
+import re
 import sys
 import xml.etree.ElementTree as ET
 path, target, status, seconds, detail = sys.argv[1:6]
+# Fuzz inputs show up in the detail; XML 1.0 cannot hold most control bytes.
+def xml_safe(text):
+    return re.sub("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd]", "?", text)
 suite = ET.Element("testsuite", name="fuzz", tests="1", failures="0" if status == "0" else "1")
 case = ET.SubElement(suite, "testcase", classname="fuzz", name=f"{target} ({seconds} s)", time=seconds)
 if status != "0":
     text = open(detail, errors="replace").read() if detail else ""
     first = next((line for line in text.splitlines() if line.startswith("fuzz:")), f"exit status {status}")
-    ET.SubElement(case, "failure", message=first).text = text[:4000]
+    ET.SubElement(case, "failure", message=xml_safe(first)).text = xml_safe(text[:4000])
 ET.ElementTree(suite).write(path, encoding="unicode")
 PY
 }

@@ -25,7 +25,13 @@ def count(paths):
     rank = {"passed": 0, "skipped": 1, "failed": 2}
     results = {}
     for path in paths:
-        for case in ET.parse(path).getroot().iter("testcase"):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as error:
+            # A result file we cannot read is a failure, never a silent pass.
+            results[f"{path}::(results file)"] = ("failed", f"unreadable results: {error}")
+            continue
+        for case in root.iter("testcase"):
             name = f"{case.get('classname', '')}::{case.get('name', '')}"
             result = outcome(case)
             if name not in results or rank[result[0]] > rank[results[name][0]]:

@@ -72,6 +72,10 @@ void check_relayed(const http::Response& upstream, size_t body_limit) {
     std::string text = handshake::build_relayed_refusal(upstream);
     http::Reader reader(http::Reader::Kind::response, 1 << 20, 1 << 20);
     if (!reads_back(reader, text, "the relayed refusal")) return;
+    if (upstream.status < 200) {  // an interim response alone is no answer: loopgate's own 502
+        require(reader.response().status == 502, "an interim-only answer was not turned into a 502");
+        return;
+    }
     require(reader.response().status == upstream.status, "the relayed refusal changed the status");
     require(reader.response().body == upstream.body, "the relayed refusal changed the body");
 }

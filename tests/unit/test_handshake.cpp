@@ -435,3 +435,13 @@ TEST_CASE("a 426 refusal carries its extra headers") {
     CHECK(parsed.headers.count("content-length") == 1);
     CHECK(*parsed.headers.find("content-length") == std::to_string(parsed.body.size()));
 }
+
+TEST_CASE("an upstream that ends on an interim 1xx answer gives the app loopgate's 502, not a 1xx it would wait past") {
+    http::Response interim;
+    interim.status = 100;
+    interim.reason = "Continue";
+    std::string text = handshake::build_relayed_refusal(interim);
+    CHECK(text.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0) == 0);
+    CHECK(text.find("loopgate: upstream sent only an interim 100 response before closing the connection\n") !=
+          std::string::npos);
+}
