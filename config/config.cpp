@@ -550,6 +550,21 @@ private:
         return fallback;
     }
 
+    // A duration in which 0 means "off": 0, or min..max milliseconds.
+    uint32_t read_ms_or_off(const json& object, const std::string& path, const std::string& key, uint32_t fallback,
+                            uint32_t min, uint32_t max) {
+        const json* value = find(object, key);
+        if (!value) return fallback;
+        std::string where = member_path(path, key);
+        if (!expect(*value, Kind::integer, where)) return fallback;
+        if (value->is_number_unsigned()) {
+            uint64_t number = value->get<uint64_t>();
+            if (number == 0 || (number >= min && number <= max)) return static_cast<uint32_t>(number);
+        }
+        error(where, "must be 0 (off) or between " + std::to_string(min) + " and " + std::to_string(max));
+        return fallback;
+    }
+
     const json* read_object(const json& object, const std::string& path, const std::string& key, KeyList allowed) {
         const json* value = find(object, key);
         if (!value || !expect(*value, Kind::object, member_path(path, key))) return nullptr;
@@ -800,8 +815,7 @@ private:
         t.connect_ms = read_uint<uint32_t>(*object, where, "connect_ms", t.connect_ms, 100, 600000);
         t.handshake_ms = read_uint<uint32_t>(*object, where, "handshake_ms", t.handshake_ms, 100, 600000);
         t.close_ms = read_uint<uint32_t>(*object, where, "close_ms", t.close_ms, 0, 600000);
-        t.idle_ms = read_uint<uint32_t>(*object, where, "idle_ms", t.idle_ms, 0, 86400000);
-        if (t.idle_ms != 0 && t.idle_ms < 100) error(member_path(where, "idle_ms"), "must be 0 (off) or between 100 and 86400000");
+        t.idle_ms = read_ms_or_off(*object, where, "idle_ms", t.idle_ms, 100, 86400000);
         return t;
     }
 
@@ -824,12 +838,9 @@ private:
         const json* object = read_object(route, path, "liveness", kLivenessKeys);
         if (!object) return l;
         std::string where = member_path(path, "liveness");
-        l.ping_interval_ms = read_uint<uint32_t>(*object, where, "ping_interval_ms", l.ping_interval_ms, 0, 3600000);
+        l.ping_interval_ms = read_ms_or_off(*object, where, "ping_interval_ms", l.ping_interval_ms, 100, 3600000);
         l.ping_timeout_ms = read_uint<uint32_t>(*object, where, "ping_timeout_ms", l.ping_timeout_ms, 100, 600000);
         l.probe_timeout_ms = read_uint<uint32_t>(*object, where, "probe_timeout_ms", l.probe_timeout_ms, 100, 600000);
-        if (l.ping_interval_ms != 0 && l.ping_interval_ms < 100) {
-            error(member_path(where, "ping_interval_ms"), "must be 0 (off) or between 100 and 3600000");
-        }
         return l;
     }
 
@@ -856,10 +867,7 @@ private:
         if (find(*object, "watch")) n.watch = read_bool(*object, "network", "watch").value_or(true);
         n.debounce_ms = read_uint<uint32_t>(*object, "network", "debounce_ms", n.debounce_ms, 0, 60000);
         n.wake_check_interval_ms =
-            read_uint<uint32_t>(*object, "network", "wake_check_interval_ms", n.wake_check_interval_ms, 0, 600000);
-        if (n.wake_check_interval_ms != 0 && n.wake_check_interval_ms < 100) {
-            error("network.wake_check_interval_ms", "must be 0 (off) or between 100 and 600000");
-        }
+            read_ms_or_off(*object, "network", "wake_check_interval_ms", n.wake_check_interval_ms, 100, 600000);
         return n;
     }
 

@@ -727,3 +727,47 @@ TEST_CASE("config: the shipped example config is valid and shows the defaults") 
         CHECK_MESSAGE(text.find(key) != std::string::npos, key << " is not shown in the example");
     }
 }
+
+TEST_CASE("config: liveness, reconnect and network settings are read and checked") {
+    auto ok = loopgate::config::parse_config(R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": "wss://gateway.test",
+        "liveness": {"ping_interval_ms": 0, "ping_timeout_ms": 2000, "probe_timeout_ms": 500},
+        "reconnect": {"hold_ms": 0, "max_held": 5, "backoff_initial_ms": 100, "backoff_max_ms": 1000}}],
+        "network": {"watch": false, "debounce_ms": 0, "wake_check_interval_ms": 0}})",
+                           std::filesystem::temp_directory_path());
+    REQUIRE(ok.errors.empty());
+    const auto& route = ok.config->routes.at(0);
+    CHECK(route.liveness.ping_interval_ms == 0);
+    CHECK(route.liveness.ping_timeout_ms == 2000);
+    CHECK(route.liveness.probe_timeout_ms == 500);
+    CHECK(route.reconnect.hold_ms == 0);
+    CHECK(route.reconnect.max_held == 5);
+    CHECK(route.reconnect.backoff_initial_ms == 100);
+    CHECK(route.reconnect.backoff_max_ms == 1000);
+    CHECK_FALSE(ok.config->network.watch);
+    CHECK(ok.config->network.debounce_ms == 0);
+    CHECK(ok.config->network.wake_check_interval_ms == 0);
+
+    auto defaults = loopgate::config::parse_config(route_config(""), std::filesystem::temp_directory_path());
+    REQUIRE(defaults.errors.empty());
+    CHECK(defaults.config->routes.at(0).liveness.ping_interval_ms == 15000);
+    CHECK(defaults.config->routes.at(0).reconnect.hold_ms == 10000);
+    CHECK(defaults.config->network.watch);
+    CHECK(defaults.config->network.wake_check_interval_ms == 2000);
+
+    check_route_error(R"(, "liveness": {"ping_interval_ms": 50})",
+                      "routes[0].liveness.ping_interval_ms: must be 0 (off) or between 100 and 3600000");
+    check_route_error(R"(, "liveness": {"ping_interval_ms": 4000000})",
+                      "routes[0].liveness.ping_interval_ms: must be 0 (off) or between 100 and 3600000");
+    check_route_error(R"(, "liveness": {"ping_timeout_ms": 0})",
+                      "routes[0].liveness.ping_timeout_ms: must be between 100 and 600000");
+    check_route_error(R"(, "liveness": {"bogus": 1})",
+                      "routes[0].liveness.bogus: unknown key (expected one of: ping_interval_ms, ping_timeout_ms, "
+                      "probe_timeout_ms)");
+    check_route_error(R"(, "reconnect": {"backoff_initial_ms": 5000, "backoff_max_ms": 1000})",
+                      "routes[0].reconnect.backoff_max_ms: must not be smaller than backoff_initial_ms");
+    check_route_error(R"(, "reconnect": {"hold_ms": -1})", "routes[0].reconnect.hold_ms: must be between 0 and 600000");
+    check_errors(R"({"network": {"wake_check_interval_ms": 50}, )" + route_config("").substr(1),
+                 {"network.wake_check_interval_ms: must be 0 (off) or between 100 and 600000"});
+    check_errors(R"({"network": {"watch": "yes"}, )" + route_config("").substr(1),
+                 {"network.watch: expected a boolean, got string"});
+}
