@@ -208,14 +208,24 @@ void Transport::drive_tls() {
         handler_->on_transport_tls_ready(*this);
     }
     while (phase_ == Phase::open && handler_ != nullptr && want_read_) {
-        ERR_clear_error();
-        int n = SSL_read(ssl_, t_plain_buffer, sizeof t_plain_buffer);
-        if (n > 0) {
-            handler_->on_transport_data(*this, t_plain_buffer, static_cast<size_t>(n));
-            continue;
+        // SSL_read returns one record (<= 16 KiB) at a time: gather what is
+        // already decrypted into one buffer, so the owner forwards it with
+        // one write instead of one per record.
+        size_t filled = 0;
+        int err = SSL_ERROR_NONE;
+        while (filled < sizeof t_plain_buffer) {
+            ERR_clear_error();
+            int n = SSL_read(ssl_, t_plain_buffer + filled, static_cast<int>(sizeof t_plain_buffer - filled));
+            if (n <= 0) {
+                err = SSL_get_error(ssl_, n);
+                break;
+            }
+            filled += static_cast<size_t>(n);
         }
-        int err = SSL_get_error(ssl_, n);
+        if (filled > 0) handler_->on_transport_data(*this, t_plain_buffer, filled);
+        if (err == SSL_ERROR_NONE) continue;  // the buffer filled up: there may be more
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+        if (phase_ != Phase::open || handler_ == nullptr) break;  // the owner let go meanwhile
         if (err == SSL_ERROR_ZERO_RETURN) {
             deliver_end(End::Kind::eof, "");
         } else {
