@@ -7,6 +7,7 @@
 
 #include "log.hpp"
 #include "route_health.hpp"
+#include "upstream_dialer.hpp"
 
 namespace loopgate {
 
@@ -15,7 +16,12 @@ namespace {
 // Each connection holds two descriptors (app and upstream). macOS starts a
 // launchd agent with a soft limit of 256, which would turn max_connections
 // into a promise loopgate cannot keep: raise the soft limit, or say so.
-void raise_file_limit(uint32_t max_connections) {
+void raise_file_limit(const config::Config& config) {
+    // With no global limit, the routes' own limits are what can be open at once.
+    uint64_t max_connections = config.max_connections;
+    if (max_connections == 0) {
+        for (const auto& route : config.routes) max_connections += route.max_connections;
+    }
     rlim_t wanted = rlim_t{max_connections} * 2 + 64;
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
@@ -45,7 +51,7 @@ Daemon::~Daemon() {
 
 int Daemon::run() {
     std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes mid-write is an error code, not a signal
-    raise_file_limit(config_.max_connections);
+    raise_file_limit(config_);
     process_load_.max_connections = config_.max_connections;
     if (!prepare_routes()) return 78;
     if (!start_listeners()) return 1;
@@ -84,7 +90,9 @@ bool Daemon::prepare_routes() {
                 .kv("route", route.name)
                 .kv("upstream", route.upstream.text());
         }
-        context->health = std::make_unique<RouteHealth>(&loop_, *context);
+        context->clock = &clock_;
+        context->dialers = std::make_unique<UpstreamDialers>(&loop_, *context);
+        context->health = std::make_unique<RouteHealth>(*context);
         routes_.push_back(std::move(context));
     }
     return true;
@@ -137,9 +145,11 @@ void Daemon::begin_shutdown(int signum) {
         force_shutdown();
     });
     listeners_busy_ = listeners_.size();
-    for (auto& listener : listeners_) listener->shut_down([this] { on_listener_idle(); });
+    // A network change or wake during the drain changes nothing now.
+    network_.reset();
     // No more retries toward down upstreams: their timers would keep the loop alive.
-    for (auto& route : routes_) route->health.reset();
+    for (auto& route : routes_) route->health->stop();
+    for (auto& listener : listeners_) listener->shut_down([this] { on_listener_idle(); });
 }
 
 void Daemon::on_listener_idle() {
@@ -159,6 +169,7 @@ void Daemon::force_shutdown() {
 }
 
 void Daemon::on_network_changed(const std::string& changes) {
+    if (shutting_down_) return;
     log::info("network changed").kv("changes", changes);
     for (auto& listener : listeners_) {
         RouteContext& route = listener->route();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "clock.hpp"
 #include "config.hpp"
 #include "listener.hpp"
 #include "network_monitor.hpp"
@@ -42,6 +43,7 @@ private:
 
     config::Config config_;
     uv_loop_t loop_{};
+    LoopClock clock_{&loop_};
     ProcessLoad process_load_;  // the global connection limit, shared by every route
     std::vector<std::unique_ptr<RouteContext>> routes_;
     std::vector<std::unique_ptr<Listener>> listeners_;

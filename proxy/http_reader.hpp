@@ -75,6 +75,8 @@ public:
     void reset();
 
     const Request& request() const { return request_; }
+    // Moves the complete request out; the reader is spent.
+    Request take_request() { return std::move(request_); }
     const Response& response() const { return response_; }
     // Set on error: 400 (malformed) or 431 (head too large), and why.
     int error_status() const { return error_status_; }

@@ -106,7 +106,7 @@ void Listener::accept_one() {
         app->close();
         return;
     }
-    auto* session = new Session(loop_, route_, *this, app);
+    auto* session = new Session(route_, *this, app);
     sessions_.insert(session);
     session->start();
 }

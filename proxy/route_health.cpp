@@ -7,8 +7,11 @@
 
 namespace loopgate {
 
-RouteHealth::RouteHealth(uv_loop_t* loop, RouteContext& route)
-    : loop_(loop), route_(route), retry_timer_(loop), jitter_(std::random_device{}()) {}
+RouteHealth::RouteHealth(RouteContext& route)
+    : route_(route),
+      retry_alarm_(route.clock->new_alarm()),
+      retry_deadline_(route.clock->new_alarm()),
+      jitter_(std::random_device{}()) {}
 
 RouteHealth::~RouteHealth() = default;
 
@@ -23,14 +26,14 @@ const char* RouteHealth::state_name(State state) {
 
 void RouteHealth::report_up() {
     if (state_ == State::down) {
-        log::info("upstream up").kv("route", route_.config.name).kv("down_for_s", down_for_seconds());
+        log::info("upstream up").kv("route", route_.config.name).kv("down_for_ms", down_for_ms());
     }
     state_ = State::up;
     attempt_ = 0;
     down_reason_.clear();
-    retry_timer_.stop();
+    retry_alarm_->stop();
+    retry_deadline_->stop();
     dialer_.reset();
-    dialing_ = false;
     release_all();
 }
 
@@ -38,42 +41,59 @@ void RouteHealth::report_unreachable(const std::string& reason) {
     if (state_ != State::up) return;  // never up: nothing to hold for; already down: already retrying
     state_ = State::down;
     down_reason_ = reason;
-    down_since_ = std::chrono::steady_clock::now();
+    down_since_ms_ = route_.clock->now_ms();
     attempt_ = 0;
     log::warn("upstream down").kv("route", route_.config.name).kv("reason", reason);
     schedule_retry();
 }
 
 void RouteHealth::network_changed() {
-    if (state_ != State::down) return;
+    if (state_ != State::down || stopped_) return;
     attempt_ = 0;
     // A dial already in flight started on the old network and may hang on
     // it (a SYN into a vanished route): start afresh on the new one.
     retry_now();
 }
 
-uint64_t RouteHealth::down_for_seconds() const {
-    if (state_ != State::down) return 0;
-    auto elapsed = std::chrono::steady_clock::now() - down_since_;
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(elapsed).count());
+void RouteHealth::stop() {
+    stopped_ = true;
+    retry_alarm_->stop();
+    retry_deadline_->stop();
+    dialer_.reset();
+}
+
+uint64_t RouteHealth::down_for_ms() const {
+    return state_ == State::down ? route_.clock->now_ms() - down_since_ms_ : 0;
 }
 
 void RouteHealth::schedule_retry() {
+    if (stopped_) return;
     const auto& r = route_.config.reconnect;
-    // Full jitter: a random delay up to the exponential ceiling, so many
-    // loopgates (or routes) coming back at once do not retry in step.
-    uint64_t ceiling = std::min<uint64_t>(r.backoff_max_ms, uint64_t{r.backoff_initial_ms} << std::min(attempt_, 20u));
-    uint64_t delay = std::uniform_int_distribution<uint64_t>(10, std::max<uint64_t>(ceiling, 10))(jitter_);
-    ++attempt_;
-    log::debug("upstream retry scheduled").kv("route", route_.config.name).kv("delay_ms", delay);
-    retry_timer_.start(delay, [this] { retry_now(); });
+    uint64_t delay = r.backoff_initial_ms;
+    if (held_.empty()) {
+        // Full jitter: a random delay up to the exponential ceiling, so many
+        // loopgates (or routes) coming back at once do not retry in step.
+        uint64_t ceiling = std::min<uint64_t>(r.backoff_max_ms, uint64_t{r.backoff_initial_ms} << std::min(attempt_, 20u));
+        delay = std::uniform_int_distribution<uint64_t>(10, std::max<uint64_t>(ceiling, 10))(jitter_);
+        ++attempt_;
+    }
+    log::debug("upstream retry scheduled").kv("route", route_.config.name).kv("delay_ms", delay)
+        .kv("held", static_cast<uint64_t>(held_.size()));
+    retry_alarm_->start(delay, [this] { retry_now(); });
 }
 
 void RouteHealth::retry_now() {
-    retry_timer_.stop();
-    UpstreamDialer::Handler& handler = *this;
-    dialing_ = true;
-    dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
+    retry_alarm_->stop();
+    ++retries_;
+    DialHandler& handler = *this;
+    dialer_ = route_.dialers->new_dialer(handler);  // abandons one still in flight
+    // The dialer bounds each connect; the whole dial (TLS included) is bounded here.
+    uint32_t ms = route_.config.timeouts.handshake_ms;
+    retry_deadline_->start(ms, [this, ms] {
+        std::string stage = dialer_ ? dialer_->stage() : std::string("dialing");
+        dialer_.reset();
+        retry_failed("no connection within " + std::to_string(ms) + " ms (" + stage + ")");
+    });
     dialer_->start();
 }
 
@@ -84,21 +104,24 @@ void RouteHealth::on_dial_ready(Transport* upstream) {
     report_up();  // destroys dialer_, whose callback this is: nothing may follow
 }
 
-void RouteHealth::on_dial_failed(const UpstreamDialer::Failure& failure) {
-    log::debug("upstream retry failed").kv("route", route_.config.name).kv("reason", failure.reason);
-    down_reason_ = failure.reason;
+void RouteHealth::on_dial_failed(const DialFailure& failure) {
+    dialer_.reset();  // whose callback this is: only members are touched from here on
+    retry_failed(failure.reason);
+}
+
+void RouteHealth::retry_failed(const std::string& reason) {
+    log::debug("upstream retry failed").kv("route", route_.config.name).kv("reason", reason);
+    retry_deadline_->stop();
+    down_reason_ = reason;
     schedule_retry();
 }
 
 bool RouteHealth::hold(HeldConnection* connection) {
-    if (state_ != State::down || route_.config.reconnect.hold_ms == 0) return false;
+    if (state_ != State::down || stopped_ || route_.config.reconnect.hold_ms == 0) return false;
     if (held_.size() >= route_.config.reconnect.max_held) return false;
     held_.push_back(connection);
-    // Someone is waiting: do not sit out a long backoff step now.
-    if (!dialing_ && attempt_ > 1) {
-        attempt_ = 0;
-        retry_now();
-    }
+    // Someone is waiting: do not sit out a backoff step now.
+    if (!dialer_) retry_now();
     return true;
 }
 

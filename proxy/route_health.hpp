@@ -2,25 +2,24 @@
 //
 //   unknown --101--> up --unreachable/lost--> down --retry ok--> up
 //
-// While down: retry with exponential backoff and full jitter (a fresh DNS
-// lookup each attempt, through UpstreamDialer), and hold new app
-// connections (bounded in number and time) until the upstream is back. A
-// network change resets the backoff and retries at once. A route that has
-// never been up does not hold anyone: a misconfigured upstream should be
-// visible at once (502), not after a wait.
+// While down: retry (a fresh DNS lookup each attempt, through the route's
+// dialers) and hold new app connections, bounded in number and time, until
+// the upstream is back. Nobody waiting: exponential backoff with full jitter.
+// Someone waiting: a new held app retries at once when no retry is in
+// flight, and retries follow every backoff_initial_ms, so a held app is
+// served within about that long of the gateway's return. A network change
+// restarts the backoff and retries at once. A route that has never been up
+// holds nobody: a misconfigured upstream shows at once (502), not after a wait.
 #pragma once
 
-#include <uv.h>
-
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "timer.hpp"
-#include "upstream_dialer.hpp"
+#include "clock.hpp"
+#include "dialer.hpp"
 
 namespace loopgate {
 
@@ -35,11 +34,12 @@ protected:
     ~HeldConnection() = default;
 };
 
-class RouteHealth final : private UpstreamDialer::Handler {
+class RouteHealth final : private DialHandler {
 public:
     enum class State { unknown, up, down };
 
-    RouteHealth(uv_loop_t* loop, RouteContext& route);
+    // Uses route.clock and route.dialers, which must outlive it.
+    explicit RouteHealth(RouteContext& route);
     ~RouteHealth();
     RouteHealth(const RouteHealth&) = delete;
     RouteHealth& operator=(const RouteHealth&) = delete;
@@ -53,6 +53,8 @@ public:
 
     // A network change: retry at once, from the first backoff step.
     void network_changed();
+    // loopgate is stopping: no more retries, nobody newly held.
+    void stop();
 
     // Holding new apps while down. hold() returns false when the route holds
     // as many as it may (or does not hold at all).
@@ -61,26 +63,30 @@ public:
     size_t held_count() const { return held_.size(); }
 
     const std::string& down_reason() const { return down_reason_; }
-    // Seconds since the route went down (0 when not down).
-    uint64_t down_for_seconds() const;
+    // Milliseconds since the route went down (0 when not down).
+    uint64_t down_for_ms() const;
+    bool retrying() const { return dialer_ != nullptr; }
+    uint64_t retries() const { return retries_; }
 
 private:
     void on_dial_ready(Transport* upstream) override;
-    void on_dial_failed(const UpstreamDialer::Failure& failure) override;
+    void on_dial_failed(const DialFailure& failure) override;
 
+    void retry_failed(const std::string& reason);
     void schedule_retry();
     void retry_now();
     void release_all();
 
-    uv_loop_t* loop_;
     RouteContext& route_;
     State state_ = State::unknown;
+    bool stopped_ = false;
     std::string down_reason_;
-    std::chrono::steady_clock::time_point down_since_;
+    uint64_t down_since_ms_ = 0;
     uint32_t attempt_ = 0;  // retries since down (the backoff exponent)
-    std::unique_ptr<UpstreamDialer> dialer_;  // the latest retry; may be spent
-    bool dialing_ = false;                   // a retry is in flight
-    Timer retry_timer_;
+    uint64_t retries_ = 0;
+    std::unique_ptr<Dialer> dialer_;           // the retry in flight, or null
+    std::unique_ptr<Alarm> retry_alarm_;       // when the next retry starts
+    std::unique_ptr<Alarm> retry_deadline_;    // a retry that hangs is given up
     std::vector<HeldConnection*> held_;
     std::mt19937 jitter_;
 };

@@ -1,30 +1,36 @@
 // One app connection and its upstream, from accept to the last byte.
 //
 //   reading_request --(valid upgrade)--> [held while the upstream is down]
-//     --> dialing --(TLS up)--> upgrading --(101 checked)--> relaying
-//     --(close handshakes done)--> finished
+//     --> connecting --(101 checked)--> relaying --(both sides done)--> finished
 //
-// Any failure before the 101 answers the app with an HTTP error; after it,
-// with a close frame. The session lives until both transports are handed off
-// (ended or closed), then logs one summary line and asks its owner to delete it.
+// Each phase is an object that owns what it uses (RequestPhase: the reader
+// and its deadline; HoldPhase: the place on the held list; UpstreamConnect:
+// the dialer, the deadline and the upstream until its 101; Relay: both
+// transports, the close handshake and liveness). Leaving a phase destroys
+// it, so nothing of a phase that is over can call back. Any failure before
+// the 101 answers the app with an HTTP error; after it, with a close frame.
+//
+// The session is the handler of both transports and passes their events to
+// the phase. Every entry point (a transport event, an alarm of a phase, the
+// health tracker, the owner's calls) ends in settle(), which frees the
+// phases left behind and, once the session is finished, logs its summary and
+// asks the owner to delete it.
 #pragma once
 
-#include <uv.h>
-
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "handshake.hpp"
+#include "hold_phase.hpp"
 #include "http_reader.hpp"
+#include "relay.hpp"
+#include "request_phase.hpp"
 #include "route.hpp"
-#include "route_health.hpp"
-#include "timer.hpp"
+#include "session_record.hpp"
 #include "transport.hpp"
-#include "upstream_dialer.hpp"
-#include "ws_frame.hpp"
+#include "upstream_connect.hpp"
 
 namespace loopgate {
 
@@ -39,9 +45,16 @@ protected:
     ~SessionOwner() = default;
 };
 
-class Session final : private Transport::Handler, private UpstreamDialer::Handler, private HeldConnection {
+class Session final : private Transport::Handler,
+                      private RequestPhase::Owner,
+                      private HoldPhase::Owner,
+                      private UpstreamConnect::Owner,
+                      private Relay::Owner {
 public:
-    Session(uv_loop_t* loop, RouteContext& route, SessionOwner& owner, Transport* app);
+    enum class Phase { reading_request, held, connecting, relaying, finished };
+
+    // Uses route.clock and route.dialers. Takes the app's transport.
+    Session(RouteContext& route, SessionOwner& owner, Transport* app);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -52,132 +65,54 @@ public:
     // The network changed: ping the upstream now; no pong within timeout_ms
     // means the path is gone and the app gets 1012 at once.
     void probe_upstream(uint32_t timeout_ms);
+    Phase phase() const { return phase_; }
     bool relaying() const { return phase_ == Phase::relaying; }
 
 private:
-    enum class Phase { reading_request, held, dialing, upgrading, relaying, finished };
-    enum class Side { app, upstream };
-
-    // One end of the proxied connection.
-    struct Peer {
-        Transport* transport = nullptr;
-        ws::FrameScanner scanner;     // frames coming FROM this peer
-        bool close_received = false;  // it sent us a close frame
-        bool close_sent = false;      // we forwarded or sent it a close frame
-        bool gone = false;            // its transport was ended or closed
-        bool paused = false;          // not read: the other side's queue is full
-        bool end_after_close = false; // fail the connection once our close is out
-        std::string pending_ping;     // our ping, waiting for a frame boundary
-        std::string pending_close;    // our close frame, waiting for a frame boundary
-        uint64_t bytes_in = 0;        // bytes read from it after the 101
-    };
-
-    class Pipe final : public ws::FrameSink {
-    public:
-        Pipe(Session& session, Side from) : session_(session), from_(from) {}
-        void on_frame_bytes(const char* data, size_t len) override;
-        void on_control_frame(const ws::ControlFrame& frame) override;
-        void on_frame_error(const ws::ScanError& error) override;
-
-    private:
-        Session& session_;
-        Side from_;
-    };
-
     // Transport::Handler
     void on_transport_data(Transport& t, const char* data, size_t len) override;
     void on_transport_end(Transport& t, const Transport::End& end) override;
     void on_transport_drained(Transport& t) override;
-    // UpstreamDialer::Handler
-    void on_dial_ready(Transport* upstream) override;
-    void on_dial_failed(const UpstreamDialer::Failure& failure) override;
-    // HeldConnection
+
+    // What the phases report.
+    void on_request(http::Request request, std::string early_bytes) override;
     void on_upstream_back() override;
+    void on_upgraded(Transport* upstream, const http::Response& response, const handshake::Negotiated& negotiated,
+                     std::string_view after_101) override;
+    void on_upstream_refused(const http::Response& response) override;
+    void on_connect_failed(const DialFailure& failure) override;
+    void refuse(handshake::Refusal refusal) override;
+    void settle() override;
+    void after_relay_alarm() override { settle(); }
 
-    // Reaching the upstream.
-    void begin_upstream();
-    void start_dialing();
+    void connect();
     void hold_while_down();
-    void upstream_failed(int status, const std::string& reason, bool unreachable);
-
-    // Liveness: our own pings upstream, their pongs swallowed.
-    void schedule_ping();
-    void send_ping(uint32_t timeout_ms, std::string reason_if_lost);
-    bool swallow_own_pong(const ws::ControlFrame& frame);
-    void on_pong_deadline(uint32_t timeout_ms);
-    void stop_liveness();
-
-    // Before the 101.
-    void read_request(const char* data, size_t len);
-    void read_response(const char* data, size_t len);
-    void begin_relay(const char* after_101, size_t len);
-    void refuse(int status, std::string reason, std::vector<http::Header> headers = {});
-    void relay_refusal(const http::Response& response);
-
-    // After the 101.
-    void relay(Side from, const char* data, size_t len);
-    void forward(Side from, const char* data, size_t len);
-    void on_control(Side from, const ws::ControlFrame& frame);
-    void on_protocol_error(Side from, const ws::ScanError& error);
-    void peer_lost(Side side, const Transport::End& end);
-    void close_toward(Side to, uint16_t code, std::string_view reason, bool then_end);
-    void send_pending_close(Side to);
-    void flush_pending(Side to);
-    void start_close_deadline();
-    void record_close(const char* by, uint16_t code, std::string_view reason);
-    void end_peer(Side side);
-    void finish_if_settled();
-
-    // Every entry point ends here: deletes the session when it is done.
-    void settle();
-    void log_summary();
-    void log_request() const;
-    // Closes 1001 "idle" both ways once no frame passed for timeouts.idle_ms.
-    void watch_idle(uint64_t after_ms);
-    void on_idle_check();
-    // Why this connection is over a connection limit, or nothing.
+    // Bytes the app sends while it waits for the 101: kept for the relay (bounded).
+    void keep_early_app_bytes(const char* data, size_t len);
+    void app_gave_up();
+    // Hands the app's transport off (its last bytes are still written).
+    void end_app();
+    // Moves the current phase's object out of the way; settle() frees it.
+    void leave_phase(Phase next);
     std::optional<std::string> over_capacity() const;
 
-    Peer& peer(Side side) { return side == Side::app ? app_ : up_; }
-    static Side other(Side side) { return side == Side::app ? Side::upstream : Side::app; }
-    static const char* name(Side side) { return side == Side::app ? "app" : "upstream"; }
-    Side side_of(const Transport& t) const { return &t == app_.transport ? Side::app : Side::upstream; }
-
-    uv_loop_t* loop_;
     RouteContext& route_;
     SessionOwner& owner_;
     Phase phase_ = Phase::reading_request;
-    Peer app_;
-    Peer up_;
-    Pipe app_pipe_{*this, Side::app};
-    Pipe up_pipe_{*this, Side::upstream};
-    http::Reader request_reader_;
-    http::Reader response_reader_;
-    std::string early_app_bytes_;  // frames the app sent right behind its request
-    std::unique_ptr<UpstreamDialer> dialer_;
-    Timer deadline_;
-    Timer liveness_;
-    Timer idle_;                    // timeouts.idle_ms
-    uint64_t last_frame_at_ = 0;    // loop time of the last byte relayed either way
-    std::string ping_prefix_;       // "loopgate-<random>-": marks our pings' payloads
-    std::string ping_outstanding_;  // payload of the ping awaiting its pong
-    bool ping_written_ = false;
-    uint64_t ping_deadline_ms_ = 0;  // loop time the outstanding ping's pong is due (0 = none)     // it left for the upstream (not waiting for a frame boundary)
-    uint64_t pings_sent_ = 0;
-    std::string liveness_reason_;   // what the app is told if the pong never comes
-    bool close_deadline_started_ = false;
-    bool settling_ = false;
+    Transport* app_;                  // ours until the relay takes it
+    const Transport* app_identity_;   // tells the app's events from the upstream's
+    SessionRecord record_;
+    http::Request request_;           // once read and checked
+    std::string early_app_bytes_;     // frames the app sent before it got the 101
+    uint64_t held_since_ms_ = 0;      // when the session was first held (0 = never)
 
-    // For the summary line.
-    std::chrono::steady_clock::time_point started_;
-    std::string app_address_;
-    std::string upstream_address_ = "-";
-    const char* tls_resumed_ = nullptr;  // "true"/"false" once a TLS upstream is up
-    int http_status_ = 0;
-    std::string refusal_reason_;
-    uint16_t close_code_ = 0;
-    std::string close_reason_;
-    const char* closed_by_ = "-";
+    std::unique_ptr<RequestPhase> request_phase_;
+    std::unique_ptr<HoldPhase> hold_;
+    std::unique_ptr<UpstreamConnect> connect_;
+    std::unique_ptr<Relay> relay_;
+    // Phases left during this event; freed by settle(), once nothing of theirs is on the stack.
+    std::vector<std::shared_ptr<void>> left_phases_;
+    bool settling_ = false;
 };
 
 }  // namespace loopgate

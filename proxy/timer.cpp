@@ -34,8 +34,8 @@ void Timer::stop() {
 
 bool Timer::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&box_->handle)) != 0; }
 
-}  // namespace loopgate
-
-namespace loopgate {
 void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(&box_->handle)); }
+
+std::unique_ptr<Alarm> LoopClock::new_alarm() { return std::make_unique<Timer>(loop_); }
+
 }  // namespace loopgate

@@ -70,7 +70,12 @@ void UpstreamDialer::lookup(int family) {
     if (rc != 0) {
         delete lookup_;
         lookup_ = nullptr;
-        fail_later(502, "cannot resolve upstream host " + up.host + ": " + uv_strerror(rc));
+        if (is_local_exhaustion(rc)) {
+            fail_later(503, "cannot resolve upstream host " + up.host + ": loopgate is out of resources (" +
+                                uv_strerror(rc) + "); try again later", /*local=*/true);
+        } else {
+            fail_later(502, "cannot resolve upstream host " + up.host + ": " + uv_strerror(rc));
+        }
     }
 }
 
@@ -78,6 +83,10 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
     const auto& up = route_.config.upstream;
     if (status != 0) {
         uv_freeaddrinfo(result);
+        if (is_local_exhaustion(status)) {
+            fail_local("cannot resolve upstream host " + up.host, status);
+            return;
+        }
         if (status == UV_EAI_NONAME || status == UV_EAI_NODATA || status == UV_EAI_ADDRFAMILY) {
             explain_missing_ipv4();
             return;
@@ -154,6 +163,13 @@ void UpstreamDialer::try_next_address() {
     int rc = attempt_->connect(addr);
     stage_ = "connecting to " + attempt_->peer();
     log::debug("upstream connect").kv("route", route_.config.name).kv("address", attempt_->peer());
+    if (is_local_exhaustion(rc)) {
+        attempt_->close();
+        attempt_ = nullptr;
+        // Reported from the loop, never from inside the caller's start().
+        attempt_timer_.start(0, [this, rc] { fail_local("cannot open a connection to the upstream", rc); });
+        return;
+    }
     if (rc != 0) {
         note_attempt_error(attempt_->peer(), uv_strerror(rc));
         attempt_->close();
@@ -217,21 +233,34 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
     }
 }
 
-void UpstreamDialer::fail(int http_status, std::string reason, bool unreachable) {
+void UpstreamDialer::fail(int http_status, std::string reason, bool unreachable, bool local) {
     attempt_timer_.stop();
     Failure failure;
     failure.http_status = http_status;
     failure.reason = std::move(reason);
     failure.unreachable = unreachable;
+    failure.local = local;
     failure.step = step_;
     failure.peer = std::move(last_peer_);
     handler_.on_dial_failed(failure);
 }
 
-void UpstreamDialer::fail_later(int http_status, std::string reason) {
-    attempt_timer_.start(0, [this, http_status, reason = std::move(reason)]() mutable {
-        fail(http_status, std::move(reason));
+// loopgate's own limit, reported as such: the app gets 503 (try again), and
+// the route's health is left alone.
+void UpstreamDialer::fail_local(const std::string& what, int uv_status) {
+    log::warn("out of local resources").kv("route", route_.config.name).kv("error", uv_strerror(uv_status));
+    fail(503, what + ": loopgate is out of resources (" + uv_strerror(uv_status) + "); try again later", false, true);
+}
+
+void UpstreamDialer::fail_later(int http_status, std::string reason, bool local) {
+    attempt_timer_.start(0, [this, http_status, local, reason = std::move(reason)]() mutable {
+        fail(http_status, std::move(reason), false, local);
     });
+}
+
+bool is_local_exhaustion(int uv_status) {
+    return uv_status == UV_EMFILE || uv_status == UV_ENFILE || uv_status == UV_ENOBUFS || uv_status == UV_ENOMEM ||
+           uv_status == UV_EAI_MEMORY;
 }
 
 }  // namespace loopgate

@@ -1,6 +1,6 @@
 // Dialing a route's upstream: resolve A records only (never AAAA: see
-// DESIGN.md on Tailscale's IPv6 black hole), connect to each address in turn,
-// then the TLS handshake. The caller holds the overall deadline; this class
+// the README on Tailscale's IPv6 black hole), connect to each address in
+// turn, then the TLS handshake. The caller holds the overall deadline; this class
 // bounds each TCP connect attempt.
 #pragma once
 
@@ -12,45 +12,25 @@
 #include <string>
 #include <vector>
 
+#include "dialer.hpp"
 #include "route.hpp"
 #include "timer.hpp"
 #include "transport.hpp"
 
 namespace loopgate {
 
-class UpstreamDialer final : private Transport::Handler {
+class UpstreamDialer final : public Dialer, private Transport::Handler {
 public:
-    struct Failure {
-        int http_status = 502;
-        std::string reason;
-        bool unreachable = false;  // DNS, connect refused or timed out: the path, not the peer
-        enum class Step { resolve, connect, tls };
-        Step step = Step::resolve;              // what was being done when it failed
-        std::optional<tls::PeerReport> peer;    // what the upstream presented, when TLS got that far
-    };
-
-    class Handler {
-    public:
-        // The connection is up (and TLS verified): the transport is now the caller's.
-        virtual void on_dial_ready(Transport* upstream) = 0;
-        virtual void on_dial_failed(const Failure& failure) = 0;
-        // Progress, for `loopgate probe`; a session needs none of it.
-        virtual void on_dial_resolved(const std::vector<sockaddr_in>& /*addresses*/) {}
-        virtual void on_dial_attempt_failed(const std::string& /*address*/, const std::string& /*why*/) {}
-        virtual void on_dial_connected(Transport& /*t*/) {}
-
-    protected:
-        ~Handler() = default;
-    };
+    using Failure = DialFailure;
+    using Handler = DialHandler;
 
     UpstreamDialer(uv_loop_t* loop, RouteContext& route, Handler& handler);
-    ~UpstreamDialer();
+    ~UpstreamDialer() override;
     UpstreamDialer(const UpstreamDialer&) = delete;
     UpstreamDialer& operator=(const UpstreamDialer&) = delete;
 
-    void start();
-    // What it is doing now, for a deadline message: "TLS handshake with 100.64.0.7:443".
-    const std::string& stage() const { return stage_; }
+    void start() override;
+    const std::string& stage() const override { return stage_; }
 
 private:
     struct Lookup;
@@ -62,8 +42,9 @@ private:
     void on_ipv6_lookup(int status, addrinfo* result);
     void note_attempt_error(const std::string& address, const std::string& why);
     void try_next_address();
-    void fail(int http_status, std::string reason, bool unreachable = false);
-    void fail_later(int http_status, std::string reason);
+    void fail(int http_status, std::string reason, bool unreachable = false, bool local = false);
+    void fail_local(const std::string& what, int uv_status);
+    void fail_later(int http_status, std::string reason, bool local = false);
 
     void on_transport_connected(Transport& t, int status) override;
     void on_transport_tls_ready(Transport& t) override;
@@ -82,6 +63,19 @@ private:
     std::string stage_;
     Failure::Step step_ = Failure::Step::resolve;
     std::optional<tls::PeerReport> last_peer_;
+};
+
+// Makes UpstreamDialers for one route.
+class UpstreamDialers final : public DialerFactory {
+public:
+    UpstreamDialers(uv_loop_t* loop, RouteContext& route) : loop_(loop), route_(route) {}
+    std::unique_ptr<Dialer> new_dialer(DialHandler& handler) override {
+        return std::make_unique<UpstreamDialer>(loop_, route_, handler);
+    }
+
+private:
+    uv_loop_t* loop_;
+    RouteContext& route_;
 };
 
 }  // namespace loopgate

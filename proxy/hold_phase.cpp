@@ -1,0 +1,31 @@
+#include "hold_phase.hpp"
+
+namespace loopgate {
+
+HoldPhase::HoldPhase(RouteContext& route, Owner& owner, std::string down)
+    : route_(route), owner_(owner), down_(std::move(down)), deadline_(route.clock->new_alarm()) {}
+
+HoldPhase::~HoldPhase() {
+    if (listed_) route_.health->release(this);
+}
+
+bool HoldPhase::start(uint64_t wait_ms) {
+    if (route_.health == nullptr || wait_ms == 0 || !route_.health->hold(this)) return false;
+    listed_ = true;
+    uint32_t hold_ms = route_.config.reconnect.hold_ms;
+    deadline_->start(wait_ms, [this, hold_ms] {
+        owner_.refuse({503, down_ + "; waited " + std::to_string(hold_ms) + " ms", {{"Retry-After", "5"}}});
+        owner_.settle();
+    });
+    return true;
+}
+
+void HoldPhase::on_upstream_back() {
+    // The health tracker already took us off its list.
+    listed_ = false;
+    deadline_->stop();
+    owner_.on_upstream_back();
+    owner_.settle();
+}
+
+}  // namespace loopgate

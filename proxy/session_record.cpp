@@ -1,0 +1,37 @@
+#include "session_record.hpp"
+
+#include "log.hpp"
+
+namespace loopgate {
+
+void SessionRecord::record_close(const char* by, uint16_t code, std::string_view reason) {
+    if (std::string_view(closed_by) != "-") return;
+    closed_by = by;
+    close_code = code;
+    close_reason = reason;
+}
+
+void SessionRecord::log() const {
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    // A refusal is worth a warning; an app that connected and left without a
+    // request (a port probe) is not.
+    bool refused = http_status != 101 && http_status != 0;
+    log::Line line(refused ? log::Level::warn : log::Level::info, "connection closed");
+    line.kv("route", route)
+        .kv("app", app_address)
+        .kv("path", path.empty() ? std::string("-") : path)
+        .kv("upstream", upstream_address)
+        .kv("status", http_status)
+        .kv("duration_ms", static_cast<int64_t>(ms))
+        .kv("bytes_from_app", bytes_from_app)
+        .kv("bytes_from_upstream", bytes_from_upstream);
+    if (tls_resumed != nullptr) line.kv("tls_resumed", tls_resumed);
+    if (http_status == 101) {
+        line.kv("close_code", static_cast<unsigned>(close_code)).kv("close_reason", close_reason).kv("closed_by", closed_by);
+    } else {
+        line.kv("reason", refusal_reason);
+    }
+}
+
+}  // namespace loopgate
