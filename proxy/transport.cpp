@@ -86,6 +86,12 @@ int Transport::accept_from(uv_stream_t* server) {
     return rc;
 }
 
+int Transport::adopt(uv_os_sock_t fd) {
+    int rc = kind_ == Kind::unix_socket ? uv_pipe_open(&pipe_, fd) : uv_tcp_open(&tcp_, fd);
+    if (rc == 0) set_socket_options();
+    return rc;
+}
+
 int Transport::connect(const sockaddr_in& addr) {
     sockaddr_storage ss{};
     std::memcpy(&ss, &addr, sizeof addr);

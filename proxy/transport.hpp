@@ -56,6 +56,9 @@ public:
     void set_handler(Handler* handler) { handler_ = handler; }
 
     int accept_from(uv_stream_t* server);
+    // Takes a connected socket made elsewhere (a socketpair in tests, a
+    // descriptor handed over by a service manager).
+    int adopt(uv_os_sock_t fd);
     int connect(const sockaddr_in& addr);
     // Takes ownership of ssl; the client handshake starts once connected.
     void use_tls(SSL* ssl);
