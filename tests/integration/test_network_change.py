@@ -477,3 +477,52 @@ def test_address_added_to_an_unrelated_interface_probes_live_sessions_and_keeps_
     for conn in sessions:
         assert echoes_byte_exact(conn, os.urandom(64 * 1024))
     assert loopgate.summary_lines() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Phases that are over stay over: a dial given up on cannot answer a held app; a drain is not
+# disturbed by the network changing under it.
+
+def test_dial_cut_short_by_the_handshake_deadline_cannot_answer_the_app_it_then_holds(
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
+    gateway = start_remote_gateway()
+    path = gateway_host.path
+    config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip)
+    # The whole handshake may take 1 s; one connect attempt, 2.5 s: the deadline comes first.
+    config["routes"][0]["timeouts"] = {"connect_ms": 2500, "handshake_ms": 1000}
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
+    assert echoes_byte_exact(conn, b"the route is up")
+    conn.send(wsraw.frame(CLOSE, wsraw.close_payload(1000)))
+    assert conn.read_close() == (1000, "")
+    conn.close()
+
+    gateway_host.set_black_hole(path, on=True)
+    held = loopgate.app.begin_upgrade()
+    loopgate.process.wait_for(r'msg="holding connection until the upstream is back"', timeout=5)
+    # The abandoned dial's connect attempt would have timed out at 2.5 s: nothing may come of it.
+    assert_no_answer_for(held, 3.0)
+    gateway_host.set_black_hole(path, on=False)
+    status, _, line = held.read_head(timeout=NOTICE_BOUND_S)
+    assert status == 101, line
+    assert echoes_byte_exact(held, b"served after the black hole")
+
+
+def test_network_change_during_the_shutdown_drain_does_not_crash_loopgate(
+        gateway_host, start_remote_gateway, start_client_loopgate, certs, unrelated_interface):
+    gateway = start_remote_gateway()
+    path = gateway_host.path
+    config = tailnet_config(certs, gateway.port, connect_to=path.gateway_ip, network={"debounce_ms": 50})
+    config["shutdown_timeout_ms"] = 4000
+    loopgate = start_client_loopgate(config)
+    conn = loopgate.app.open_ws()
+    assert echoes_byte_exact(conn, b"before the shutdown")
+
+    # The app never answers loopgate's close: the drain lasts until shutdown_timeout_ms.
+    loopgate.process.signal(signal.SIGTERM)
+    assert conn.read_close() == (1001, "loopgate is shutting down")
+    unrelated_interface.set_address(UNRELATED_ADDRESS, present=True)
+    unrelated_interface.set_address(UNRELATED_ADDRESS, present=False)
+    assert loopgate.process.wait(timeout=10) == 0, loopgate.log()[-2000:]
+    assert 'msg=stopped' in loopgate.log()
+    conn.close()
