@@ -37,7 +37,7 @@ void raise_file_limit(const config::Config& config) {
 
 }  // namespace
 
-Daemon::Daemon(config::Config config) : config_(std::move(config)) { uv_loop_init(&loop_); }
+Daemon::Daemon(config::Config config) : config_(std::move(config)) { loop_error_ = uv_loop_init(&loop_); }
 
 Daemon::~Daemon() {
     listeners_.clear();
@@ -45,18 +45,22 @@ Daemon::~Daemon() {
     shutdown_timer_.reset();
     close_process_handles();
     // Let every close callback run so no memory outlives the loop.
+    if (loop_error_ != 0) return;
     uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
+    if (int rc = uv_loop_close(&loop_)) log::warn("handles still open at exit").kv("error", uv_strerror(rc));
 }
 
 int Daemon::run() {
+    if (loop_error_ != 0) {
+        log::error("cannot start the event loop").kv("error", uv_strerror(loop_error_));
+        return 71;  // EX_OSERR
+    }
     std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes mid-write is an error code, not a signal
     raise_file_limit(config_);
     process_load_.max_connections = config_.max_connections;
     if (!prepare_routes()) return 78;
     if (!start_listeners()) return 1;
-    watch_signal(SIGINT);
-    watch_signal(SIGTERM);
+    if (!watch_signal(SIGINT) || !watch_signal(SIGTERM)) return 71;
     network_ = std::make_unique<NetworkMonitor>(&loop_, config_.network,
                                                 [this](const std::string& changes) { on_network_changed(changes); });
     network_->start();
@@ -116,15 +120,24 @@ bool Daemon::start_listeners() {
     return true;
 }
 
-void Daemon::watch_signal(int signum) {
+bool Daemon::watch_signal(int signum) {
     auto* watch = new SignalWatch{};
     watch->owner = this;
-    uv_signal_init(&loop_, &watch->handle);
+    if (int rc = uv_signal_init(&loop_, &watch->handle)) {
+        delete watch;
+        log::error("cannot watch a signal").kv("signal", signum).kv("error", uv_strerror(rc));
+        return false;
+    }
     watch->handle.data = watch;
-    uv_signal_start(
+    signals_.push_back(watch);  // closed with the others from here on
+    int rc = uv_signal_start(
         &watch->handle,
         [](uv_signal_t* h, int sig) { static_cast<SignalWatch*>(h->data)->owner->begin_shutdown(sig); }, signum);
-    signals_.push_back(watch);
+    if (rc != 0) {
+        log::error("cannot watch a signal").kv("signal", signum).kv("error", uv_strerror(rc));
+        return false;
+    }
+    return true;
 }
 
 void Daemon::begin_shutdown(int signum) {

@@ -34,7 +34,7 @@ private:
 
     bool prepare_routes();
     bool start_listeners();
-    void watch_signal(int signum);
+    bool watch_signal(int signum);
     void begin_shutdown(int signum);
     void force_shutdown();
     void on_listener_idle();
@@ -43,6 +43,7 @@ private:
 
     config::Config config_;
     uv_loop_t loop_{};
+    int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};
     ProcessLoad process_load_;  // the global connection limit, shared by every route
     std::vector<std::unique_ptr<RouteContext>> routes_;

@@ -63,6 +63,7 @@ private:
         void (*on_readable)(DarwinWatcher*);
         int fd;
         int token;  // >= 0: a notify(3) registration to cancel instead of close()
+        bool polling = false;  // the poll handle was set up (and must be closed through libuv)
     };
 
     PollBox* watch(uv_loop_t* loop, int fd, void (*on_readable)(DarwinWatcher*)) {
@@ -71,17 +72,28 @@ private:
         box->on_readable = on_readable;
         box->fd = fd;
         box->token = -1;
-        uv_poll_init(loop, &box->handle, fd);
+        if (int rc = uv_poll_init(loop, &box->handle, fd)) {
+            log::warn("network changes will not be noticed").kv("error", uv_strerror(rc));
+            return box;  // never readable; unwatch() frees it without libuv
+        }
+        box->polling = true;
         box->handle.data = box;
-        uv_poll_start(&box->handle, UV_READABLE, [](uv_poll_t* h, int status, int) {
+        int rc = uv_poll_start(&box->handle, UV_READABLE, [](uv_poll_t* h, int status, int) {
             auto* b = static_cast<PollBox*>(h->data);
             if (b->owner != nullptr && status == 0) b->on_readable(b->owner);
         });
+        if (rc != 0) log::warn("network changes will not be noticed").kv("error", uv_strerror(rc));
         return box;
     }
 
     static void unwatch(PollBox* box) {
         box->owner = nullptr;
+        if (!box->polling) {
+            if (box->token >= 0) notify_cancel(box->token);
+            else ::close(box->fd);
+            delete box;
+            return;
+        }
         uv_close(reinterpret_cast<uv_handle_t*>(&box->handle), [](uv_handle_t* h) {
             auto* b = static_cast<PollBox*>(h->data);
             if (b->token >= 0) notify_cancel(b->token);

@@ -34,17 +34,27 @@ public:
         box_ = new PollBox{};
         box_->owner = this;
         box_->fd = fd_;
-        uv_poll_init(loop, &box_->handle, fd_);
+        error_ = uv_poll_init(loop, &box_->handle, fd_);
+        if (error_ != 0) return;
+        polling_ = true;
         box_->handle.data = box_;
-        uv_poll_start(&box_->handle, UV_READABLE, [](uv_poll_t* h, int status, int) {
+        error_ = uv_poll_start(&box_->handle, UV_READABLE, [](uv_poll_t* h, int status, int) {
             auto* box = static_cast<PollBox*>(h->data);
             if (box->owner != nullptr && status == 0) box->owner->drain();
         });
-        request_link_dump();
+        if (error_ == 0) request_link_dump();
     }
+
+    // Non-zero (a uv error) when the socket cannot be watched.
+    int error() const { return error_; }
 
     ~NetlinkWatcher() override {
         box_->owner = nullptr;
+        if (!polling_) {
+            ::close(box_->fd);
+            delete box_;
+            return;
+        }
         // The fd is closed only once libuv has let go of it.
         uv_close(reinterpret_cast<uv_handle_t*>(&box_->handle), [](uv_handle_t* h) {
             auto* box = static_cast<PollBox*>(h->data);
@@ -168,6 +178,8 @@ private:
     int fd_;
     OnChange on_change_;
     PollBox* box_ = nullptr;
+    int error_ = 0;
+    bool polling_ = false;  // the poll handle was set up (and must be closed through libuv)
     bool seeding_ = false;
     std::unordered_map<int, unsigned> link_flags_;
 };
@@ -188,7 +200,12 @@ std::unique_ptr<NetworkWatcher> NetworkWatcher::create(uv_loop_t* loop, OnChange
         ::close(fd);
         return nullptr;
     }
-    return std::make_unique<NetlinkWatcher>(loop, fd, std::move(on_change));
+    auto watcher = std::make_unique<NetlinkWatcher>(loop, fd, std::move(on_change));
+    if (int rc = watcher->error()) {
+        error = std::string("cannot watch the netlink socket: ") + uv_strerror(rc);
+        return nullptr;
+    }
+    return watcher;
 }
 
 }  // namespace loopgate

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "cli.hpp"
@@ -59,7 +60,11 @@ std::string address_text(const sockaddr_in& addr) {
 
 std::string fresh_websocket_key() {
     unsigned char raw[16];
-    RAND_bytes(raw, sizeof raw);
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        // The key need only be a fresh nonce (RFC 6455 4.1), not a secret.
+        std::random_device random;
+        for (unsigned char& byte : raw) byte = static_cast<unsigned char>(random());
+    }
     return config::base64_encode(raw, sizeof raw);
 }
 
@@ -488,7 +493,10 @@ int run_probe(const config::Config& config, const ProbeOptions& options) {
     }
     log::set_level(log::Level::error);  // the probe prints its own account of every step
     uv_loop_t loop{};
-    uv_loop_init(&loop);
+    if (int rc = uv_loop_init(&loop)) {
+        std::fprintf(stderr, "loopgate: cannot start the event loop: %s\n", uv_strerror(rc));
+        return 71;  // EX_OSERR
+    }
     bool all_ok = true;
     for (size_t n = 0; n < chosen.size(); ++n) {
         if (n > 0) std::printf("\n");
@@ -501,7 +509,7 @@ int run_probe(const config::Config& config, const ProbeOptions& options) {
     }
     // Connections still ending get at most kLingerMs for their close_notify and FIN.
     uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    if (uv_loop_close(&loop) != 0) std::fprintf(stderr, "loopgate: handles still open at exit\n");
     return all_ok ? kExitOk : kExitFailure;
 }
 

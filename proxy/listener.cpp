@@ -35,7 +35,12 @@ bool Listener::listen_tcp(std::string& error) {
         error = "invalid listen address " + listen.text();
         return false;
     }
-    uv_tcp_init(loop_, &server_->handle.tcp);
+    if (int rc = uv_tcp_init(loop_, &server_->handle.tcp)) {
+        error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
+        delete server_;  // never a libuv handle: nothing to close
+        server_ = nullptr;
+        return false;
+    }
     server_->handle.tcp.data = server_;
     int rc = uv_tcp_bind(&server_->handle.tcp, reinterpret_cast<const sockaddr*>(&addr), 0);
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
@@ -45,7 +50,10 @@ bool Listener::listen_tcp(std::string& error) {
     }
     sockaddr_in bound{};
     int len = sizeof bound;
-    uv_tcp_getsockname(&server_->handle.tcp, reinterpret_cast<sockaddr*>(&bound), &len);
+    if (int rc = uv_tcp_getsockname(&server_->handle.tcp, reinterpret_cast<sockaddr*>(&bound), &len)) {
+        error = "cannot read the address bound for " + listen.text() + ": " + uv_strerror(rc);
+        return false;
+    }
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &bound.sin_addr, host, sizeof host);
     bound_port_ = ntohs(bound.sin_port);
@@ -55,7 +63,12 @@ bool Listener::listen_tcp(std::string& error) {
 
 bool Listener::listen_unix(std::string& error) {
     const auto& listen = route_.config.listen;
-    uv_pipe_init(loop_, &server_->handle.pipe, 0);
+    if (int rc = uv_pipe_init(loop_, &server_->handle.pipe, 0)) {
+        error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
+        delete server_;
+        server_ = nullptr;
+        return false;
+    }
     server_->handle.pipe.data = server_;
     socket_file_ = std::make_unique<UnixSocketFile>(listen.unix_path);
     bool removed_stale = false;
@@ -136,10 +149,6 @@ void Listener::shut_down(std::function<void()> on_idle) {
         idle();
     }
 }
-
-}  // namespace loopgate
-
-namespace loopgate {
 
 size_t Listener::probe_sessions(uint32_t timeout_ms) {
     // A probe can end a session (and erase it from the set) right away.

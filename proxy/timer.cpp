@@ -1,9 +1,17 @@
 #include "timer.hpp"
 
+#include <cstdlib>
+
+#include "log.hpp"
+
 namespace loopgate {
 
 Timer::Timer(uv_loop_t* loop) : box_(new Box{}) {
-    uv_timer_init(loop, &box_->handle);
+    // Fails only for a loop that is not initialised: a bug, not a condition.
+    if (int rc = uv_timer_init(loop, &box_->handle)) {
+        log::error("cannot create a timer").kv("error", uv_strerror(rc));
+        std::abort();
+    }
     box_->handle.data = box_;
 }
 
@@ -15,7 +23,7 @@ Timer::~Timer() {
 
 void Timer::start(uint64_t timeout_ms, std::function<void()> on_fire) {
     box_->on_fire = std::move(on_fire);
-    uv_timer_start(
+    int rc = uv_timer_start(
         &box_->handle,
         [](uv_timer_t* h) {
             auto* box = static_cast<Box*>(h->data);
@@ -25,6 +33,8 @@ void Timer::start(uint64_t timeout_ms, std::function<void()> on_fire) {
             if (fire) fire();
         },
         timeout_ms, 0);
+    // Fails only for a closing handle, which a live Timer never has.
+    if (rc != 0) log::error("cannot start a timer").kv("error", uv_strerror(rc));
 }
 
 void Timer::stop() {

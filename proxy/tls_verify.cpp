@@ -279,9 +279,16 @@ PeerReport& report_for(SSL* ssl) {
     auto* report = static_cast<PeerReport*>(SSL_get_ex_data(ssl, report_index()));
     if (report == nullptr) {
         report = new PeerReport{};
-        SSL_set_ex_data(ssl, report_index(), report);  // freed with the SSL
+        if (SSL_set_ex_data(ssl, report_index(), report) != 1) {
+            // Out of memory: keep the details in a scratch report nobody reads
+            // later rather than leak one per connection.
+            delete report;
+            thread_local PeerReport scratch;
+            scratch = PeerReport{};
+            return scratch;
+        }
     }
-    return *report;
+    return *report;  // freed with the SSL
 }
 
 void install_verifier(SSL_CTX* ctx, RoutePolicy* policy) {

@@ -1,13 +1,11 @@
 #include "transport.hpp"
 
 #include <arpa/inet.h>
-#include <openssl/err.h>
 
 #include <cstring>
 
 #include "log.hpp"
 #include "socket_tuning.hpp"
-#include "tls_context.hpp"
 #include "unix_socket.hpp"
 
 namespace loopgate {
@@ -16,7 +14,6 @@ namespace {
 // Reads are processed synchronously and copied out before the next read, so
 // one buffer serves every connection on the loop's thread.
 thread_local char t_read_buffer[kChunkBytes];
-thread_local char t_plain_buffer[kChunkBytes];
 
 thread_local Transport* t_all = nullptr;
 thread_local bool t_close_promptly = false;
@@ -47,9 +44,11 @@ Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind) : kind_(kind)
     next_ = t_all;
     if (next_ != nullptr) next_->prev_ = this;
     t_all = this;
-    if (kind == Kind::unix_socket) uv_pipe_init(loop, &pipe_, 0);
-    else uv_tcp_init(loop, &tcp_);
-    uv_timer_init(loop, &timer_);
+    // libuv fails these only for invalid arguments; should one fail anyway,
+    // every later call on the transport reports it instead of using a dead handle.
+    init_error_ = kind == Kind::unix_socket ? uv_pipe_init(loop, &pipe_, 0) : uv_tcp_init(loop, &tcp_);
+    if (int rc = uv_timer_init(loop, &timer_); rc != 0 && init_error_ == 0) init_error_ = rc;
+    if (init_error_ != 0) log::error("cannot set up a connection handle").kv("error", uv_strerror(init_error_));
     tcp_.data = this;
     timer_.data = this;
     connect_req_.data = this;
@@ -60,12 +59,18 @@ Transport::~Transport() {
     if (prev_ != nullptr) prev_->next_ = next_;
     else t_all = next_;
     if (next_ != nullptr) next_->prev_ = prev_;
+    drop_pending();
+    if (ssl_ != nullptr) SSL_free(ssl_);
+}
+
+void Transport::drop_pending() {
     while (pending_head_ != nullptr) {
         Chunk* next = pending_head_->next;
         chunk_release(pending_head_);
         pending_head_ = next;
     }
-    if (ssl_ != nullptr) SSL_free(ssl_);
+    pending_tail_ = nullptr;
+    queued_ = 0;
 }
 
 void Transport::set_socket_options() {
@@ -74,19 +79,25 @@ void Transport::set_socket_options() {
         peer_ = uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0 ? describe_unix_peer(fd) : "unix";
         return;
     }
-    uv_tcp_nodelay(&tcp_, 1);
+    if (int rc = uv_tcp_nodelay(&tcp_, 1)) log::debug("TCP_NODELAY failed").kv("error", uv_strerror(rc));
     sockaddr_storage ss{};
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer_ = address_text(ss);
+    if (int rc = uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len); rc == 0) {
+        peer_ = address_text(ss);
+    } else if (peer_.empty()) {
+        peer_ = std::string("unknown peer (") + uv_strerror(rc) + ")";
+    }
 }
 
 int Transport::accept_from(uv_stream_t* server) {
+    if (init_error_ != 0) return init_error_;
     int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
     if (rc == 0) set_socket_options();
     return rc;
 }
 
 int Transport::adopt(uv_os_sock_t fd) {
+    if (init_error_ != 0) return init_error_;
     int rc = kind_ == Kind::unix_socket ? uv_pipe_open(&pipe_, fd) : uv_tcp_open(&tcp_, fd);
     if (rc == 0) set_socket_options();
     return rc;
@@ -96,16 +107,8 @@ int Transport::connect(const sockaddr_in& addr) {
     sockaddr_storage ss{};
     std::memcpy(&ss, &addr, sizeof addr);
     peer_ = address_text(ss);
+    if (init_error_ != 0) return init_error_;
     return uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&addr), on_connect);
-}
-
-void Transport::use_tls(SSL* ssl) {
-    ssl_ = ssl;
-    rbio_ = BIO_new(BIO_s_mem());
-    wbio_ = BIO_new(BIO_s_mem());
-    // An empty memory BIO reports "retry" rather than EOF.
-    BIO_set_mem_eof_return(rbio_, -1);
-    SSL_set_bio(ssl_, rbio_, wbio_);
 }
 
 void Transport::on_connect(uv_connect_t* req, int status) {
@@ -113,7 +116,9 @@ void Transport::on_connect(uv_connect_t* req, int status) {
     if (self->phase_ != Phase::open || self->handler_ == nullptr) return;
     if (status == 0) {
         self->set_socket_options();
-        uv_tcp_keepalive(&self->tcp_, 1, 15);
+        if (int rc = uv_tcp_keepalive(&self->tcp_, 1, 15)) {
+            log::debug("TCP keepalive failed").kv("peer", self->peer_).kv("error", uv_strerror(rc));
+        }
         uv_os_fd_t fd;
         if (self->unacked_timeout_ms_ > 0 && uv_fileno(reinterpret_cast<uv_handle_t*>(&self->tcp_), &fd) == 0) {
             if (int err = tune_upstream_socket(fd, self->unacked_timeout_ms_)) {
@@ -133,7 +138,10 @@ void Transport::read_start() {
     want_read_ = true;
     if (phase_ == Phase::closing || ended_) return;
     if (!uv_reading_) {
-        uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
+        if (int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read)) {
+            report_later(End::Kind::io_error, std::string("cannot read: ") + uv_strerror(rc));
+            return;
+        }
         uv_reading_ = true;
     }
     // OpenSSL may hold decrypted bytes we stopped taking; hand them over on
@@ -150,14 +158,40 @@ void Transport::read_stop() {
     }
 }
 
+// The transport's one timer serves three purposes: a failure noticed inside an
+// owner's call is reported from the loop; decrypted bytes OpenSSL still holds
+// are handed over on the next turn; an ending transport closes at its linger
+// deadline. A pending failure report is never replaced by a drain.
+void Transport::arm_timer(uint64_t ms) {
+    if (int rc = uv_timer_start(&timer_, on_timer, ms, 0)) {
+        log::error("cannot start a timer").kv("peer", peer_).kv("error", uv_strerror(rc));
+    }
+}
+
+void Transport::on_timer(uv_timer_t* t) {
+    auto* self = static_cast<Transport*>(t->data);
+    switch (self->phase_) {
+    case Phase::open:
+        if (self->failure_) {
+            End failure = std::move(*self->failure_);
+            self->failure_.reset();
+            self->deliver_end(failure.kind, std::move(failure.detail));
+        } else if (self->want_read_ && self->ssl_ != nullptr) {
+            self->drive_tls();
+        }
+        return;
+    case Phase::ending: self->close(); return;  // linger deadline, or a failure while ending
+    case Phase::closing: return;
+    }
+}
+
+void Transport::report_later(End::Kind kind, std::string detail) {
+    if (!failure_) failure_ = End{kind, std::move(detail)};
+    arm_timer(0);
+}
+
 void Transport::schedule_tls_drain() {
-    uv_timer_start(
-        &timer_,
-        [](uv_timer_t* t) {
-            auto* self = static_cast<Transport*>(t->data);
-            if (self->phase_ == Phase::open && self->want_read_) self->drive_tls();
-        },
-        0, 0);
+    if (!failure_) arm_timer(0);
 }
 
 void Transport::on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(t_read_buffer, sizeof t_read_buffer); }
@@ -188,61 +222,6 @@ void Transport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     } else if (self->handler_ != nullptr) {
         self->handler_->on_transport_data(*self, buf->base, static_cast<size_t>(nread));
     }
-}
-
-void Transport::handle_ciphertext(const char* data, size_t len) {
-    BIO_write(rbio_, data, static_cast<int>(len));
-    drive_tls();
-}
-
-void Transport::drive_tls() {
-    if (!handshake_done_) {
-        ERR_clear_error();
-        int rc = SSL_do_handshake(ssl_);
-        flush_tls_output();
-        if (rc != 1) {
-            int err = SSL_get_error(ssl_, rc);
-            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
-            bool is_verify = false;
-            std::string why = tls::describe_failure(ssl_, err, is_verify);
-            ERR_clear_error();
-            deliver_end(is_verify ? End::Kind::verify_error : End::Kind::tls_error, why);
-            return;
-        }
-        handshake_done_ = true;
-        if (handler_ == nullptr) return;
-        handler_->on_transport_tls_ready(*this);
-    }
-    while (phase_ == Phase::open && handler_ != nullptr && want_read_) {
-        // SSL_read returns one record (<= 16 KiB) at a time: gather what is
-        // already decrypted into one buffer, so the owner forwards it with
-        // one write instead of one per record.
-        size_t filled = 0;
-        int err = SSL_ERROR_NONE;
-        while (filled < sizeof t_plain_buffer) {
-            ERR_clear_error();
-            int n = SSL_read(ssl_, t_plain_buffer + filled, static_cast<int>(sizeof t_plain_buffer - filled));
-            if (n <= 0) {
-                err = SSL_get_error(ssl_, n);
-                break;
-            }
-            filled += static_cast<size_t>(n);
-        }
-        if (filled > 0) handler_->on_transport_data(*this, t_plain_buffer, filled);
-        if (err == SSL_ERROR_NONE) continue;  // the buffer filled up: there may be more
-        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
-        if (phase_ != Phase::open || handler_ == nullptr) break;  // the owner let go meanwhile
-        if (err == SSL_ERROR_ZERO_RETURN) {
-            deliver_end(End::Kind::eof, "");
-        } else {
-            bool is_verify = false;
-            std::string why = tls::describe_failure(ssl_, err, is_verify);
-            ERR_clear_error();
-            deliver_end(End::Kind::tls_error, why);
-        }
-        break;
-    }
-    if (phase_ == Phase::open) flush_tls_output();  // SSL_read may answer (key updates, alerts)
 }
 
 void Transport::deliver_end(End::Kind kind, std::string detail) {
@@ -286,26 +265,15 @@ void Transport::flush() {
             submit(chunk);
             continue;
         }
-        ERR_clear_error();
-        // Memory BIOs never block, so SSL_write takes the whole chunk at once.
-        SSL_write(ssl_, chunk->data, static_cast<int>(chunk->len));
+        bool written = encrypt(chunk->data, chunk->len);
         chunk_release(chunk);
+        if (!written) {
+            drop_pending();
+            break;
+        }
     }
     if (ssl_ != nullptr) flush_tls_output();
     if (backlog() >= kHighWater) drain_wanted_ = true;
-}
-
-void Transport::flush_tls_output() {
-    while (BIO_ctrl_pending(wbio_) > 0) {
-        Chunk* chunk = chunk_acquire();
-        int n = BIO_read(wbio_, chunk->data, static_cast<int>(kChunkBytes));
-        if (n <= 0) {
-            chunk_release(chunk);
-            break;
-        }
-        chunk->len = static_cast<uint32_t>(n);
-        submit(chunk);
-    }
 }
 
 void Transport::submit(Chunk* chunk) {
@@ -318,16 +286,7 @@ void Transport::submit(Chunk* chunk) {
         // Reported from the loop, not from inside the owner's call.
         backlog_ -= chunk->len;
         chunk_release(chunk);
-        if (phase_ == Phase::open && !ended_) {
-            uv_timer_start(
-                &timer_,
-                [](uv_timer_t* t) {
-                    auto* self = static_cast<Transport*>(t->data);
-                    if (self->phase_ == Phase::open) self->deliver_end(End::Kind::io_error, "write failed");
-                    else self->close();
-                },
-                0, 0);
-        }
+        if (phase_ != Phase::closing) report_later(End::Kind::io_error, std::string("write failed: ") + uv_strerror(rc));
     }
 }
 
@@ -355,18 +314,13 @@ void Transport::on_write(uv_write_t* req, int status) {
 void Transport::end(uint64_t linger_ms) {
     if (phase_ != Phase::open) return;
     flush();
-    if (ssl_ != nullptr && handshake_done_) {
-        ERR_clear_error();
-        SSL_shutdown(ssl_);  // queue close_notify
-        flush_tls_output();
-    }
+    if (ssl_ != nullptr && handshake_done_) queue_close_notify();
     handler_ = nullptr;
     phase_ = Phase::ending;
-    uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<Transport*>(t->data)->close(); }, linger_ms, 0);
+    arm_timer(failure_ ? 0 : linger_ms);  // a failed write: nothing more will go out
     if (!ended_ && !uv_reading_) {
-        uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
-        uv_reading_ = true;
+        // Drain the peer's last bytes; if that cannot be, the linger deadline still closes it.
+        if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0) uv_reading_ = true;
     }
     maybe_shutdown();
 }

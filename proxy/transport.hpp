@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "buffer_pool.hpp"
@@ -61,7 +62,8 @@ public:
     int adopt(uv_os_sock_t fd);
     int connect(const sockaddr_in& addr);
     // Takes ownership of ssl; the client handshake starts once connected.
-    void use_tls(SSL* ssl);
+    // False when its buffers cannot be had (out of memory): the transport is then unusable.
+    bool use_tls(SSL* ssl);
     // Upstream sockets: keepalive probes and a bound on unacknowledged data,
     // applied once connected (see socket_tuning.hpp).
     void set_unacked_timeout(uint32_t ms) { unacked_timeout_ms_ = ms; }
@@ -105,12 +107,21 @@ private:
     static void on_connect(uv_connect_t* req, int status);
     static void on_shutdown(uv_shutdown_t* req, int status);
     static void on_close(uv_handle_t* handle);
+    static void on_timer(uv_timer_t* timer);
 
+    // TLS (transport_tls.cpp): ciphertext in, plaintext to the handler, and back.
     void handle_ciphertext(const char* data, size_t len);
     void drive_tls();
-    void deliver_end(End::Kind kind, std::string detail);
+    bool encrypt(const char* data, size_t len);
     void flush_tls_output();
+    void queue_close_notify();
+
+    void deliver_end(End::Kind kind, std::string detail);
+    // A failure noticed inside an owner's call, delivered from the loop.
+    void report_later(End::Kind kind, std::string detail);
+    void arm_timer(uint64_t ms);
     void submit(Chunk* chunk);
+    void drop_pending();
     void schedule_tls_drain();
     void maybe_shutdown();
     void set_socket_options();
@@ -127,11 +138,13 @@ private:
         uv_pipe_t pipe_;
     };
     Kind kind_;
-    uv_timer_t timer_;          // deferred TLS drain; linger deadline while ending
+    uv_timer_t timer_;          // deferred failure report or TLS drain; linger deadline while ending
     uv_connect_t connect_req_;
     uv_shutdown_t shutdown_req_;
     Handler* handler_;
     Phase phase_ = Phase::open;
+    int init_error_ = 0;         // a handle that could not be set up (uv error)
+    std::optional<End> failure_; // reported by the timer, from the loop
     int open_handles_ = 2;
     bool want_read_ = false;
     bool uv_reading_ = false;

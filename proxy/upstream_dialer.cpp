@@ -153,7 +153,11 @@ void UpstreamDialer::try_next_address() {
             fail_later(502, error);
             return;
         }
-        attempt_->use_tls(ssl);
+        if (!attempt_->use_tls(ssl)) {
+            fail_later(503, "cannot set up TLS toward the upstream: loopgate is out of memory; try again later",
+                       /*local=*/true);
+            return;
+        }
     }
     // Sent data unacknowledged for longer than a ping cycle means the path is
     // gone; let the kernel say so too (30 s when pings are off).
