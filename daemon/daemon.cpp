@@ -71,13 +71,12 @@ int Daemon::run() {
 
 bool Daemon::prepare_routes() {
     for (const auto& route : config_.routes) {
-        auto context = std::make_unique<RouteContext>();
-        context->config = route;
-        context->process = &process_load_;
+        auto settings = std::make_shared<RouteSettings>();
+        settings->config = route;
         if (route.upstream.tls) {
             std::string error;
-            context->tls = tls::make_upstream_context(route, error);
-            if (!context->tls) {
+            settings->tls = tls::make_upstream_context(route, error);
+            if (!settings->tls) {
                 log::error("cannot prepare TLS").kv("route", route.name).kv("error", error);
                 return false;
             }
@@ -88,16 +87,19 @@ bool Daemon::prepare_routes() {
                 .kv("verify", route.tls.verify == config::TlsVerify::full ? "full" : "pin-only")
                 .kv("pins", static_cast<uint64_t>(route.tls.pins.size()))
                 .kv("client_cert", route.tls.client_cert ? route.tls.client_cert->string() : std::string("-"))
-                .kv("trust", tls::trust_description(context->tls.get()));
+                .kv("trust", tls::trust_description(settings->tls.get()));
         } else {
             log::warn("upstream is plaintext: traffic to it is not encrypted")
                 .kv("route", route.name)
                 .kv("upstream", route.upstream.text());
         }
-        context->clock = &clock_;
-        context->dialers = std::make_unique<UpstreamDialers>(&loop_, *context);
-        context->health = std::make_unique<RouteHealth>(*context);
-        routes_.push_back(std::move(context));
+        auto runtime = std::make_unique<RouteRuntime>();
+        runtime->settings = std::move(settings);
+        runtime->process = &process_load_;
+        runtime->clock = &clock_;
+        runtime->dialers = std::make_unique<UpstreamDialers>(&loop_, runtime->stats);
+        runtime->health = std::make_unique<RouteHealth>(*runtime);
+        routes_.push_back(std::move(runtime));
     }
     return true;
 }
@@ -105,16 +107,17 @@ bool Daemon::prepare_routes() {
 bool Daemon::start_listeners() {
     for (auto& route : routes_) {
         auto listener = std::make_unique<Listener>(&loop_, *route);
+        const config::Route& config = route->settings->config;
         std::string error;
         if (!listener->start(error)) {
-            log::error("cannot listen").kv("route", route->config.name).kv("error", error);
+            log::error("cannot listen").kv("route", config.name).kv("error", error);
             return false;
         }
         log::Line line(log::Level::info, "listening");
-        line.kv("route", route->config.name)
+        line.kv("route", config.name)
             .kv("address", listener->bound_address())
-            .kv("upstream", route->config.upstream.text());
-        if (route->config.connect_to) line.kv("connect_to", *route->config.connect_to);
+            .kv("upstream", config.upstream.text());
+        if (config.connect_to) line.kv("connect_to", *config.connect_to);
         listeners_.push_back(std::move(listener));
     }
     return true;
@@ -185,13 +188,14 @@ void Daemon::on_network_changed(const std::string& changes) {
     if (shutting_down_) return;
     log::info("network changed").kv("changes", changes);
     for (auto& listener : listeners_) {
-        RouteContext& route = listener->route();
-        size_t probed = listener->probe_sessions(route.config.liveness.probe_timeout_ms);
+        RouteRuntime& route = listener->route();
+        const config::Route& config = route.settings->config;
+        size_t probed = listener->probe_sessions(config.liveness.probe_timeout_ms);
         route.health->network_changed();
         log::info("probing upstream sessions")
-            .kv("route", route.config.name)
+            .kv("route", config.name)
             .kv("sessions", static_cast<uint64_t>(probed))
-            .kv("timeout_ms", route.config.liveness.probe_timeout_ms)
+            .kv("timeout_ms", config.liveness.probe_timeout_ms)
             .kv("upstream_state", RouteHealth::state_name(route.health->state()));
     }
 }

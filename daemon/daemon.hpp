@@ -46,7 +46,7 @@ private:
     int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};
     ProcessLoad process_load_;  // the global connection limit, shared by every route
-    std::vector<std::unique_ptr<RouteContext>> routes_;
+    std::vector<std::unique_ptr<RouteRuntime>> routes_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<SignalWatch*> signals_;
     std::unique_ptr<NetworkMonitor> network_;

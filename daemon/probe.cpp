@@ -119,7 +119,7 @@ class RouteProbe final : private UpstreamDialer::Handler, private Transport::Han
 public:
     RouteProbe(uv_loop_t* loop, const config::Route& route, size_t index)
         : loop_(loop), index_(index), deadline_(loop), close_timer_(loop) {
-        route_.config = route;
+        settings_->config = route;
     }
 
     ~RouteProbe() {
@@ -156,7 +156,7 @@ private:
             return true;
         }
         std::string error;
-        route_.tls = tls::make_upstream_context(route_.config, error);
+        settings_->tls = tls::make_upstream_context(settings_->config, error);
         if (!route_.tls) {
             fail("trust", error);
             return false;
@@ -180,7 +180,7 @@ private:
                                                              " ms (timeouts.handshake_ms; " + doing + ")");
         });
         UpstreamDialer::Handler& handler = *this;
-        dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
+        dialer_ = std::make_unique<UpstreamDialer>(loop_, settings_, stats_, handler);
         dialer_->start();
     }
 
@@ -402,7 +402,7 @@ private:
             succeed();
         });
         UpstreamDialer::Handler& handler = *this;
-        resume_dialer_ = std::make_unique<UpstreamDialer>(loop_, route_, handler);
+        resume_dialer_ = std::make_unique<UpstreamDialer>(loop_, settings_, stats_, handler);
         resume_dialer_->start();
     }
 
@@ -455,7 +455,9 @@ private:
     }
 
     uv_loop_t* loop_;
-    RouteContext route_;
+    std::shared_ptr<RouteSettings> settings_ = std::make_shared<RouteSettings>();
+    const RouteSettings& route_ = *settings_;
+    RouteStats stats_;
     size_t index_;
     Clock::time_point started_;
     Clock::time_point step_started_;

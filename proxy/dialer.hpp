@@ -53,10 +53,13 @@ public:
     virtual const std::string& stage() const = 0;
 };
 
+struct RouteSettings;
+
 class DialerFactory {
 public:
     virtual ~DialerFactory() = default;
-    virtual std::unique_ptr<Dialer> new_dialer(DialHandler& handler) = 0;
+    // A dial with these settings; the dialer keeps them alive while it runs.
+    virtual std::unique_ptr<Dialer> new_dialer(std::shared_ptr<const RouteSettings> settings, DialHandler& handler) = 0;
 };
 
 // True for errors that mean loopgate's own resources ran out (too many open

@@ -2,15 +2,15 @@
 
 namespace loopgate {
 
-HoldPhase::HoldPhase(RouteContext& route, Owner& owner, std::string down)
-    : route_(route), owner_(owner), down_(std::move(down)), deadline_(route.clock->new_alarm()) {}
+HoldPhase::HoldPhase(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, std::string down)
+    : route_(route), runtime_(runtime), owner_(owner), down_(std::move(down)), deadline_(runtime.clock->new_alarm()) {}
 
 HoldPhase::~HoldPhase() {
-    if (listed_) route_.health->release(this);
+    if (listed_) runtime_.health->release(this);
 }
 
 bool HoldPhase::start(uint64_t wait_ms) {
-    if (route_.health == nullptr || wait_ms == 0 || !route_.health->hold(this)) return false;
+    if (runtime_.health == nullptr || wait_ms == 0 || !runtime_.health->hold(this)) return false;
     listed_ = true;
     uint32_t hold_ms = route_.config.reconnect.hold_ms;
     deadline_->start(wait_ms, [this, hold_ms] {

@@ -27,7 +27,7 @@ public:
     };
 
     // `down` says why the upstream is unreachable, for the 503's body.
-    HoldPhase(RouteContext& route, Owner& owner, std::string down);
+    HoldPhase(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, std::string down);
     ~HoldPhase();
     HoldPhase(const HoldPhase&) = delete;
     HoldPhase& operator=(const HoldPhase&) = delete;
@@ -39,7 +39,8 @@ public:
 private:
     void on_upstream_back() override;
 
-    RouteContext& route_;
+    const RouteSettings& route_;
+    RouteRuntime& runtime_;
     Owner& owner_;
     std::string down_;
     std::unique_ptr<Alarm> deadline_;

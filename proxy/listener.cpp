@@ -9,7 +9,7 @@
 
 namespace loopgate {
 
-Listener::Listener(uv_loop_t* loop, RouteContext& route) : loop_(loop), route_(route) {}
+Listener::Listener(uv_loop_t* loop, RouteRuntime& route) : loop_(loop), route_(route) {}
 
 Listener::~Listener() {
     stop_accepting();
@@ -19,17 +19,19 @@ Listener::~Listener() {
 bool Listener::start(std::string& error) {
     server_ = new Server{};
     server_->owner = this;
-    bool listening = route_.config.listen.is_unix() ? listen_unix(error) : listen_tcp(error);
+    bool listening = config().listen.is_unix() ? listen_unix(error) : listen_tcp(error);
     if (!listening) {
         stop_accepting();
         return false;
     }
-    route_.access = AccessPolicy::for_route(route_.config, bound_port_);
+    auto settings = std::make_shared<RouteSettings>(*route_.settings);
+    settings->access = AccessPolicy::for_route(settings->config, bound_port_);
+    route_.settings = std::move(settings);
     return true;
 }
 
 bool Listener::listen_tcp(std::string& error) {
-    const auto& listen = route_.config.listen;
+    const auto& listen = config().listen;
     sockaddr_in addr{};
     if (uv_ip4_addr(listen.host.c_str(), listen.port, &addr) != 0) {
         error = "invalid listen address " + listen.text();
@@ -62,7 +64,7 @@ bool Listener::listen_tcp(std::string& error) {
 }
 
 bool Listener::listen_unix(std::string& error) {
-    const auto& listen = route_.config.listen;
+    const auto& listen = config().listen;
     if (int rc = uv_pipe_init(loop_, &server_->handle.pipe, 0)) {
         error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
         delete server_;
@@ -74,7 +76,7 @@ bool Listener::listen_unix(std::string& error) {
     bool removed_stale = false;
     auto problem = socket_file_->prepare(removed_stale);
     if (removed_stale) {
-        log::info("removed a stale socket file").kv("route", route_.config.name).kv("path", listen.unix_path.string());
+        log::info("removed a stale socket file").kv("route", config().name).kv("path", listen.unix_path.string());
     }
     if (!problem) {
         int rc = uv_pipe_bind(&server_->handle.pipe, listen.unix_path.c_str());
@@ -106,14 +108,14 @@ void Listener::on_connection(uv_stream_t* stream, int status) {
     auto* server = static_cast<Server*>(stream->data);
     if (server->owner == nullptr) return;
     if (status < 0) {
-        log::warn("accept failed").kv("route", server->owner->route_.config.name).kv("error", uv_strerror(status));
+        log::warn("accept failed").kv("route", server->owner->config().name).kv("error", uv_strerror(status));
         return;
     }
     server->owner->accept_one();
 }
 
 void Listener::accept_one() {
-    auto kind = route_.config.listen.is_unix() ? Transport::Kind::unix_socket : Transport::Kind::tcp;
+    auto kind = config().listen.is_unix() ? Transport::Kind::unix_socket : Transport::Kind::tcp;
     Transport* app = Transport::create(loop_, nullptr, kind);
     if (app->accept_from(reinterpret_cast<uv_stream_t*>(&server_->handle)) != 0) {
         app->close();

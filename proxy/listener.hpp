@@ -17,12 +17,14 @@ class UnixSocketFile;
 
 class Listener final : private SessionOwner {
 public:
-    Listener(uv_loop_t* loop, RouteContext& route);
+    // Accepts with route.settings as they are when each app connects.
+    Listener(uv_loop_t* loop, RouteRuntime& route);
     ~Listener();
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
-    // Binds and listens. Returns false and sets error when it cannot.
+    // Binds and listens, and completes route.settings with the access
+    // policy for the port bound. Returns false and sets error when it cannot.
     bool start(std::string& error);
     // The address actually bound ("127.0.0.1:41234" when the config said port
     // 0), or "unix:/path".
@@ -35,7 +37,7 @@ public:
     // Pings the upstream of every relaying session (after a network change);
     // returns how many were probed.
     size_t probe_sessions(uint32_t timeout_ms);
-    RouteContext& route() { return route_; }
+    RouteRuntime& route() { return route_; }
 
 private:
     struct Server {
@@ -46,6 +48,7 @@ private:
         Listener* owner;
     };
 
+    const config::Route& config() const { return route_.settings->config; }
     bool listen_tcp(std::string& error);
     bool listen_unix(std::string& error);
 
@@ -54,7 +57,7 @@ private:
     void on_session_finished(Session* session) override;
 
     uv_loop_t* loop_;
-    RouteContext& route_;
+    RouteRuntime& route_;
     Server* server_ = nullptr;
     std::string bound_;
     uint16_t bound_port_ = 0;                     // TCP only

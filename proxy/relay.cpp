@@ -15,15 +15,16 @@ void Relay::Pipe::on_frame_error(const ws::ScanError& error) { relay_.on_protoco
 
 // ---- life cycle ----
 
-Relay::Relay(RouteContext& route, Owner& owner, SessionRecord& record, Transport* app, Transport* upstream,
-             uint8_t allowed_rsv)
+Relay::Relay(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, SessionRecord& record, Transport* app,
+             Transport* upstream, uint8_t allowed_rsv)
     : route_(route),
+      runtime_(runtime),
       owner_(owner),
       record_(record),
-      clock_(*route.clock),
-      liveness_(*route.clock, route.config.liveness, *this),
-      close_deadline_(route.clock->new_alarm()),
-      idle_(route.clock->new_alarm()) {
+      clock_(*runtime.clock),
+      liveness_(*runtime.clock, route.config.liveness, *this),
+      close_deadline_(runtime.clock->new_alarm()),
+      idle_(runtime.clock->new_alarm()) {
     app_.transport = app;
     up_.transport = upstream;
     uint64_t max_message = route_.config.limits.max_message_bytes;
@@ -168,7 +169,7 @@ void Relay::on_end(Side side, const Transport::End& end) {
             std::string why = "upstream connection lost";
             if (!end.detail.empty()) why += ": " + end.detail;
             record_.record_close("upstream", ws::kServiceRestart, why);
-            if (route_.health) route_.health->report_unreachable(why);
+            if (runtime_.health) runtime_.health->report_unreachable(why);
             close_toward(Side::app, ws::kServiceRestart, "upstream connection lost", false);
         } else {
             record_.record_close("app", 1006, "app disconnected without a close frame");
@@ -182,7 +183,7 @@ void Relay::upstream_silent(const std::string& reason) {
     log::warn("upstream lost").kv("route", route_.config.name).kv("app", record_.app_address)
         .kv("upstream", record_.upstream_address).kv("reason", reason);
     record_.record_close("loopgate", ws::kServiceRestart, reason);
-    if (route_.health) route_.health->report_unreachable(reason);
+    if (runtime_.health) runtime_.health->report_unreachable(reason);
     // The path is dead: a close frame would never arrive. Drop it now.
     if (up_.transport != nullptr) up_.transport->close();
     up_.transport = nullptr;

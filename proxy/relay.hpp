@@ -34,8 +34,8 @@ public:
 
     // Takes both transports (their handler stays the session, which passes
     // their events on). `policy` is what the handshake negotiated.
-    Relay(RouteContext& route, Owner& owner, SessionRecord& record, Transport* app, Transport* upstream,
-          uint8_t allowed_rsv);
+    Relay(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, SessionRecord& record, Transport* app,
+          Transport* upstream, uint8_t allowed_rsv);
     ~Relay();
     Relay(const Relay&) = delete;
     Relay& operator=(const Relay&) = delete;
@@ -111,7 +111,8 @@ private:
         return side == Side::app ? record_.bytes_from_app : record_.bytes_from_upstream;
     }
 
-    RouteContext& route_;
+    const RouteSettings& route_;
+    RouteRuntime& runtime_;
     Owner& owner_;
     SessionRecord& record_;
     Clock& clock_;

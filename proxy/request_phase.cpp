@@ -5,12 +5,12 @@
 
 namespace loopgate {
 
-RequestPhase::RequestPhase(RouteContext& route, Owner& owner, SessionRecord& record)
+RequestPhase::RequestPhase(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, SessionRecord& record)
     : route_(route),
       owner_(owner),
       record_(record),
       reader_(http::Reader::Kind::request, route.config.limits.max_request_header_bytes),
-      deadline_(route.clock->new_alarm()) {
+      deadline_(runtime.clock->new_alarm()) {
     uint32_t ms = route_.config.timeouts.request_ms;
     deadline_->start(ms, [this, ms] {
         owner_.refuse({408, "the WebSocket upgrade request was not complete within " + std::to_string(ms) + " ms", {}});

@@ -28,7 +28,7 @@ public:
         ~Owner() = default;
     };
 
-    RequestPhase(RouteContext& route, Owner& owner, SessionRecord& record);
+    RequestPhase(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, SessionRecord& record);
     RequestPhase(const RequestPhase&) = delete;
     RequestPhase& operator=(const RequestPhase&) = delete;
 
@@ -37,7 +37,7 @@ public:
 private:
     void log_request(const http::Request& request) const;
 
-    RouteContext& route_;
+    const RouteSettings& route_;
     Owner& owner_;
     SessionRecord& record_;
     http::Reader reader_;

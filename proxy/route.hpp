@@ -1,5 +1,12 @@
-// What the data path knows about one route at run time: its settings, its
-// TLS context and its counters.
+// What the data path knows about one route, in two parts:
+//
+//  - RouteSettings: what the config says, made ready to use (the TLS context,
+//    the access policy for the port bound). Immutable once built, and shared:
+//    every session keeps the settings it started with for its whole life, so
+//    a reload that builds new ones changes nothing for sessions under way.
+//  - RouteRuntime: what happens on the route (health, counters, the clock and
+//    dialers it uses). One per route, with one owner (the daemon), outliving
+//    every session of the route.
 #pragma once
 
 #include <cstdint>
@@ -13,14 +20,21 @@
 
 namespace loopgate {
 
-class RouteHealth;  // route_health.hpp; whoever destroys a RouteContext includes it
+class RouteHealth;  // route_health.hpp; whoever destroys a RouteRuntime includes it
+
+struct RouteSettings {
+    config::Route config;
+    std::shared_ptr<SSL_CTX> tls;  // null for a ws:// upstream; shared by copies of the settings
+    AccessPolicy access;  // for the port the listener bound
+};
+using RouteSettingsPtr = std::shared_ptr<const RouteSettings>;
 
 struct RouteStats {
     uint64_t sessions_accepted = 0;
     uint64_t sessions_active = 0;
-    uint64_t upgrades_refused = 0;     // answered with an HTTP error before the 101
-    uint64_t upstream_failures = 0;    // dial, TLS or handshake failures
-    uint64_t local_exhaustion = 0;     // refused 503: loopgate ran out of descriptors or memory
+    uint64_t upgrades_refused = 0;        // answered with an HTTP error before the 101
+    uint64_t upstream_failures = 0;       // dial, TLS or handshake failures
+    uint64_t local_exhaustion = 0;        // refused 503: loopgate ran out of descriptors or memory
     uint64_t tls_handshakes_full = 0;     // upstream TLS handshakes that sent a certificate
     uint64_t tls_handshakes_resumed = 0;  // ... that resumed a cached session instead
 };
@@ -31,12 +45,10 @@ struct ProcessLoad {
     uint64_t connections_active = 0;
 };
 
-struct RouteContext {
-    config::Route config;
-    tls::SslCtxPtr tls;  // null for a ws:// upstream
+struct RouteRuntime {
+    RouteSettingsPtr settings;            // what new sessions and retries start with
     RouteStats stats;
     std::unique_ptr<RouteHealth> health;  // set by whoever runs the route (the daemon)
-    AccessPolicy access;                  // set by the listener once it knows its port
     ProcessLoad* process = nullptr;       // set by the daemon; null = this route alone
     // How sessions and the health tracker tell time and reach the upstream:
     // the loop's clock and UpstreamDialers in the daemon, fakes in unit tests.

@@ -7,7 +7,7 @@
 
 namespace loopgate {
 
-RouteHealth::RouteHealth(RouteContext& route)
+RouteHealth::RouteHealth(RouteRuntime& route)
     : route_(route),
       retry_alarm_(route.clock->new_alarm()),
       retry_deadline_(route.clock->new_alarm()),
@@ -26,7 +26,7 @@ const char* RouteHealth::state_name(State state) {
 
 void RouteHealth::report_up() {
     if (state_ == State::down) {
-        log::info("upstream up").kv("route", route_.config.name).kv("down_for_ms", down_for_ms());
+        log::info("upstream up").kv("route", route_.settings->config.name).kv("down_for_ms", down_for_ms());
     }
     state_ = State::up;
     attempt_ = 0;
@@ -43,7 +43,7 @@ void RouteHealth::report_unreachable(const std::string& reason) {
     down_reason_ = reason;
     down_since_ms_ = route_.clock->now_ms();
     attempt_ = 0;
-    log::warn("upstream down").kv("route", route_.config.name).kv("reason", reason);
+    log::warn("upstream down").kv("route", route_.settings->config.name).kv("reason", reason);
     schedule_retry();
 }
 
@@ -68,7 +68,7 @@ uint64_t RouteHealth::down_for_ms() const {
 
 void RouteHealth::schedule_retry() {
     if (stopped_) return;
-    const auto& r = route_.config.reconnect;
+    const auto& r = route_.settings->config.reconnect;
     uint64_t delay = r.backoff_initial_ms;
     if (held_.empty()) {
         // Full jitter: a random delay up to the exponential ceiling, so many
@@ -77,7 +77,7 @@ void RouteHealth::schedule_retry() {
         delay = std::uniform_int_distribution<uint64_t>(10, std::max<uint64_t>(ceiling, 10))(jitter_);
         ++attempt_;
     }
-    log::debug("upstream retry scheduled").kv("route", route_.config.name).kv("delay_ms", delay)
+    log::debug("upstream retry scheduled").kv("route", route_.settings->config.name).kv("delay_ms", delay)
         .kv("held", static_cast<uint64_t>(held_.size()));
     retry_alarm_->start(delay, [this] { retry_now(); });
 }
@@ -86,9 +86,9 @@ void RouteHealth::retry_now() {
     retry_alarm_->stop();
     ++retries_;
     DialHandler& handler = *this;
-    dialer_ = route_.dialers->new_dialer(handler);  // abandons one still in flight
+    dialer_ = route_.dialers->new_dialer(route_.settings, handler);  // abandons one still in flight
     // The dialer bounds each connect; the whole dial (TLS included) is bounded here.
-    uint32_t ms = route_.config.timeouts.handshake_ms;
+    uint32_t ms = route_.settings->config.timeouts.handshake_ms;
     retry_deadline_->start(ms, [this, ms] {
         std::string stage = dialer_ ? dialer_->stage() : std::string("dialing");
         dialer_.reset();
@@ -110,15 +110,15 @@ void RouteHealth::on_dial_failed(const DialFailure& failure) {
 }
 
 void RouteHealth::retry_failed(const std::string& reason) {
-    log::debug("upstream retry failed").kv("route", route_.config.name).kv("reason", reason);
+    log::debug("upstream retry failed").kv("route", route_.settings->config.name).kv("reason", reason);
     retry_deadline_->stop();
     down_reason_ = reason;
     schedule_retry();
 }
 
 bool RouteHealth::hold(HeldConnection* connection) {
-    if (state_ != State::down || stopped_ || route_.config.reconnect.hold_ms == 0) return false;
-    if (held_.size() >= route_.config.reconnect.max_held) return false;
+    if (state_ != State::down || stopped_ || route_.settings->config.reconnect.hold_ms == 0) return false;
+    if (held_.size() >= route_.settings->config.reconnect.max_held) return false;
     held_.push_back(connection);
     // Someone is waiting: do not sit out a backoff step now.
     if (!dialer_) retry_now();

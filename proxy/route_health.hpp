@@ -23,7 +23,7 @@
 
 namespace loopgate {
 
-struct RouteContext;
+struct RouteRuntime;
 
 class HeldConnection {
 public:
@@ -38,8 +38,8 @@ class RouteHealth final : private DialHandler {
 public:
     enum class State { unknown, up, down };
 
-    // Uses route.clock and route.dialers, which must outlive it.
-    explicit RouteHealth(RouteContext& route);
+    // Retries with route.settings (the latest), route.clock and route.dialers.
+    explicit RouteHealth(RouteRuntime& route);
     ~RouteHealth();
     RouteHealth(const RouteHealth&) = delete;
     RouteHealth& operator=(const RouteHealth&) = delete;
@@ -77,7 +77,7 @@ private:
     void retry_now();
     void release_all();
 
-    RouteContext& route_;
+    RouteRuntime& route_;
     State state_ = State::unknown;
     bool stopped_ = false;
     std::string down_reason_;

@@ -16,19 +16,19 @@ constexpr size_t kMaxEarlyAppBytes = 64 * 1024;
 
 // ---- life cycle ----
 
-Session::Session(RouteContext& route, SessionOwner& owner, Transport* app)
-    : route_(route), owner_(owner), app_(app), app_identity_(app) {
+Session::Session(RouteRuntime& runtime, SessionOwner& owner, Transport* app)
+    : settings_(runtime.settings), route_(*settings_), runtime_(runtime), owner_(owner), app_(app), app_identity_(app) {
     app->set_handler(this);
-    record_.route = route.config.name;
+    record_.route = route_.config.name;
     record_.app_address = app->peer();
-    ++route_.stats.sessions_accepted;
-    ++route_.stats.sessions_active;
-    if (route_.process != nullptr) ++route_.process->connections_active;
+    ++runtime_.stats.sessions_accepted;
+    ++runtime_.stats.sessions_active;
+    if (runtime_.process != nullptr) ++runtime_.process->connections_active;
 }
 
 Session::~Session() {
-    --route_.stats.sessions_active;
-    if (route_.process != nullptr) --route_.process->connections_active;
+    --runtime_.stats.sessions_active;
+    if (runtime_.process != nullptr) --runtime_.process->connections_active;
     if (app_ != nullptr) app_->close();
 }
 
@@ -42,18 +42,18 @@ void Session::start() {
         return;
     }
     RequestPhase::Owner& owner = *this;
-    request_phase_ = std::make_unique<RequestPhase>(route_, owner, record_);
+    request_phase_ = std::make_unique<RequestPhase>(route_, runtime_, owner, record_);
     app_->read_start();
 }
 
 // This session counts itself already, hence ">".
 std::optional<std::string> Session::over_capacity() const {
     uint32_t route_max = route_.config.max_connections;
-    if (route_.stats.sessions_active > route_max) {
+    if (runtime_.stats.sessions_active > route_max) {
         return "too many connections: route \"" + route_.config.name + "\" already has " + std::to_string(route_max) +
                " (max_connections); try again later";
     }
-    const ProcessLoad* process = route_.process;
+    const ProcessLoad* process = runtime_.process;
     if (process != nullptr && process->max_connections != 0 && process->connections_active > process->max_connections) {
         return "too many connections: loopgate already has " + std::to_string(process->max_connections) +
                " over all routes (top-level max_connections); try again later";
@@ -150,7 +150,7 @@ void Session::on_request(http::Request request, std::string early_bytes) {
     request_ = std::move(request);
     early_app_bytes_ = std::move(early_bytes);
     // Still read while waiting, so an app that hangs up is noticed at once.
-    RouteHealth* health = route_.health.get();
+    RouteHealth* health = runtime_.health.get();
     if (health != nullptr && health->state() == RouteHealth::State::down) hold_while_down();
     else connect();
 }
@@ -159,22 +159,22 @@ void Session::connect() {
     leave_phase(Phase::connecting);
     UpstreamConnect::Owner& owner = *this;
     Transport::Handler& events = *this;
-    connect_ = std::make_unique<UpstreamConnect>(route_, owner, record_, request_, events);
+    connect_ = std::make_unique<UpstreamConnect>(settings_, runtime_, owner, record_, request_, events);
     connect_->start();
 }
 
 void Session::hold_while_down() {
-    RouteHealth& health = *route_.health;
+    RouteHealth& health = *runtime_.health;
     const auto& reconnect = route_.config.reconnect;
     std::string down = "upstream " + route_.config.upstream.authority() + " is unreachable (" +
                        health.down_reason() + ")";
     // One bound for the whole wait, however often the upstream comes and goes meanwhile.
-    uint64_t now = route_.clock->now_ms();
+    uint64_t now = runtime_.clock->now_ms();
     if (held_since_ms_ == 0) held_since_ms_ = std::max<uint64_t>(now, 1);
     uint64_t waited = now - std::min(now, held_since_ms_);
     uint64_t left = reconnect.hold_ms > waited ? reconnect.hold_ms - waited : 0;
     HoldPhase::Owner& owner = *this;
-    auto hold = std::make_unique<HoldPhase>(route_, owner, down);
+    auto hold = std::make_unique<HoldPhase>(route_, runtime_, owner, down);
     if (!hold->start(left)) {
         std::string why = down;
         if (reconnect.hold_ms != 0 && left == 0) why += "; waited " + std::to_string(reconnect.hold_ms) + " ms";
@@ -194,12 +194,12 @@ void Session::on_upstream_back() { connect(); }
 void Session::on_connect_failed(const DialFailure& failure) {
     if (failure.local) {
         // loopgate's own limit (descriptors, memory): the upstream is fine.
-        ++route_.stats.local_exhaustion;
+        ++runtime_.stats.local_exhaustion;
         refuse({503, failure.reason, {{"Retry-After", "1"}}});
         return;
     }
-    ++route_.stats.upstream_failures;
-    RouteHealth* health = route_.health.get();
+    ++runtime_.stats.upstream_failures;
+    RouteHealth* health = runtime_.health.get();
     if (failure.unreachable && health != nullptr) {
         health->report_unreachable(failure.reason);
         // Down means it was up a moment ago: an outage, worth waiting out.
@@ -216,7 +216,7 @@ void Session::on_upstream_refused(const http::Response& response) {
     record_.http_status = response.status;
     record_.refusal_reason = "upstream answered " + std::to_string(response.status) + " " + response.reason;
     record_.closed_by = "upstream";
-    ++route_.stats.upgrades_refused;
+    ++runtime_.stats.upgrades_refused;
     std::string relayed = handshake::build_relayed_refusal(response);
     app_->write(relayed.data(), relayed.size());
     end_app();
@@ -226,7 +226,7 @@ void Session::on_upstream_refused(const http::Response& response) {
 void Session::refuse(handshake::Refusal refusal) {
     record_.http_status = refusal.status;
     record_.refusal_reason = refusal.reason;
-    ++route_.stats.upgrades_refused;
+    ++runtime_.stats.upgrades_refused;
     if (app_ != nullptr) {
         std::string response = handshake::build_refusal(refusal);
         app_->write(response.data(), response.size());
@@ -246,7 +246,7 @@ void Session::end_app() {
 
 void Session::on_upgraded(Transport* upstream, const http::Response& response,
                           const handshake::Negotiated& negotiated, std::string_view after_101) {
-    if (route_.health) route_.health->report_up();
+    if (runtime_.health) runtime_.health->report_up();
     record_.http_status = 101;
     std::string reply = handshake::build_app_101(response, request_);
     app_->write(reply.data(), reply.size());
@@ -256,7 +256,7 @@ void Session::on_upgraded(Transport* upstream, const http::Response& response,
     app_ = nullptr;
     leave_phase(Phase::relaying);
     Relay::Owner& owner = *this;
-    relay_ = std::make_unique<Relay>(route_, owner, record_, app, upstream, negotiated.allowed_rsv);
+    relay_ = std::make_unique<Relay>(route_, runtime_, owner, record_, app, upstream, negotiated.allowed_rsv);
     std::string early = std::move(early_app_bytes_);
     relay_->begin(early, after_101);
 }

@@ -53,8 +53,9 @@ class Session final : private Transport::Handler,
 public:
     enum class Phase { reading_request, held, connecting, relaying, finished };
 
-    // Uses route.clock and route.dialers. Takes the app's transport.
-    Session(RouteContext& route, SessionOwner& owner, Transport* app);
+    // Keeps the route's current settings for its whole life; uses the
+    // runtime's clock and dialers. Takes the app's transport.
+    Session(RouteRuntime& runtime, SessionOwner& owner, Transport* app);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -96,7 +97,9 @@ private:
     void leave_phase(Phase next);
     std::optional<std::string> over_capacity() const;
 
-    RouteContext& route_;
+    RouteSettingsPtr settings_;
+    const RouteSettings& route_;  // *settings_
+    RouteRuntime& runtime_;
     SessionOwner& owner_;
     Phase phase_ = Phase::reading_request;
     Transport* app_;                  // ours until the relay takes it

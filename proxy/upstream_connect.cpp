@@ -12,14 +12,16 @@ constexpr size_t kMaxRefusalBody = 64 * 1024;
 
 }  // namespace
 
-UpstreamConnect::UpstreamConnect(RouteContext& route, Owner& owner, SessionRecord& record,
-                                 const http::Request& request, Transport::Handler& events)
-    : route_(route),
+UpstreamConnect::UpstreamConnect(RouteSettingsPtr settings, RouteRuntime& runtime, Owner& owner,
+                                 SessionRecord& record, const http::Request& request, Transport::Handler& events)
+    : settings_(std::move(settings)),
+      route_(*settings_),
+      runtime_(runtime),
       owner_(owner),
       record_(record),
       request_(request),
       events_(events),
-      deadline_(route.clock->new_alarm()),
+      deadline_(runtime.clock->new_alarm()),
       response_reader_(http::Reader::Kind::response, kMaxResponseHead, kMaxRefusalBody) {}
 
 UpstreamConnect::~UpstreamConnect() {
@@ -37,7 +39,7 @@ void UpstreamConnect::start() {
         owner_.settle();
     });
     DialHandler& handler = *this;
-    dialer_ = route_.dialers->new_dialer(handler);
+    dialer_ = runtime_.dialers->new_dialer(settings_, handler);
     dialer_->start();
 }
 

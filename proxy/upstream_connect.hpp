@@ -39,8 +39,8 @@ public:
 
     // `events` becomes the upstream transport's handler (the session, which
     // passes its data and end back here).
-    UpstreamConnect(RouteContext& route, Owner& owner, SessionRecord& record, const http::Request& request,
-                    Transport::Handler& events);
+    UpstreamConnect(RouteSettingsPtr settings, RouteRuntime& runtime, Owner& owner, SessionRecord& record,
+                    const http::Request& request, Transport::Handler& events);
     ~UpstreamConnect();
     UpstreamConnect(const UpstreamConnect&) = delete;
     UpstreamConnect& operator=(const UpstreamConnect&) = delete;
@@ -55,7 +55,9 @@ private:
     void on_dial_failed(const DialFailure& failure) override;
     void fail(int status, std::string reason, bool unreachable = false);
 
-    RouteContext& route_;
+    RouteSettingsPtr settings_;
+    const RouteSettings& route_;  // *settings_
+    RouteRuntime& runtime_;
     Owner& owner_;
     SessionRecord& record_;
     const http::Request& request_;

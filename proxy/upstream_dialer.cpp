@@ -13,8 +13,9 @@ struct UpstreamDialer::Lookup {
     int family;             // AF_INET to connect; AF_INET6 only to explain a missing A record
 };
 
-UpstreamDialer::UpstreamDialer(uv_loop_t* loop, RouteContext& route, Handler& handler)
-    : loop_(loop), route_(route), handler_(handler), attempt_timer_(loop) {}
+UpstreamDialer::UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler)
+    : loop_(loop), settings_(std::move(settings)), route_(*settings_), stats_(stats), handler_(handler),
+      attempt_timer_(loop) {}
 
 UpstreamDialer::~UpstreamDialer() {
     if (lookup_ != nullptr) {
@@ -213,11 +214,11 @@ void UpstreamDialer::on_transport_connected(Transport& t, int status) {
 
 void UpstreamDialer::on_transport_tls_ready(Transport& t) {
     bool resumed = SSL_session_reused(t.ssl()) == 1;
-    ++(resumed ? route_.stats.tls_handshakes_resumed : route_.stats.tls_handshakes_full);
+    ++(resumed ? stats_.tls_handshakes_resumed : stats_.tls_handshakes_full);
     log::debug("upstream TLS ready").kv("route", route_.config.name).kv("address", t.peer())
         .kv("tls", tls::describe_session(t.ssl())).kv("tls_resumed", resumed)
-        .kv("tls_handshakes_full", route_.stats.tls_handshakes_full)
-        .kv("tls_handshakes_resumed", route_.stats.tls_handshakes_resumed);
+        .kv("tls_handshakes_full", stats_.tls_handshakes_full)
+        .kv("tls_handshakes_resumed", stats_.tls_handshakes_resumed);
     Transport* ready = attempt_;
     attempt_ = nullptr;
     handler_.on_dial_ready(ready);

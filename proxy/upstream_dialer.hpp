@@ -24,7 +24,8 @@ public:
     using Failure = DialFailure;
     using Handler = DialHandler;
 
-    UpstreamDialer(uv_loop_t* loop, RouteContext& route, Handler& handler);
+    // Counts TLS handshakes (full, resumed) in `stats`, which must outlive it.
+    UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler);
     ~UpstreamDialer() override;
     UpstreamDialer(const UpstreamDialer&) = delete;
     UpstreamDialer& operator=(const UpstreamDialer&) = delete;
@@ -52,7 +53,9 @@ private:
     void on_transport_end(Transport& t, const Transport::End& end) override;
 
     uv_loop_t* loop_;
-    RouteContext& route_;
+    RouteSettingsPtr settings_;
+    const RouteSettings& route_;  // *settings_
+    RouteStats& stats_;
     Handler& handler_;
     Lookup* lookup_ = nullptr;
     std::vector<sockaddr_in> addresses_;
@@ -68,14 +71,14 @@ private:
 // Makes UpstreamDialers for one route.
 class UpstreamDialers final : public DialerFactory {
 public:
-    UpstreamDialers(uv_loop_t* loop, RouteContext& route) : loop_(loop), route_(route) {}
-    std::unique_ptr<Dialer> new_dialer(DialHandler& handler) override {
-        return std::make_unique<UpstreamDialer>(loop_, route_, handler);
+    UpstreamDialers(uv_loop_t* loop, RouteStats& stats) : loop_(loop), stats_(stats) {}
+    std::unique_ptr<Dialer> new_dialer(RouteSettingsPtr settings, DialHandler& handler) override {
+        return std::make_unique<UpstreamDialer>(loop_, std::move(settings), stats_, handler);
     }
 
 private:
     uv_loop_t* loop_;
-    RouteContext& route_;
+    RouteStats& stats_;
 };
 
 }  // namespace loopgate

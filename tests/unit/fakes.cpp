@@ -74,9 +74,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Dialer> FakeDialers::new_dialer(DialHandler& handler) {
+std::unique_ptr<Dialer> FakeDialers::new_dialer(RouteSettingsPtr settings, DialHandler& handler) {
     auto dial = std::make_shared<FakeDial>();
     dial->handler = &handler;
+    dial->settings = std::move(settings);
     dials_.push_back(dial);
     return std::make_unique<FakeDialer>(dial);
 }
@@ -107,15 +108,23 @@ bool FakeDialers::succeed(FakeDial& dial, Transport* upstream) {
 }
 
 FakeRoute::FakeRoute(config::Route settings) {
-    context.config = std::move(settings);
-    context.clock = &clock;
+    auto initial = std::make_shared<RouteSettings>();
+    initial->config = std::move(settings);
+    runtime.settings = std::move(initial);
+    runtime.clock = &clock;
     auto factory = std::make_unique<FakeDialers>();
     dialers = factory.get();
-    context.dialers = std::move(factory);
-    context.health = std::make_unique<RouteHealth>(context);
+    runtime.dialers = std::move(factory);
+    runtime.health = std::make_unique<RouteHealth>(runtime);
 }
 
-FakeRoute::~FakeRoute() { context.health.reset(); }
+FakeRoute::~FakeRoute() { runtime.health.reset(); }
+
+void FakeRoute::listen_on(uint16_t port) {
+    auto next = std::make_shared<RouteSettings>(*runtime.settings);
+    next->access = AccessPolicy::for_route(next->config, port);
+    runtime.settings = std::move(next);
+}
 
 config::Route test_route_settings() {
     config::Route route;

@@ -39,6 +39,7 @@ private:
 // One dial a fake dialer was asked for.
 struct FakeDial {
     DialHandler* handler = nullptr;
+    RouteSettingsPtr settings;  // what it was asked to dial with
     bool started = false;
     bool abandoned = false;  // its dialer was destroyed
     bool answered = false;   // the test made it succeed or fail
@@ -47,7 +48,7 @@ struct FakeDial {
 
 class FakeDialers final : public DialerFactory {
 public:
-    std::unique_ptr<Dialer> new_dialer(DialHandler& handler) override;
+    std::unique_ptr<Dialer> new_dialer(RouteSettingsPtr settings, DialHandler& handler) override;
 
     size_t count() const { return dials_.size(); }
     size_t live() const;
@@ -66,9 +67,12 @@ private:
 struct FakeRoute {
     explicit FakeRoute(config::Route settings);
     ~FakeRoute();
+    // New settings for sessions from now on, with the access policy for `port`.
+    void listen_on(uint16_t port);
+    const config::Route& config() const { return runtime.settings->config; }
     FakeClock clock;
-    FakeDialers* dialers = nullptr;  // owned by context
-    RouteContext context;
+    FakeDialers* dialers = nullptr;  // owned by runtime
+    RouteRuntime runtime;
 };
 
 config::Route test_route_settings();

@@ -24,7 +24,7 @@ struct Fixture {
         uv_run(&loop, UV_RUN_DEFAULT);  // frees the transports handed to the health tracker
         uv_loop_close(&loop);
     }
-    RouteHealth& health() { return *route.context.health; }
+    RouteHealth& health() { return *route.runtime.health; }
     FakeDialers& dialers() { return *route.dialers; }
     // Up, then lost: down with a retry scheduled.
     void bring_down() {
@@ -154,7 +154,7 @@ TEST_CASE("route health: a network change replaces a retry in flight and resets 
     Fixture f;
     f.bring_down();
     for (uint64_t ceiling : {250, 500, 1000, 2000}) f.fail_next_retry(ceiling);
-    f.route.clock.advance(4000);
+    for (uint64_t waited = 0; waited < 4000 && f.dialers().live() == 0; waited += 10) f.route.clock.advance(10);
     REQUIRE(f.dialers().live() == 1);
     FakeDial& stale = f.dialers().last();
     f.health().network_changed();

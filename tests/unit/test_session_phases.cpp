@@ -24,18 +24,18 @@ constexpr char kUpgrade[] =
 struct Harness final : SessionOwner {
     explicit Harness(config::Route settings = test_route_settings()) : route(std::move(settings)) {
         uv_loop_init(&loop);
-        route.context.access = AccessPolicy::for_route(route.context.config, 18789);
+        route.listen_on(18789);
         int fds[2];
         REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
         app_fd = fds[1];
         Transport* app = Transport::create(&loop, nullptr, Transport::Kind::unix_socket);
         REQUIRE(app->adopt(fds[0]) == 0);
-        session = new Session(route.context, *this, app);
+        session = new Session(route.runtime, *this, app);
         session->start();
     }
     ~Harness() {
         delete session;
-        route.context.health.reset();
+        route.runtime.health.reset();
         if (app_fd >= 0) close(app_fd);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
@@ -46,7 +46,7 @@ struct Harness final : SessionOwner {
         session = nullptr;
     }
 
-    RouteHealth& health() { return *route.context.health; }
+    RouteHealth& health() { return *route.runtime.health; }
     FakeDialers& dialers() { return *route.dialers; }
     Session::Phase phase() const { return session ? session->phase() : Session::Phase::finished; }
     // Time passes; then the loop runs what became ready.
@@ -133,8 +133,8 @@ TEST_CASE("session: running out of descriptors is loopgate's 503 and leaves the 
     CHECK(h.answer.find("Retry-After: 1") != std::string::npos);
     CHECK(h.answer.find("too many open files") != std::string::npos);
     CHECK(h.health().state() == RouteHealth::State::up);
-    CHECK(h.route.context.stats.local_exhaustion == 1);
-    CHECK(h.route.context.stats.upstream_failures == 0);
+    CHECK(h.route.runtime.stats.local_exhaustion == 1);
+    CHECK(h.route.runtime.stats.upstream_failures == 0);
 }
 
 TEST_CASE("session: the handshake deadline on an up route holds the app, and the stale dial is gone") {
@@ -217,4 +217,13 @@ TEST_CASE("session: shutting down while held answers 503 and leaves the held lis
     REQUIRE(run_until(&h.loop, [&] { return !h.received().empty(); }));
     CHECK(starts_with(h.answer, "HTTP/1.1 503 "));
     CHECK(h.answer.find("shutting down") != std::string::npos);
+}
+
+TEST_CASE("session: keeps the settings it started with when the route's are replaced") {
+    Harness h;
+    RouteSettingsPtr started_with = h.route.runtime.settings;
+    h.route.listen_on(18789);  // what a reload does: new settings for sessions from now on
+    REQUIRE(h.route.runtime.settings != started_with);
+    h.request_upgrade();
+    CHECK(h.dialers().last().settings == started_with);
 }
