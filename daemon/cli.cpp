@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "exit_status.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 
+#include "exit_status.hpp"
 #include "log.hpp"
 #include "route_health.hpp"
 #include "upstream_dialer.hpp"
@@ -53,14 +54,14 @@ Daemon::~Daemon() {
 int Daemon::run() {
     if (loop_error_ != 0) {
         log::error("cannot start the event loop").kv("error", uv_strerror(loop_error_));
-        return 71;  // EX_OSERR
+        return kExitOsError;
     }
     std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes mid-write is an error code, not a signal
     raise_file_limit(config_);
     process_load_.max_connections = config_.max_connections;
-    if (!prepare_routes()) return 78;
-    if (!start_listeners()) return 1;
-    if (!watch_signal(SIGINT) || !watch_signal(SIGTERM)) return 71;
+    if (!prepare_routes()) return kExitConfig;
+    if (!start_listeners()) return kExitFailure;
+    if (!watch_signal(SIGINT) || !watch_signal(SIGTERM)) return kExitOsError;
     network_ = std::make_unique<NetworkMonitor>(&loop_, config_.network,
                                                 [this](const std::string& changes) { on_network_changed(changes); });
     network_->start();

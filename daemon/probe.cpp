@@ -10,47 +10,26 @@
 #include <random>
 #include <vector>
 
-#include "cli.hpp"
+#include "exit_status.hpp"
 #include "handshake.hpp"
 #include "http_reader.hpp"
 #include "log.hpp"
+#include "probe_report.hpp"
 #include "loopgate_version.h"
 #include "route.hpp"
 #include "route_health.hpp"
 #include "timer.hpp"
 #include "transport.hpp"
+#include "upgrade_response.hpp"
 #include "upstream_dialer.hpp"
 #include "ws_frame.hpp"
 
 namespace loopgate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr size_t kMaxResponseHead = 64 * 1024;
 constexpr size_t kMaxRefusalBody = 4096;
 constexpr uint32_t kMaxCloseWaitMs = 5000;
 constexpr uint64_t kLingerMs = 1000;
-
-std::string elapsed_text(Clock::time_point since) {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
-    char text[32];
-    std::snprintf(text, sizeof text, "%lld ms", static_cast<long long>(us / 1000));
-    return text;
-}
-
-std::string micros_text(int64_t us) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f ms", static_cast<double>(us) / 1000.0);
-    return text;
-}
-
-// One step per line: name, verdict, duration, then what was seen.
-void print_step(const char* step, const char* verdict, const std::string& took, const std::string& detail) {
-    std::printf("%-8s %-4s %9s  %s\n", step, verdict, took.c_str(), detail.c_str());
-}
-
-void print_detail(const std::string& text) { std::printf("%24s%s\n", "", text.c_str()); }
 
 std::string address_text(const sockaddr_in& addr) {
     char text[INET_ADDRSTRLEN] = "?";
@@ -81,40 +60,6 @@ http::Request probe_request(const std::string& key) {
     return request;
 }
 
-void print_chain(const tls::PeerReport& report) {
-    for (size_t i = 0; i < report.chain.size(); ++i) {
-        const tls::CertSummary& cert = report.chain[i];
-        print_detail("certificate " + std::to_string(i) + (i == 0 ? " (leaf)" : ""));
-        print_detail("  subject   " + cert.subject);
-        print_detail("  issuer    " + cert.issuer);
-        print_detail("  names     " + (cert.names.empty() ? std::string("(no subjectAltName)") : cert.names));
-        print_detail("  valid     " + cert.not_before + " to " + cert.not_after);
-        if (i != 0) continue;  // pins match the leaf only, so only its fingerprints are offered
-        print_detail("  sha256    " + tls::leaf_pin(cert));
-        print_detail("  spki      " + tls::spki_pin(cert));
-    }
-}
-
-std::string verdict_text(const tls::PeerReport& report) {
-    std::string text = report.chain_checked ? "chain and host name verified"
-                                            : "chain and host name not checked (\"verify\": \"pin-only\")";
-    if (report.pins_checked) return text + "; pin " + report.matched_pin + " matched";
-    return text + "; no pins configured";
-}
-
-void print_pin_lines(const tls::CertSummary& leaf, bool chain_verified, size_t route_index) {
-    std::printf("\nTo pin this certificate, first check its fingerprint out of band (on the gateway:\n"
-                "openssl x509 -in CERT.pem -noout -fingerprint -sha256), then put in routes[%zu].tls:\n\n",
-                route_index);
-    std::printf("      \"pins\": [\"%s\"],\n", tls::leaf_pin(leaf).c_str());
-    if (!chain_verified) {
-        std::printf("      \"verify\": \"pin-only\",  // this certificate does not verify against a CA\n");
-    }
-    std::printf("      // or pin its public key, which survives a renewal that keeps the key:\n"
-                "      // \"pins\": [\"%s\"],\n",
-                tls::spki_pin(leaf).c_str());
-}
-
 class RouteProbe final : private UpstreamDialer::Handler, private Transport::Handler, private ws::FrameSink {
 public:
     RouteProbe(uv_loop_t* loop, const config::Route& route, size_t index)
@@ -132,7 +77,7 @@ public:
 
     // Drives the loop until the probe is over. True when the upgrade succeeded.
     bool run() {
-        started_ = Clock::now();
+        started_ = ProbeClock::now();
         std::printf("route %s: %s", route_.config.name.c_str(), route_.config.upstream.text().c_str());
         if (route_.config.connect_to) std::printf(" (connect_to %s)", route_.config.connect_to->c_str());
         std::printf("\n");
@@ -150,7 +95,7 @@ public:
 
 private:
     bool prepare_tls() {
-        auto step_started = Clock::now();
+        auto step_started = ProbeClock::now();
         if (!route_.config.upstream.tls) {
             print_step("trust", "--", elapsed_text(step_started), "plaintext ws:// upstream: no TLS");
             return true;
@@ -166,7 +111,7 @@ private:
     }
 
     void start_dial() {
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
         const auto& up = route_.config.upstream;
         if (route_.config.connect_to || up.host_is_ipv4_literal) {
             print_step("resolve", "--", elapsed_text(step_started_),
@@ -192,20 +137,20 @@ private:
         for (const auto& addr : addresses) list += (list.empty() ? "" : ", ") + address_text(addr);
         print_step("resolve", "ok", elapsed_text(step_started_),
                    route_.config.upstream.host + " -> " + list + " (A records only)");
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
         current_step_ = "connect";
     }
 
     void on_dial_attempt_failed(const std::string& address, const std::string& why) override {
         if (resuming_) return;
         print_step("connect", "FAIL", elapsed_text(step_started_), address + " " + why);
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
     }
 
     void on_dial_connected(Transport& t) override {
         if (resuming_) return;
         print_step("connect", "ok", elapsed_text(step_started_), t.peer());
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
         current_step_ = "tls";
     }
 
@@ -268,9 +213,10 @@ private:
     // ---- the WebSocket upgrade ----
 
     void send_upgrade() {
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
         current_step_ = "upgrade";
         upgrading_ = true;
+        response_ = std::make_unique<UpgradeResponse>(kMaxRefusalBody, route_.config.upstream.host, up_->peer());
         request_ = probe_request(fresh_websocket_key());
         std::string request = handshake::build_upstream_request(request_, route_.config.upstream,
                                                                 route_.config.upstream_headers);
@@ -288,29 +234,23 @@ private:
         }
     }
 
-    void read_response(const char* data, size_t len) {
-        size_t consumed = 0;
-        auto status = response_reader_.feed(data, len, consumed);
-        if (status == http::Reader::Status::need_more) return;
+    void read_response(const char* data, size_t len) { judge(response_->feed(data, len, request_)); }
+
+    void judge(UpgradeResponse::Verdict verdict) {
+        if (verdict == UpgradeResponse::Verdict::need_more) return;
         upgrading_ = false;
         deadline_.stop();
-        if (status == http::Reader::Status::error) {
-            fail("upgrade", "upstream " + up_->peer() + " did not answer with HTTP: " + response_reader_.error_reason());
+        switch (verdict) {
+        case UpgradeResponse::Verdict::need_more: return;
+        case UpgradeResponse::Verdict::failed: fail("upgrade", response_->failure()); return;
+        case UpgradeResponse::Verdict::refused: refused(response_->response()); return;
+        case UpgradeResponse::Verdict::upgraded:
+            print_step("upgrade", "ok", elapsed_text(step_started_),
+                       "101 " + response_->response().reason + " from " + up_->peer() +
+                           ", Sec-WebSocket-Accept correct");
+            start_close(response_->after_101().data(), response_->after_101().size());
             return;
         }
-        const http::Response& response = response_reader_.response();
-        if (response.status != 101) {
-            refused(response);
-            return;
-        }
-        handshake::Negotiated negotiated;
-        if (auto why = handshake::check_upstream_101(response, request_, negotiated)) {
-            fail("upgrade", *why);
-            return;
-        }
-        print_step("upgrade", "ok", elapsed_text(step_started_),
-                   "101 " + response.reason + " from " + up_->peer() + ", Sec-WebSocket-Accept correct");
-        start_close(data + consumed, len - consumed);
     }
 
     void refused(const http::Response& response) {
@@ -324,16 +264,7 @@ private:
         up_->close();
         up_ = nullptr;
         if (upgrading_) {
-            upgrading_ = false;
-            deadline_.stop();
-            if (response_reader_.finish() == http::Reader::Status::complete) {
-                refused(response_reader_.response());
-            } else if (end.kind == Transport::End::Kind::tls_error) {
-                fail("upgrade", end.detail);
-            } else {
-                std::string why = end.kind == Transport::End::Kind::eof ? "closed the connection" : end.detail;
-                fail("upgrade", "upstream " + why + " before answering the WebSocket upgrade");
-            }
+            judge(response_->end(end));
         } else if (closing_) {
             close_done("warn", "the upstream closed the connection without a close frame");
         }
@@ -342,7 +273,7 @@ private:
     // ---- the close handshake ----
 
     void start_close(const char* after_101, size_t len) {
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
         current_step_ = "close";
         closing_ = true;
         scanner_.set_policy({false, 0x70, uint64_t{1} << 40, 0});
@@ -393,7 +324,7 @@ private:
     // A second dial offers the session the first one left in the route's cache.
     void start_resume_check() {
         resuming_ = true;
-        step_started_ = Clock::now();
+        step_started_ = ProbeClock::now();
         uint32_t ms = route_.config.timeouts.handshake_ms;
         deadline_.start(ms, [this, ms] {
             print_step("resume", "warn", elapsed_text(step_started_),
@@ -459,15 +390,15 @@ private:
     const RouteSettings& route_ = *settings_;
     RouteStats stats_;
     size_t index_;
-    Clock::time_point started_;
-    Clock::time_point step_started_;
+    ProbeClock::time_point started_;
+    ProbeClock::time_point step_started_;
     std::string current_step_ = "resolve";
     std::unique_ptr<UpstreamDialer> dialer_;
     std::unique_ptr<UpstreamDialer> resume_dialer_;
     Transport* up_ = nullptr;
     Transport* resume_up_ = nullptr;
     http::Request request_;
-    http::Reader response_reader_{http::Reader::Kind::response, kMaxResponseHead, kMaxRefusalBody};
+    std::unique_ptr<UpgradeResponse> response_;  // from the upgrade request on
     ws::FrameScanner scanner_;
     uint64_t frame_bytes_ = 0;
     Timer deadline_;
@@ -497,7 +428,7 @@ int run_probe(const config::Config& config, const ProbeOptions& options) {
     uv_loop_t loop{};
     if (int rc = uv_loop_init(&loop)) {
         std::fprintf(stderr, "loopgate: cannot start the event loop: %s\n", uv_strerror(rc));
-        return 71;  // EX_OSERR
+        return kExitOsError;
     }
     bool all_ok = true;
     for (size_t n = 0; n < chosen.size(); ++n) {

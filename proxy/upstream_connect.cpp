@@ -7,8 +7,7 @@
 namespace loopgate {
 namespace {
 
-constexpr size_t kMaxResponseHead = 64 * 1024;
-constexpr size_t kMaxRefusalBody = 64 * 1024;
+constexpr size_t kMaxRefusalBody = 64 * 1024;  // relayed to the app as it came
 
 }  // namespace
 
@@ -21,8 +20,7 @@ UpstreamConnect::UpstreamConnect(RouteSettingsPtr settings, RouteRuntime& runtim
       record_(record),
       request_(request),
       events_(events),
-      deadline_(runtime.clock->new_alarm()),
-      response_reader_(http::Reader::Kind::response, kMaxResponseHead, kMaxRefusalBody) {}
+      deadline_(runtime.clock->new_alarm()) {}
 
 UpstreamConnect::~UpstreamConnect() {
     // Gracefully: the upstream may be mid-answer, and deserves its close_notify and FIN.
@@ -53,6 +51,7 @@ void UpstreamConnect::on_dial_ready(Transport* upstream) {
                                                             route_.config.upstream_headers);
     upstream->write(request.data(), request.size());
     upstream->flush();
+    response_ = std::make_unique<UpgradeResponse>(kMaxRefusalBody, route_.config.upstream.host, upstream->peer());
     upstream->read_start();
     owner_.settle();
 }
@@ -75,41 +74,26 @@ void UpstreamConnect::fail(int status, std::string reason, bool unreachable) {
 }
 
 void UpstreamConnect::on_upstream_data(const char* data, size_t len) {
-    size_t consumed = 0;
-    auto status = response_reader_.feed(data, len, consumed);
-    if (status == http::Reader::Status::need_more) return;
-    if (status == http::Reader::Status::error) {
-        fail(502, "upstream " + record_.upstream_address + " did not answer with HTTP: " + response_reader_.error_reason());
-        return;
-    }
-    deadline_->stop();
-    const http::Response& response = response_reader_.response();
-    if (response.status != 101) {
-        owner_.on_upstream_refused(response);
-        return;
-    }
-    handshake::Negotiated negotiated;
-    if (auto why = handshake::check_upstream_101(response, request_, negotiated)) {
-        fail(502, *why);
-        return;
-    }
-    Transport* upstream = upstream_;
-    upstream_ = nullptr;
-    owner_.on_upgraded(upstream, response, negotiated, std::string_view(data + consumed, len - consumed));
+    judge(response_->feed(data, len, request_));
 }
 
-void UpstreamConnect::on_upstream_end(const Transport::End& end) {
-    if (response_reader_.finish() == http::Reader::Status::complete && response_reader_.response().status != 101) {
+void UpstreamConnect::on_upstream_end(const Transport::End& end) { judge(response_->end(end)); }
+
+void UpstreamConnect::judge(UpgradeResponse::Verdict verdict) {
+    switch (verdict) {
+    case UpgradeResponse::Verdict::need_more: return;
+    case UpgradeResponse::Verdict::failed: fail(502, response_->failure()); return;
+    case UpgradeResponse::Verdict::refused:
         deadline_->stop();
-        owner_.on_upstream_refused(response_reader_.response());
-    } else if (end.kind == Transport::End::Kind::tls_error) {
-        // TLS 1.3 servers refuse a client certificate only after the
-        // client's handshake is done, so the alert lands here.
-        fail(502, end.detail + " (" + route_.config.upstream.host + " at " + record_.upstream_address +
-                      ", before answering the WebSocket upgrade)");
-    } else {
-        std::string why = end.kind == Transport::End::Kind::eof ? "closed the connection" : end.detail;
-        fail(502, "upstream " + record_.upstream_address + " " + why + " before answering the WebSocket upgrade");
+        owner_.on_upstream_refused(response_->response());
+        return;
+    case UpgradeResponse::Verdict::upgraded: {
+        deadline_->stop();
+        Transport* upstream = upstream_;
+        upstream_ = nullptr;
+        owner_.on_upgraded(upstream, response_->response(), response_->negotiated(), response_->after_101());
+        return;
+    }
     }
 }
 

@@ -16,6 +16,7 @@
 #include "route.hpp"
 #include "session_record.hpp"
 #include "transport.hpp"
+#include "upgrade_response.hpp"
 
 namespace loopgate {
 
@@ -54,6 +55,7 @@ private:
     void on_dial_ready(Transport* upstream) override;
     void on_dial_failed(const DialFailure& failure) override;
     void fail(int status, std::string reason, bool unreachable = false);
+    void judge(UpgradeResponse::Verdict verdict);
 
     RouteSettingsPtr settings_;
     const RouteSettings& route_;  // *settings_
@@ -65,7 +67,7 @@ private:
     std::unique_ptr<Dialer> dialer_;
     std::unique_ptr<Alarm> deadline_;
     Transport* upstream_ = nullptr;  // ours from the dial until the 101 is handed on
-    http::Reader response_reader_;
+    std::unique_ptr<UpgradeResponse> response_;  // from the upgrade request on
 };
 
 }  // namespace loopgate
