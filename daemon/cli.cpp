@@ -127,7 +127,7 @@ int command_probe(const Args& args) {
     return run_probe(*config, ProbeOptions{args.route, args.print_pin});
 }
 
-// Where install-launchagent.sh puts the config, so an admin can just type `loopgate probe`.
+// Where launchd/loopgate-agent.sh puts the config, so an admin can just type `loopgate probe`.
 std::optional<std::string> default_config_path() {
     const char* home = std::getenv("HOME");
     if (home == nullptr || *home == '\0') return std::nullopt;

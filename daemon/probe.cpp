@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "address_text.hpp"
 #include "exit_status.hpp"
 #include "handshake.hpp"
 #include "http_reader.hpp"
@@ -30,12 +31,6 @@ namespace {
 constexpr size_t kMaxRefusalBody = 4096;
 constexpr uint32_t kMaxCloseWaitMs = 5000;
 constexpr uint64_t kLingerMs = 1000;
-
-std::string address_text(const sockaddr_in& addr) {
-    char text[INET_ADDRSTRLEN] = "?";
-    inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
-    return text;
-}
 
 std::string fresh_websocket_key() {
     unsigned char raw[16];
@@ -134,7 +129,7 @@ private:
     void on_dial_resolved(const std::vector<sockaddr_in>& addresses) override {
         if (resuming_) return;
         std::string list;
-        for (const auto& addr : addresses) list += (list.empty() ? "" : ", ") + address_text(addr);
+        for (const auto& addr : addresses) list += (list.empty() ? "" : ", ") + ipv4_text(addr);
         print_step("resolve", "ok", elapsed_text(step_started_),
                    route_.config.upstream.host + " -> " + list + " (A records only)");
         step_started_ = ProbeClock::now();

@@ -11,7 +11,6 @@ constexpr size_t kMaxIdle = 64;
 
 thread_local Chunk* t_free = nullptr;
 thread_local size_t t_idle = 0;
-thread_local size_t t_in_use = 0;
 
 }  // namespace
 
@@ -26,12 +25,10 @@ Chunk* chunk_acquire() {
     chunk->next = nullptr;
     chunk->owner = nullptr;
     chunk->len = 0;
-    ++t_in_use;
     return chunk;
 }
 
 void chunk_release(Chunk* chunk) {
-    --t_in_use;
     if (t_idle >= kMaxIdle) {
         ::operator delete(chunk);
         return;
@@ -40,7 +37,5 @@ void chunk_release(Chunk* chunk) {
     t_free = chunk;
     ++t_idle;
 }
-
-size_t chunks_in_use() { return t_in_use; }
 
 }  // namespace loopgate

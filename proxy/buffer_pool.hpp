@@ -22,7 +22,4 @@ struct Chunk {
 Chunk* chunk_acquire();
 void chunk_release(Chunk* chunk);
 
-// Chunks currently handed out (tests and the benchmark report it).
-size_t chunks_in_use();
-
 }  // namespace loopgate

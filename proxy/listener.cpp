@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "address_text.hpp"
 #include "log.hpp"
 #include "unix_socket.hpp"
 
@@ -56,10 +57,8 @@ bool Listener::listen_tcp(std::string& error) {
         error = "cannot read the address bound for " + listen.text() + ": " + uv_strerror(rc);
         return false;
     }
-    char host[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &bound.sin_addr, host, sizeof host);
     bound_port_ = ntohs(bound.sin_port);
-    bound_ = std::string(host) + ":" + std::to_string(bound_port_);
+    bound_ = ipv4_text(bound) + ":" + std::to_string(bound_port_);
     return true;
 }
 

@@ -1,9 +1,9 @@
 #include "transport.hpp"
 
-#include <arpa/inet.h>
 
 #include <cstring>
 
+#include "address_text.hpp"
 #include "log.hpp"
 #include "socket_tuning.hpp"
 #include "unix_socket.hpp"
@@ -17,22 +17,6 @@ thread_local char t_read_buffer[kChunkBytes];
 
 thread_local Transport* t_all = nullptr;
 thread_local bool t_close_promptly = false;
-
-std::string address_text(const sockaddr_storage& ss) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
-    if (ss.ss_family == AF_INET) {
-        const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-        port = ntohs(sin->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-        port = ntohs(sin6->sin6_port);
-        return std::string("[") + host + "]:" + std::to_string(port);
-    }
-    return std::string(host) + ":" + std::to_string(port);
-}
 
 }  // namespace
 

@@ -70,7 +70,6 @@ public:
 
     void read_start();
     void read_stop();
-    bool reading() const { return want_read_; }
 
     // Queues bytes (copied); flush() sends everything queued.
     void write(const char* data, size_t len);
@@ -93,7 +92,6 @@ public:
 
     const std::string& peer() const { return peer_; }
     SSL* ssl() const { return ssl_; }
-    bool tls_ready() const { return handshake_done_; }
 
 private:
     enum class Phase { open, ending, closing };
