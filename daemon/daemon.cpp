@@ -98,7 +98,8 @@ bool Daemon::prepare_routes() {
         runtime->settings = std::move(settings);
         runtime->process = &process_load_;
         runtime->clock = &clock_;
-        runtime->dialers = std::make_unique<UpstreamDialers>(&loop_, runtime->stats);
+        runtime->transports = &transports_;
+        runtime->dialers = std::make_unique<UpstreamDialers>(&loop_, runtime->stats, &transports_);
         runtime->health = std::make_unique<RouteHealth>(*runtime);
         routes_.push_back(std::move(runtime));
     }
@@ -151,7 +152,7 @@ void Daemon::begin_shutdown(int signum) {
         return;
     }
     shutting_down_ = true;
-    Transport::close_promptly_from_now_on();
+    transports_.close_promptly_from_now_on();
     size_t sessions = 0;
     for (auto& listener : listeners_) sessions += listener->session_count();
     log::info("shutting down").kv("signal", signum).kv("sessions", static_cast<uint64_t>(sessions))
@@ -182,7 +183,7 @@ void Daemon::force_shutdown() {
     listeners_.clear();  // closes what is left
     shutdown_timer_.reset();
     close_process_handles();
-    Transport::close_all();
+    transports_.close_all();
 }
 
 void Daemon::on_network_changed(const std::string& changes) {

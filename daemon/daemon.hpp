@@ -45,6 +45,7 @@ private:
     uv_loop_t loop_{};
     int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};
+    TransportSet transports_;   // every connection, for the shutdown deadline
     ProcessLoad process_load_;  // the global connection limit, shared by every route
     std::vector<std::unique_ptr<RouteRuntime>> routes_;
     std::vector<std::unique_ptr<Listener>> listeners_;

@@ -115,7 +115,7 @@ void Listener::on_connection(uv_stream_t* stream, int status) {
 
 void Listener::accept_one() {
     auto kind = config().listen.is_unix() ? Transport::Kind::unix_socket : Transport::Kind::tcp;
-    Transport* app = Transport::create(loop_, nullptr, kind);
+    Transport* app = Transport::create(loop_, nullptr, kind, route_.transports);
     if (app->accept_from(reinterpret_cast<uv_stream_t*>(&server_->handle)) != 0) {
         app->close();
         return;

@@ -17,6 +17,7 @@
 #include "config.hpp"
 #include "dialer.hpp"
 #include "tls_context.hpp"
+#include "transport.hpp"
 
 namespace loopgate {
 
@@ -54,6 +55,7 @@ struct RouteRuntime {
     // the loop's clock and UpstreamDialers in the daemon, fakes in unit tests.
     Clock* clock = nullptr;
     std::unique_ptr<DialerFactory> dialers;
+    TransportSet* transports = nullptr;  // the data path's, for shutdown; may be null
 };
 
 }  // namespace loopgate

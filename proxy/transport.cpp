@@ -15,19 +15,20 @@ namespace {
 // one buffer serves every connection on the loop's thread.
 thread_local char t_read_buffer[kChunkBytes];
 
-thread_local Transport* t_all = nullptr;
-thread_local bool t_close_promptly = false;
 
 }  // namespace
 
-Transport* Transport::create(uv_loop_t* loop, Handler* handler, Kind kind) {
-    return new Transport(loop, handler, kind);
+Transport* Transport::create(uv_loop_t* loop, Handler* handler, Kind kind, TransportSet* set) {
+    return new Transport(loop, handler, kind, set);
 }
 
-Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind) : kind_(kind), handler_(handler) {
-    next_ = t_all;
-    if (next_ != nullptr) next_->prev_ = this;
-    t_all = this;
+Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind, TransportSet* set)
+    : set_(set), kind_(kind), handler_(handler) {
+    if (set_ != nullptr) {
+        next_ = set_->head_;
+        if (next_ != nullptr) next_->prev_ = this;
+        set_->head_ = this;
+    }
     // libuv fails these only for invalid arguments; should one fail anyway,
     // every later call on the transport reports it instead of using a dead handle.
     init_error_ = kind == Kind::unix_socket ? uv_pipe_init(loop, &pipe_, 0) : uv_tcp_init(loop, &tcp_);
@@ -40,9 +41,11 @@ Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind) : kind_(kind)
 }
 
 Transport::~Transport() {
-    if (prev_ != nullptr) prev_->next_ = next_;
-    else t_all = next_;
-    if (next_ != nullptr) next_->prev_ = prev_;
+    if (set_ != nullptr) {
+        if (prev_ != nullptr) prev_->next_ = next_;
+        else set_->head_ = next_;
+        if (next_ != nullptr) next_->prev_ = prev_;
+    }
     drop_pending();
     if (ssl_ != nullptr) SSL_free(ssl_);
 }
@@ -321,18 +324,18 @@ void Transport::on_shutdown(uv_shutdown_t* req, int status) {
     if (self->phase_ != Phase::ending) return;
     self->fin_written_ = status == 0;
     // After our FIN, wait for the peer's (read side) unless it already went.
-    if (status < 0 || self->ended_ || t_close_promptly) self->close();
+    if (status < 0 || self->ended_ || (self->set_ != nullptr && self->set_->closing_promptly())) self->close();
 }
 
-void Transport::close_promptly_from_now_on() {
-    t_close_promptly = true;
-    for (Transport* t = t_all; t != nullptr; t = t->next_) {
-        if (t->phase_ == Phase::ending && t->fin_written_) t->close();
+void TransportSet::close_promptly_from_now_on() {
+    close_promptly_ = true;
+    for (Transport* t = head_; t != nullptr; t = t->next_) {
+        if (t->phase_ == Transport::Phase::ending && t->fin_written_) t->close();
     }
 }
 
-void Transport::close_all() {
-    for (Transport* t = t_all; t != nullptr; t = t->next_) t->close();
+void TransportSet::close_all() {
+    for (Transport* t = head_; t != nullptr; t = t->next_) t->close();
 }
 
 void Transport::close() {

@@ -24,6 +24,30 @@
 
 namespace loopgate {
 
+class Transport;
+
+// The transports of one data path (a daemon, or one instance in a test), so
+// shutdown can reach those that outlived their sessions while lingering. Its
+// owner keeps it until every transport in it has closed.
+class TransportSet {
+public:
+    TransportSet() = default;
+    TransportSet(const TransportSet&) = delete;
+    TransportSet& operator=(const TransportSet&) = delete;
+
+    // Shutdown: from now on an ending transport closes as soon as its last
+    // bytes and FIN are written instead of waiting for the peer's FIN.
+    void close_promptly_from_now_on();
+    // Closes every transport at once (the shutdown deadline).
+    void close_all();
+    bool closing_promptly() const { return close_promptly_; }
+
+private:
+    friend class Transport;
+    Transport* head_ = nullptr;
+    bool close_promptly_ = false;
+};
+
 class Transport {
 public:
     // Above this many bytes waiting to be written, the owner should stop
@@ -53,7 +77,8 @@ public:
     // Upstreams are always TCP; an app may also come over a unix socket.
     enum class Kind { tcp, unix_socket };
 
-    static Transport* create(uv_loop_t* loop, Handler* handler, Kind kind = Kind::tcp);
+    // Joins `set` (if any) until it is freed.
+    static Transport* create(uv_loop_t* loop, Handler* handler, Kind kind = Kind::tcp, TransportSet* set = nullptr);
     void set_handler(Handler* handler) { handler_ = handler; }
 
     int accept_from(uv_stream_t* server);
@@ -84,19 +109,13 @@ public:
     // Closes now, dropping anything unsent.
     void close();
 
-    // Process shutdown: from now on an ending transport closes as soon as its
-    // last bytes and FIN are written instead of waiting for the peer's FIN.
-    static void close_promptly_from_now_on();
-    // Closes every transport of this thread at once (the shutdown deadline).
-    static void close_all();
-
     const std::string& peer() const { return peer_; }
     SSL* ssl() const { return ssl_; }
 
 private:
     enum class Phase { open, ending, closing };
 
-    Transport(uv_loop_t* loop, Handler* handler, Kind kind);
+    Transport(uv_loop_t* loop, Handler* handler, Kind kind, TransportSet* set);
     ~Transport();
 
     static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf);
@@ -124,9 +143,9 @@ private:
     void maybe_shutdown();
     void set_socket_options();
 
-    // Every live transport of the thread, so shutdown can reach the ones
-    // that outlived their sessions while lingering.
-    Transport* prev_ = nullptr;
+    friend class TransportSet;
+    TransportSet* set_;
+    Transport* prev_ = nullptr;  // in set_
     Transport* next_ = nullptr;
 
     // Both start with libuv's stream fields, so the stream and handle calls

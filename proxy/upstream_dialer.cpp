@@ -13,9 +13,10 @@ struct UpstreamDialer::Lookup {
     int family;             // AF_INET to connect; AF_INET6 only to explain a missing A record
 };
 
-UpstreamDialer::UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler)
-    : loop_(loop), settings_(std::move(settings)), route_(*settings_), stats_(stats), handler_(handler),
-      attempt_timer_(loop) {}
+UpstreamDialer::UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler,
+                               TransportSet* transports)
+    : loop_(loop), settings_(std::move(settings)), route_(*settings_), stats_(stats), transports_(transports),
+      handler_(handler), attempt_timer_(loop) {}
 
 UpstreamDialer::~UpstreamDialer() {
     if (lookup_ != nullptr) {
@@ -146,7 +147,7 @@ void UpstreamDialer::try_next_address() {
     }
     const sockaddr_in& addr = addresses_[next_++];
     step_ = Failure::Step::connect;
-    attempt_ = Transport::create(loop_, this);
+    attempt_ = Transport::create(loop_, this, Transport::Kind::tcp, transports_);
     if (route_.tls) {
         std::string error;
         SSL* ssl = tls::new_upstream_ssl(route_.tls.get(), route_.config.upstream, error);

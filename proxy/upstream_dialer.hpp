@@ -25,7 +25,8 @@ public:
     using Handler = DialHandler;
 
     // Counts TLS handshakes (full, resumed) in `stats`, which must outlive it.
-    UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler);
+    UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler,
+                   TransportSet* transports = nullptr);
     ~UpstreamDialer() override;
     UpstreamDialer(const UpstreamDialer&) = delete;
     UpstreamDialer& operator=(const UpstreamDialer&) = delete;
@@ -56,6 +57,7 @@ private:
     RouteSettingsPtr settings_;
     const RouteSettings& route_;  // *settings_
     RouteStats& stats_;
+    TransportSet* transports_;
     Handler& handler_;
     Lookup* lookup_ = nullptr;
     std::vector<sockaddr_in> addresses_;
@@ -71,14 +73,16 @@ private:
 // Makes UpstreamDialers for one route.
 class UpstreamDialers final : public DialerFactory {
 public:
-    UpstreamDialers(uv_loop_t* loop, RouteStats& stats) : loop_(loop), stats_(stats) {}
+    UpstreamDialers(uv_loop_t* loop, RouteStats& stats, TransportSet* transports)
+        : loop_(loop), stats_(stats), transports_(transports) {}
     std::unique_ptr<Dialer> new_dialer(RouteSettingsPtr settings, DialHandler& handler) override {
-        return std::make_unique<UpstreamDialer>(loop_, std::move(settings), stats_, handler);
+        return std::make_unique<UpstreamDialer>(loop_, std::move(settings), stats_, handler, transports_);
     }
 
 private:
     uv_loop_t* loop_;
     RouteStats& stats_;
+    TransportSet* transports_;
 };
 
 }  // namespace loopgate
