@@ -3,10 +3,11 @@
 // which configd posts after it applies a new network configuration. Both are
 // file descriptors polled by libuv.
 //
-// Written from route(4), <net/route.h>, <net/if.h> and notify(3); compiled
-// and run only on macOS, which this project's CI does not have: UNTESTED on a
-// Mac (docs/network-changes.md says so). Its Linux twin, netwatch_linux.cpp,
-// is what the integration tests exercise.
+// Written from route(4), <net/route.h>, <net/if.h> and notify(3); built and
+// run only on macOS, which this project's CI does not have: UNTESTED on a Mac
+// (docs/network-changes.md says so). CI only compiles it against our own
+// stand-ins for those headers (tools/check-darwin.sh, tests/darwin-shim/).
+// Its Linux twin, netwatch_linux.cpp, is what the integration tests exercise.
 //
 // utun interfaces are deliberately NOT filtered out: Tailscale's own
 // interface and route changes are exactly what should trigger a probe.

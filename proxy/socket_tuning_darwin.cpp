@@ -1,5 +1,6 @@
 // macOS twin of socket_tuning_linux.cpp, written from <netinet/tcp.h> and
-// tcp(4); UNTESTED on a Mac (CI runs Linux only).
+// tcp(4); UNTESTED on a Mac (CI runs Linux only, and only compiles this file
+// against our stand-in headers: tools/check-darwin.sh).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

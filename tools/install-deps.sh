@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   openssl ca-certificates python3 python3-pytest python3-websockets python3-cryptography
   util-linux strace iproute2
   chromium
+  # clang: the sanitizer and fuzz builds, and tools/check-darwin.sh (clang++).
   clang libclang-rt-14-dev llvm
 )
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds loopgate and runs every test: the doctest
-# unit tests and the integration tests (pytest) that start the real daemon.
+# unit tests, the macOS-only sources compiled with clang against
+# tests/darwin-shim (tools/check-darwin.sh), and the integration tests
+# (pytest) that start the real daemon.
 # Then the same suite again under ASan + UBSan (tools/sanitize.sh), and each
 # fuzz target for LOOPGATE_FUZZ_SECONDS (default 25) seconds (tools/fuzz.sh).
 # The last line is the count of test cases: "N passed, N failed, N skipped".
@@ -25,6 +27,9 @@ status=0
 
 echo "== unit tests"
 "$build/tests/unit_tests" --reporters=junit --out="$results/unit.xml" || status=1
+
+echo "== macOS sources compiled against tests/darwin-shim (not a Mac: see its README.md)"
+tools/check-darwin.sh "$results" || status=1
 
 echo "== integration tests"
 PYTHON=/usr/bin/python3
