@@ -137,11 +137,11 @@ std::optional<std::string> default_config_path() {
 int command_run(const Args& args) {
     auto config = load_or_report(*args.config_path);
     if (!config) return kExitConfig;
-    log::Level level = *parse_level(config::log_level_name(config->log_level));
-    if (args.log_level) level = *parse_level(*args.log_level);
-    log::set_level(level);
+    std::optional<log::Level> level_override;
+    if (args.log_level) level_override = parse_level(*args.log_level);
+    log::set_level(level_override ? *level_override : *parse_level(config::log_level_name(config->log_level)));
     log::info("starting").kv("version", LOOPGATE_VERSION).kv("config", *args.config_path);
-    Daemon daemon(std::move(*config));
+    Daemon daemon(std::move(*config), *args.config_path, level_override);
     return daemon.run();
 }
 

@@ -7,8 +7,6 @@
 
 #include "exit_status.hpp"
 #include "log.hpp"
-#include "route_health.hpp"
-#include "upstream_dialer.hpp"
 
 namespace loopgate {
 
@@ -36,13 +34,29 @@ void raise_file_limit(const config::Config& config) {
         .kv("limit", static_cast<uint64_t>(limit.rlim_cur));
 }
 
+log::Level log_level_of(config::LogLevel level) {
+    switch (level) {
+    case config::LogLevel::debug: return log::Level::debug;
+    case config::LogLevel::info: return log::Level::info;
+    case config::LogLevel::warn: return log::Level::warn;
+    case config::LogLevel::error: return log::Level::error;
+    }
+    return log::Level::info;
+}
+
+bool same_network_settings(const config::Network& a, const config::Network& b) {
+    return a.watch == b.watch && a.debounce_ms == b.debounce_ms && a.wake_check_interval_ms == b.wake_check_interval_ms;
+}
+
 }  // namespace
 
-Daemon::Daemon(config::Config config) : config_(std::move(config)) { loop_error_ = uv_loop_init(&loop_); }
+Daemon::Daemon(config::Config config, std::filesystem::path config_file, std::optional<log::Level> log_level)
+    : config_(std::move(config)), config_file_(std::move(config_file)), log_level_override_(log_level) {
+    loop_error_ = uv_loop_init(&loop_);
+}
 
 Daemon::~Daemon() {
-    listeners_.clear();
-    routes_.clear();  // their health trackers hold timers on the loop
+    routes_.reset();  // listeners, sessions and health trackers hold handles on the loop
     shutdown_timer_.reset();
     close_process_handles();
     // Let every close callback run so no memory outlives the loop.
@@ -56,78 +70,38 @@ int Daemon::run() {
         log::error("cannot start the event loop").kv("error", uv_strerror(loop_error_));
         return kExitOsError;
     }
-    std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes mid-write is an error code, not a signal
+    // A peer that vanishes mid-write is an error code, not a signal; the
+    // other signals loopgate has no use for must not end it either.
+    for (int ignored : {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM}) std::signal(ignored, SIG_IGN);
+    apply_process_settings();
+    routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_});
+    if (int status = routes_->start(config_.routes); status != kExitOk) return status;
+    if (!watch_signal(SIGINT, &Daemon::begin_shutdown) || !watch_signal(SIGTERM, &Daemon::begin_shutdown) ||
+        !watch_signal(SIGHUP, &Daemon::reload)) {
+        return kExitOsError;
+    }
+    start_network_monitor();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    log::info("stopped");
+    return kExitOk;
+}
+
+void Daemon::apply_process_settings() {
+    log::set_level(log_level_override_ ? *log_level_override_ : log_level_of(config_.log_level));
     raise_file_limit(config_);
     process_load_.max_connections = config_.max_connections;
-    if (!prepare_routes()) return kExitConfig;
-    if (!start_listeners()) return kExitFailure;
-    if (!watch_signal(SIGINT) || !watch_signal(SIGTERM)) return kExitOsError;
+}
+
+void Daemon::start_network_monitor() {
     network_ = std::make_unique<NetworkMonitor>(&loop_, config_.network,
                                                 [this](const std::string& changes) { on_network_changed(changes); });
     network_->start();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    log::info("stopped");
-    return 0;
 }
 
-bool Daemon::prepare_routes() {
-    for (const auto& route : config_.routes) {
-        auto settings = std::make_shared<RouteSettings>();
-        settings->config = route;
-        if (route.upstream.tls) {
-            std::string error;
-            settings->tls = tls::make_upstream_context(route, error);
-            if (!settings->tls) {
-                log::error("cannot prepare TLS").kv("route", route.name).kv("error", error);
-                return false;
-            }
-            // Which anchors a route trusts is the first thing to check when
-            // verification fails, so it is said once at start.
-            log::info("upstream TLS")
-                .kv("route", route.name)
-                .kv("verify", route.tls.verify == config::TlsVerify::full ? "full" : "pin-only")
-                .kv("pins", static_cast<uint64_t>(route.tls.pins.size()))
-                .kv("client_cert", route.tls.client_cert ? route.tls.client_cert->string() : std::string("-"))
-                .kv("trust", tls::trust_description(settings->tls.get()));
-        } else {
-            log::warn("upstream is plaintext: traffic to it is not encrypted")
-                .kv("route", route.name)
-                .kv("upstream", route.upstream.text());
-        }
-        auto runtime = std::make_unique<RouteRuntime>();
-        runtime->settings = std::move(settings);
-        runtime->process = &process_load_;
-        runtime->clock = &clock_;
-        runtime->transports = &transports_;
-        runtime->dialers = std::make_unique<UpstreamDialers>(&loop_, runtime->stats, &transports_);
-        runtime->health = std::make_unique<RouteHealth>(*runtime);
-        routes_.push_back(std::move(runtime));
-    }
-    return true;
-}
-
-bool Daemon::start_listeners() {
-    for (auto& route : routes_) {
-        auto listener = std::make_unique<Listener>(&loop_, *route);
-        const config::Route& config = route->settings->config;
-        std::string error;
-        if (!listener->start(error)) {
-            log::error("cannot listen").kv("route", config.name).kv("error", error);
-            return false;
-        }
-        log::Line line(log::Level::info, "listening");
-        line.kv("route", config.name)
-            .kv("address", listener->bound_address())
-            .kv("upstream", config.upstream.text());
-        if (config.connect_to) line.kv("connect_to", *config.connect_to);
-        listeners_.push_back(std::move(listener));
-    }
-    return true;
-}
-
-bool Daemon::watch_signal(int signum) {
+bool Daemon::watch_signal(int signum, void (Daemon::*on_signal)(int)) {
     auto* watch = new SignalWatch{};
     watch->owner = this;
+    watch->on_signal = on_signal;
     if (int rc = uv_signal_init(&loop_, &watch->handle)) {
         delete watch;
         log::error("cannot watch a signal").kv("signal", signum).kv("error", uv_strerror(rc));
@@ -137,12 +111,45 @@ bool Daemon::watch_signal(int signum) {
     signals_.push_back(watch);  // closed with the others from here on
     int rc = uv_signal_start(
         &watch->handle,
-        [](uv_signal_t* h, int sig) { static_cast<SignalWatch*>(h->data)->owner->begin_shutdown(sig); }, signum);
+        [](uv_signal_t* h, int sig) {
+            auto* w = static_cast<SignalWatch*>(h->data);
+            (w->owner->*w->on_signal)(sig);
+        },
+        signum);
     if (rc != 0) {
         log::error("cannot watch a signal").kv("signal", signum).kv("error", uv_strerror(rc));
         return false;
     }
     return true;
+}
+
+// SIGHUP: read the config file again; apply all of it, or keep all of the old.
+void Daemon::reload(int) {
+    if (shutting_down_) return;
+    config::LoadResult loaded = config::load_config_file(config_file_);
+    std::string error;
+    if (loaded.errors.empty() && !routes_->apply(loaded.config->routes, error)) loaded.errors.push_back(error);
+    if (!loaded.errors.empty()) {
+        ++failed_reloads_;
+        for (const auto& e : loaded.errors) log::error("reload: config error").kv("error", e);
+        log::error("reload failed: still running the previous config")
+            .kv("config", config_file_.string())
+            .kv("errors", static_cast<uint64_t>(loaded.errors.size()))
+            .kv("generation", generation_)
+            .kv("failed_reloads", failed_reloads_);
+        return;
+    }
+    bool network_changed = !same_network_settings(config_.network, loaded.config->network);
+    config_ = std::move(*loaded.config);
+    apply_process_settings();
+    if (network_changed) start_network_monitor();  // replaces the old one
+    ++generation_;
+    ++reloads_;
+    log::info("reloaded")
+        .kv("config", config_file_.string())
+        .kv("generation", generation_)
+        .kv("routes", static_cast<uint64_t>(config_.routes.size()))
+        .kv("reloads", reloads_);
 }
 
 void Daemon::begin_shutdown(int signum) {
@@ -153,34 +160,28 @@ void Daemon::begin_shutdown(int signum) {
     }
     shutting_down_ = true;
     transports_.close_promptly_from_now_on();
-    size_t sessions = 0;
-    for (auto& listener : listeners_) sessions += listener->session_count();
-    log::info("shutting down").kv("signal", signum).kv("sessions", static_cast<uint64_t>(sessions))
+    log::info("shutting down").kv("signal", signum).kv("sessions", static_cast<uint64_t>(routes_->session_count()))
         .kv("timeout_ms", config_.shutdown_timeout_ms);
     shutdown_timer_ = std::make_unique<Timer>(&loop_);
     shutdown_timer_->start(config_.shutdown_timeout_ms, [this] {
         log::warn("shutdown timeout: closing remaining connections");
         force_shutdown();
     });
-    listeners_busy_ = listeners_.size();
     // A network change or wake during the drain changes nothing now.
     network_.reset();
-    // No more retries toward down upstreams: their timers would keep the loop alive.
-    for (auto& route : routes_) route->health->stop();
-    for (auto& listener : listeners_) listener->shut_down([this] { on_listener_idle(); });
+    routes_->shut_down([this] { on_routes_idle(); });
 }
 
-void Daemon::on_listener_idle() {
-    if (--listeners_busy_ != 0) return;
+void Daemon::on_routes_idle() {
     // Every session is done. Connections may still be writing their last
     // bytes and FIN: they close once written, and the loop ends with them. The
     // shutdown deadline stays armed (without keeping the loop alive) in case one never drains.
     close_process_handles();
-    shutdown_timer_->unref();
+    if (shutdown_timer_) shutdown_timer_->unref();
 }
 
 void Daemon::force_shutdown() {
-    listeners_.clear();  // closes what is left
+    routes_->close_all();
     shutdown_timer_.reset();
     close_process_handles();
     transports_.close_all();
@@ -189,17 +190,7 @@ void Daemon::force_shutdown() {
 void Daemon::on_network_changed(const std::string& changes) {
     if (shutting_down_) return;
     log::info("network changed").kv("changes", changes);
-    for (auto& listener : listeners_) {
-        RouteRuntime& route = listener->route();
-        const config::Route& config = route.settings->config;
-        size_t probed = listener->probe_sessions(config.liveness.probe_timeout_ms);
-        route.health->network_changed();
-        log::info("probing upstream sessions")
-            .kv("route", config.name)
-            .kv("sessions", static_cast<uint64_t>(probed))
-            .kv("timeout_ms", config.liveness.probe_timeout_ms)
-            .kv("upstream_state", RouteHealth::state_name(route.health->state()));
-    }
+    routes_->network_changed();
 }
 
 void Daemon::close_process_handles() {

@@ -1,23 +1,32 @@
-// The running process: routes wired to listeners, signals, orderly shutdown.
+// The running process: the routes (RouteSet), signals (SIGTERM/SIGINT stop,
+// SIGHUP reloads the config file, the rest are ignored), the network
+// monitor, and the orderly shutdown.
 #pragma once
 
 #include <uv.h>
 
+#include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "clock.hpp"
 #include "config.hpp"
-#include "listener.hpp"
+#include "log.hpp"
 #include "network_monitor.hpp"
 #include "route.hpp"
+#include "route_set.hpp"
 #include "timer.hpp"
+#include "transport.hpp"
 
 namespace loopgate {
 
 class Daemon {
 public:
-    explicit Daemon(config::Config config);
+    // `config_file` is read again on SIGHUP; `log_level`, when set (the
+    // command line's --log-level), wins over the file's at start and on reload.
+    Daemon(config::Config config, std::filesystem::path config_file, std::optional<log::Level> log_level);
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
@@ -30,30 +39,35 @@ private:
     struct SignalWatch {
         uv_signal_t handle;
         Daemon* owner;
+        void (Daemon::*on_signal)(int);
     };
 
-    bool prepare_routes();
-    bool start_listeners();
-    bool watch_signal(int signum);
+    bool watch_signal(int signum, void (Daemon::*on_signal)(int));
+    void apply_process_settings();
+    void start_network_monitor();
+    void reload(int signum);
     void begin_shutdown(int signum);
     void force_shutdown();
-    void on_listener_idle();
+    void on_routes_idle();
     void close_process_handles();
     void on_network_changed(const std::string& changes);
 
     config::Config config_;
+    std::filesystem::path config_file_;
+    std::optional<log::Level> log_level_override_;
+    uint64_t generation_ = 1;  // config generation: 1 at start, +1 per applied reload
+    uint64_t reloads_ = 0;
+    uint64_t failed_reloads_ = 0;
     uv_loop_t loop_{};
     int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};
     TransportSet transports_;   // every connection, for the shutdown deadline
     ProcessLoad process_load_;  // the global connection limit, shared by every route
-    std::vector<std::unique_ptr<RouteRuntime>> routes_;
-    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::unique_ptr<RouteSet> routes_;
     std::vector<SignalWatch*> signals_;
     std::unique_ptr<NetworkMonitor> network_;
     std::unique_ptr<Timer> shutdown_timer_;
     bool shutting_down_ = false;
-    size_t listeners_busy_ = 0;
 };
 
 }  // namespace loopgate

@@ -25,10 +25,13 @@ bool Listener::start(std::string& error) {
         stop_accepting();
         return false;
     }
-    auto settings = std::make_shared<RouteSettings>(*route_.settings);
+    use_settings(std::make_shared<RouteSettings>(*route_.settings));
+    return true;
+}
+
+void Listener::use_settings(std::shared_ptr<RouteSettings> settings) {
     settings->access = AccessPolicy::for_route(settings->config, bound_port_);
     route_.settings = std::move(settings);
-    return true;
 }
 
 bool Listener::listen_tcp(std::string& error) {
@@ -128,7 +131,7 @@ void Listener::accept_one() {
 void Listener::on_session_finished(Session* session) {
     sessions_.erase(session);
     delete session;
-    if (shutting_down_ && sessions_.empty() && on_idle_) {
+    if (idle_wanted_ && sessions_.empty() && on_idle_) {
         auto idle = std::move(on_idle_);
         on_idle_ = nullptr;
         idle();
@@ -137,13 +140,24 @@ void Listener::on_session_finished(Session* session) {
 
 void Listener::shut_down(std::function<void()> on_idle) {
     stop_accepting();
-    shutting_down_ = true;
+    idle_wanted_ = true;
     on_idle_ = std::move(on_idle);
     // Sessions may finish (and leave the list) while being told.
     std::vector<Session*> snapshot(sessions_.begin(), sessions_.end());
     for (Session* session : snapshot) {
         if (sessions_.count(session) != 0) session->shut_down();
     }
+    if (sessions_.empty() && on_idle_) {
+        auto idle = std::move(on_idle_);
+        on_idle_ = nullptr;
+        idle();
+    }
+}
+
+void Listener::retire(std::function<void()> on_idle) {
+    stop_accepting();
+    idle_wanted_ = true;
+    on_idle_ = std::move(on_idle);
     if (sessions_.empty() && on_idle_) {
         auto idle = std::move(on_idle_);
         on_idle_ = nullptr;

@@ -30,9 +30,17 @@ public:
     // 0), or "unix:/path".
     const std::string& bound_address() const { return bound_; }
 
+    uint16_t bound_port() const { return bound_port_; }
+    // Sessions accepted from now on start with these settings, completed
+    // with the access policy for the port bound (a reload keeping this listener).
+    void use_settings(std::shared_ptr<RouteSettings> settings);
+
     void stop_accepting();
     // Asks every session to close (503 or close 1001); on_idle runs once none remain.
     void shut_down(std::function<void()> on_idle);
+    // Accepts no more and lets every session run to its end; on_idle runs
+    // (from a session's end, so it must not destroy the listener) once none remain.
+    void retire(std::function<void()> on_idle);
     size_t session_count() const { return sessions_.size(); }
     // Pings the upstream of every relaying session (after a network change);
     // returns how many were probed.
@@ -64,7 +72,7 @@ private:
     std::unique_ptr<UnixSocketFile> socket_file_; // unix socket listeners only
     std::unordered_set<Session*> sessions_;
     std::function<void()> on_idle_;
-    bool shutting_down_ = false;
+    bool idle_wanted_ = false;  // shut_down or retire: call on_idle_ when the last session ends
 };
 
 }  // namespace loopgate

@@ -1,0 +1,193 @@
+#include "route_set.hpp"
+
+#include <algorithm>
+
+#include "exit_status.hpp"
+#include "log.hpp"
+#include "route_health.hpp"
+#include "upstream_dialer.hpp"
+
+namespace loopgate {
+
+RouteSet::RouteSet(Environment environment) : env_(environment), reaper_(environment.loop) {}
+
+RouteSet::~RouteSet() = default;
+
+std::shared_ptr<RouteSettings> RouteSet::prepare(const config::Route& route, std::string& error) const {
+    auto settings = std::make_shared<RouteSettings>();
+    settings->config = route;
+    if (!route.upstream.tls) {
+        log::warn("upstream is plaintext: traffic to it is not encrypted")
+            .kv("route", route.name)
+            .kv("upstream", route.upstream.text());
+        return settings;
+    }
+    settings->tls = tls::make_upstream_context(route, error);
+    if (!settings->tls) {
+        error = "route \"" + route.name + "\": cannot prepare TLS: " + error;
+        return nullptr;
+    }
+    // Which anchors a route trusts is the first thing to check when
+    // verification fails, so it is said whenever a route is set up.
+    log::info("upstream TLS")
+        .kv("route", route.name)
+        .kv("verify", route.tls.verify == config::TlsVerify::full ? "full" : "pin-only")
+        .kv("pins", static_cast<uint64_t>(route.tls.pins.size()))
+        .kv("client_cert", route.tls.client_cert ? route.tls.client_cert->string() : std::string("-"))
+        .kv("trust", tls::trust_description(settings->tls.get()));
+    return settings;
+}
+
+bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error) {
+    const config::Route& config = settings->config;
+    auto runtime = std::make_unique<RouteRuntime>();
+    runtime->settings = std::move(settings);
+    runtime->process = env_.process;
+    runtime->clock = env_.clock;
+    runtime->transports = env_.transports;
+    runtime->dialers = std::make_unique<UpstreamDialers>(env_.loop, runtime->stats, env_.transports);
+    runtime->health = std::make_unique<RouteHealth>(*runtime);
+    auto listener = std::make_unique<Listener>(env_.loop, *runtime);
+    if (!listener->start(error)) {
+        error = "route \"" + config.name + "\": " + error;
+        return false;
+    }
+    log::Line line(log::Level::info, "listening");
+    line.kv("route", config.name).kv("address", listener->bound_address()).kv("upstream", config.upstream.text());
+    if (config.connect_to) line.kv("connect_to", *config.connect_to);
+    out.runtime = std::move(runtime);
+    out.listener = std::move(listener);
+    return true;
+}
+
+int RouteSet::start(const std::vector<config::Route>& routes) {
+    for (const auto& route : routes) {
+        std::string error;
+        auto settings = prepare(route, error);
+        if (!settings) {
+            log::error("cannot prepare TLS").kv("route", route.name).kv("error", error);
+            return kExitConfig;
+        }
+        Running running;
+        if (!open_route(std::move(settings), running, error)) {
+            log::error("cannot listen").kv("route", route.name).kv("error", error);
+            return kExitFailure;
+        }
+        active_.push_back(std::move(running));
+    }
+    return kExitOk;
+}
+
+RouteSet::Running* RouteSet::find(const std::string& name) {
+    for (auto& running : active_) {
+        if (running.runtime->settings->config.name == name) return &running;
+    }
+    return nullptr;
+}
+
+bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& error) {
+    // First everything that can fail, changing nothing that runs.
+    std::vector<std::shared_ptr<RouteSettings>> prepared;
+    for (const auto& route : routes) {
+        auto settings = prepare(route, error);
+        if (!settings) return false;
+        prepared.push_back(std::move(settings));
+    }
+    std::vector<Running> opened(routes.size());
+    for (size_t i = 0; i < routes.size(); ++i) {
+        Running* old = find(routes[i].name);
+        if (old != nullptr && old->runtime->settings->config.listen.text() == routes[i].listen.text()) continue;
+        // New listeners only bound so far: no app has reached them, so they go without a trace.
+        if (!open_route(prepared[i], opened[i], error)) return false;
+    }
+    // Then the switch, all at once.
+    std::vector<Running> next;
+    for (size_t i = 0; i < routes.size(); ++i) {
+        Running* old = find(routes[i].name);
+        if (opened[i].listener) {
+            if (old != nullptr) {
+                log::info("route moves").kv("route", routes[i].name).kv("from", old->listener->bound_address());
+                retire(std::move(*old));
+                old->runtime = nullptr;  // taken
+            } else {
+                log::info("route added").kv("route", routes[i].name);
+            }
+            next.push_back(std::move(opened[i]));
+            continue;
+        }
+        old->listener->use_settings(prepared[i]);
+        log::info("route updated").kv("route", routes[i].name).kv("address", old->listener->bound_address());
+        next.push_back(std::move(*old));
+        old->runtime = nullptr;
+    }
+    for (auto& left : active_) {
+        if (left.runtime == nullptr) continue;
+        log::info("route removed").kv("route", left.runtime->settings->config.name)
+            .kv("sessions", static_cast<uint64_t>(left.listener->session_count()));
+        retire(std::move(left));
+    }
+    active_ = std::move(next);
+    return true;
+}
+
+void RouteSet::retire(Running running) {
+    running.runtime->health->stop();  // no more retries for a route that accepts no one
+    Listener* listener = running.listener.get();
+    retiring_.push_back(std::move(running));
+    listener->retire([this] { reaper_.start(0, [this] { reap_retired(); }); });
+}
+
+void RouteSet::reap_retired() {
+    auto idle = [](const Running& r) { return r.listener->session_count() == 0; };
+    retiring_.erase(std::remove_if(retiring_.begin(), retiring_.end(), idle), retiring_.end());
+}
+
+void RouteSet::network_changed() {
+    for (auto* group : {&active_, &retiring_}) {
+        for (auto& running : *group) {
+            RouteRuntime& route = *running.runtime;
+            const config::Route& config = route.settings->config;
+            size_t probed = running.listener->probe_sessions(config.liveness.probe_timeout_ms);
+            route.health->network_changed();
+            log::info("probing upstream sessions")
+                .kv("route", config.name)
+                .kv("sessions", static_cast<uint64_t>(probed))
+                .kv("timeout_ms", config.liveness.probe_timeout_ms)
+                .kv("upstream_state", RouteHealth::state_name(route.health->state()));
+        }
+    }
+}
+
+size_t RouteSet::session_count() const {
+    size_t sessions = 0;
+    for (const auto* group : {&active_, &retiring_}) {
+        for (const auto& running : *group) sessions += running.listener->session_count();
+    }
+    return sessions;
+}
+
+void RouteSet::shut_down(std::function<void()> on_idle) {
+    std::vector<Running*> all;
+    for (auto* group : {&active_, &retiring_}) {
+        for (auto& running : *group) all.push_back(&running);
+    }
+    // No more retries toward down upstreams: their timers would keep the loop alive.
+    for (Running* running : all) running->runtime->health->stop();
+    busy_ = all.size() + 1;  // +1: on_idle cannot run before every listener was told
+    auto one_idle = [this, on_idle] {
+        if (--busy_ == 0) on_idle();
+    };
+    for (Running* running : all) running->listener->shut_down(one_idle);
+    one_idle();
+}
+
+void RouteSet::close_all() {
+    // Listeners first (they delete their sessions), then the runtimes those used.
+    for (auto* group : {&active_, &retiring_}) {
+        for (auto& running : *group) running.listener.reset();
+    }
+    active_.clear();
+    retiring_.clear();
+}
+
+}  // namespace loopgate

@@ -1,0 +1,77 @@
+// The routes the daemon runs, and what a reload does to them.
+//
+// A route is its runtime (health, counters) and its listener (the socket and
+// the sessions it accepted). A reload builds new settings for every route of
+// the new config and applies them all, or nothing:
+//  - a route whose name and listen address stay keeps its listener and its
+//    runtime; sessions accepted from then on start with the new settings,
+//    sessions under way keep theirs;
+//  - a new route, or one whose listen address changed, gets a new listener;
+//  - a removed route (or the old listener of a changed one) stops accepting
+//    and is kept until its last session ends.
+// Nothing is changed when a new listener cannot start or TLS cannot be set up.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "listener.hpp"
+#include "route.hpp"
+#include "timer.hpp"
+#include "transport.hpp"
+
+namespace loopgate {
+
+class RouteSet {
+public:
+    struct Environment {
+        uv_loop_t* loop;
+        Clock* clock;
+        TransportSet* transports;
+        ProcessLoad* process;
+    };
+
+    explicit RouteSet(Environment environment);
+    ~RouteSet();
+    RouteSet(const RouteSet&) = delete;
+    RouteSet& operator=(const RouteSet&) = delete;
+
+    // Starts every route. Returns an exit status: 0, kExitConfig when TLS
+    // cannot be set up, kExitFailure when a listener cannot start.
+    int start(const std::vector<config::Route>& routes);
+    // A reload: true when applied; false (and `error`) when nothing changed.
+    bool apply(const std::vector<config::Route>& routes, std::string& error);
+
+    void network_changed();
+    size_t session_count() const;
+    // Shutdown: no more retries, every session told (503 or close 1001); on_idle once all are done.
+    void shut_down(std::function<void()> on_idle);
+    // The shutdown deadline: closes whatever is left.
+    void close_all();
+
+private:
+    struct Running {
+        std::unique_ptr<RouteRuntime> runtime;
+        std::unique_ptr<Listener> listener;
+    };
+
+    std::shared_ptr<RouteSettings> prepare(const config::Route& route, std::string& error) const;
+    bool open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error);
+    void retire(Running running);
+    void reap_retired();
+    Running* find(const std::string& name);
+
+    Environment env_;
+    std::vector<Running> active_;
+    std::vector<Running> retiring_;  // removed by a reload; draining their sessions
+    Timer reaper_;                   // frees retired routes outside their sessions' callbacks
+    size_t busy_ = 0;                // listeners not yet idle during shutdown
+};
+
+}  // namespace loopgate
