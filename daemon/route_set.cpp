@@ -80,7 +80,8 @@ int RouteSet::start(const std::vector<config::Route>& routes) {
 
 RouteSet::Running* RouteSet::find(const std::string& name) {
     for (auto& running : active_) {
-        if (running.runtime->settings->config.name == name) return &running;
+        // A reload moves routes out of active_ one by one: those are gone already.
+        if (running.runtime != nullptr && running.runtime->settings->config.name == name) return &running;
     }
     return nullptr;
 }
@@ -107,8 +108,7 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
         if (opened[i].listener) {
             if (old != nullptr) {
                 log::info("route moves").kv("route", routes[i].name).kv("from", old->listener->bound_address());
-                retire(std::move(*old));
-                old->runtime = nullptr;  // taken
+                retire(std::move(*old));  // leaves *old empty
             } else {
                 log::info("route added").kv("route", routes[i].name);
             }
@@ -117,8 +117,7 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
         }
         old->listener->use_settings(prepared[i]);
         log::info("route updated").kv("route", routes[i].name).kv("address", old->listener->bound_address());
-        next.push_back(std::move(*old));
-        old->runtime = nullptr;
+        next.push_back(std::move(*old));  // leaves *old empty
     }
     for (auto& left : active_) {
         if (left.runtime == nullptr) continue;
@@ -156,6 +155,13 @@ void RouteSet::network_changed() {
                 .kv("upstream_state", RouteHealth::state_name(route.health->state()));
         }
     }
+}
+
+std::string RouteSet::address_of(const std::string& name) const {
+    for (const auto& running : active_) {
+        if (running.runtime->settings->config.name == name) return running.listener->bound_address();
+    }
+    return "";
 }
 
 size_t RouteSet::session_count() const {

@@ -50,6 +50,10 @@ public:
 
     void network_changed();
     size_t session_count() const;
+    // The address a route listens on ("" for no such route), and how many
+    // removed routes still drain their sessions.
+    std::string address_of(const std::string& name) const;
+    size_t retiring_count() const { return retiring_.size(); }
     // Shutdown: no more retries, every session told (503 or close 1001); on_idle once all are done.
     void shut_down(std::function<void()> on_idle);
     // The shutdown deadline: closes whatever is left.

@@ -1,0 +1,193 @@
+"""Reload (SIGHUP) under load: the config file is read again and applied whole, or not at all.
+Sessions under way keep the settings they started with and lose no byte; a route whose listen
+address stays keeps its socket, so an app connecting during the reload is never refused; new
+routes listen, removed ones stop accepting while their sessions run to their end. Signals
+loopgate has no use for are ignored."""
+
+import hashlib
+import json
+import signal
+import socket
+import threading
+import time
+
+import wsraw
+from conftest import route_for
+
+BINARY, CLOSE = 0x2, 0x8
+SESSIONS = 200
+MESSAGES = 40
+
+
+def message(session, seq):
+    body = f"{session}:{seq}:".encode() + hashlib.sha256(f"{session}/{seq}".encode()).digest() * 4
+    return body
+
+
+class Streamer(threading.Thread):
+    """One app: MESSAGES checksummed messages, one at a time, each echo checked at once."""
+
+    def __init__(self, port, index, pace_s):
+        super().__init__(daemon=True)
+        self.port, self.index, self.pace_s = port, index, pace_s
+        self.verified = 0
+        self.error = None
+        self.conn = None
+
+    def run(self):
+        try:
+            self.conn = wsraw.open_ws(self.port, "/echo")
+            for seq in range(MESSAGES):
+                payload = message(self.index, seq)
+                self.conn.send(wsraw.frame(BINARY, payload))
+                fin, opcode, echoed = self.conn.read_frame(timeout=20)
+                if (fin, opcode, echoed) != (True, BINARY, payload):
+                    raise AssertionError(f"session {self.index} message {seq}: got opcode {opcode}, "
+                                         f"{echoed[:40]!r} instead of {payload[:40]!r}")
+                self.verified += 1
+                time.sleep(self.pace_s)
+            self.conn.send(wsraw.frame(CLOSE, wsraw.close_payload(1000)))
+            assert self.conn.read_close(timeout=20) == (1000, "")
+        except Exception as error:  # reported by the test
+            self.error = f"session {self.index}: {error!r}"
+        finally:
+            if self.conn:
+                self.conn.close()
+
+
+class Hammer(threading.Thread):
+    """An app connecting again and again (bounded in count and time), each time upgrading and
+    echoing once; counts every attempt that was refused or failed."""
+
+    def __init__(self, port, max_attempts=2000, max_seconds=30):
+        super().__init__(daemon=True)
+        self.port = port
+        self.max_attempts, self.until = max_attempts, time.monotonic() + max_seconds
+        self.stopping = threading.Event()
+        self.served = 0
+        self.failures = []
+
+    def run(self):
+        for attempt in range(self.max_attempts):
+            if self.stopping.is_set() or time.monotonic() > self.until:
+                return
+            try:
+                conn = wsraw.open_ws(self.port, "/echo")
+                conn.send(wsraw.frame(BINARY, b"hammer %d" % attempt))
+                assert conn.read_frame() == (True, BINARY, b"hammer %d" % attempt)
+                conn.close()
+                self.served += 1
+            except (OSError, AssertionError, EOFError) as error:
+                self.failures.append(f"attempt {attempt}: {error!r}")
+
+
+def write_config(path, config):
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+
+
+def listening_address(loopgate, route, count=1):
+    match = loopgate.process.wait_for(rf"msg=listening route={route} address=(\S+)", count=count)[-1]
+    return int(match.group(1).rsplit(":", 1)[1])
+
+
+def test_reload_under_load_adds_removes_and_changes_routes_without_losing_a_byte(
+        start_loopgate, gateway, certs, tmp_path):
+    kept = route_for(gateway, certs, name="kept", max_connections=400)
+    removed = route_for(gateway, certs, name="removed")
+    config = {"routes": [kept, removed], "max_connections": 1000, "shutdown_timeout_ms": 2000}
+    loopgate = start_loopgate(config)
+    config_file = tmp_path / "loopgate0.json"
+    kept_port = int(loopgate.addresses["kept"].rsplit(":", 1)[1])
+    removed_port = int(loopgate.addresses["removed"].rsplit(":", 1)[1])
+
+    on_removed = wsraw.open_ws(removed_port, "/echo")  # under way when its route goes
+    streamers = [Streamer(kept_port, i, pace_s=0.05) for i in range(SESSIONS)]
+    for streamer in streamers:
+        streamer.start()
+    hammer = Hammer(kept_port)
+    hammer.start()
+    deadline = time.monotonic() + 20
+    while sum(s.verified for s in streamers) < SESSIONS * 5:  # every session is streaming
+        assert time.monotonic() < deadline, "sessions did not get going"
+        time.sleep(0.02)
+
+    # The reload: a route added, one removed, a timeout of the kept one changed.
+    new_kept = {**kept, "timeouts": {"idle_ms": 1000}}
+    added = route_for(gateway, certs, name="added")
+    write_config(config_file, {**config, "routes": [new_kept, added]})
+    loopgate.process.signal(signal.SIGHUP)
+    loopgate.process.wait_for(r'msg=reloaded .*generation=2', timeout=10)
+
+    for streamer in streamers:
+        streamer.join(timeout=60)
+    hammer.stopping.set()
+    hammer.join(timeout=30)
+    errors = [s.error for s in streamers if s.error]
+    assert not errors, f"{len(errors)} sessions broke, e.g. {errors[:3]}"
+    assert all(s.verified == MESSAGES for s in streamers)
+    assert not hammer.failures, f"refused during the reload: {hammer.failures[:3]}"
+    assert hammer.served > 0
+
+    # The session on the removed route runs on; its route accepts no one new.
+    on_removed.send(wsraw.frame(BINARY, b"still here"))
+    assert on_removed.read_frame() == (True, BINARY, b"still here")
+    try:
+        socket.create_connection(("127.0.0.1", removed_port), timeout=2).close()
+        raise AssertionError("the removed route still accepts connections")
+    except ConnectionRefusedError:
+        pass
+    on_removed.close()
+
+    # The added route serves; the kept one's new sessions have the new idle timeout.
+    added_conn = wsraw.open_ws(listening_address(loopgate, "added"), "/echo")
+    added_conn.send(wsraw.frame(BINARY, b"new route"))
+    assert added_conn.read_frame() == (True, BINARY, b"new route")
+    added_conn.close()
+    fresh = wsraw.open_ws(kept_port, "/echo")
+    started = time.monotonic()
+    assert fresh.read_close(timeout=10) == (1001, "idle")
+    assert time.monotonic() - started < 5
+    fresh.close()
+
+
+def test_invalid_config_on_reload_changes_nothing_and_is_logged_and_counted(
+        start_loopgate, gateway, certs, tmp_path):
+    config = {"routes": [route_for(gateway, certs, name="gw")]}
+    loopgate = start_loopgate(config)
+    config_file = tmp_path / "loopgate0.json"
+    session = wsraw.open_ws(loopgate.port, "/echo")
+
+    config_file.write_text('{"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstrem": "wss://x"}]}')
+    loopgate.process.signal(signal.SIGHUP)
+    loopgate.process.wait_for(r'msg="reload failed: still running the previous config".*failed_reloads=1')
+    assert 'error="routes[0].upstrem: unknown key' in loopgate.log()
+
+    # A second bad reload counts again; a route that cannot listen is just as refused.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    taken = blocker.getsockname()[1]
+    write_config(config_file, {"routes": [route_for(gateway, certs, name="gw"),
+                                          route_for(gateway, certs, name="other", listen=f"127.0.0.1:{taken}")]})
+    loopgate.process.signal(signal.SIGHUP)
+    loopgate.process.wait_for(r'failed_reloads=2')
+    assert f'route \\"other\\": cannot listen on 127.0.0.1:{taken}: address already in use' in loopgate.log()
+    blocker.close()
+    assert 'msg=reloaded' not in loopgate.log()
+
+    session.send(wsraw.frame(BINARY, b"unchanged"))
+    assert session.read_frame() == (True, BINARY, b"unchanged")
+    again = wsraw.open_ws(loopgate.port, "/echo")
+    again.close()
+    session.close()
+
+
+def test_signals_loopgate_does_not_use_are_ignored(loopgate):
+    session = wsraw.open_ws(loopgate.port, "/echo")
+    for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+        loopgate.process.signal(signum)
+    session.send(wsraw.frame(BINARY, b"after the signals"))
+    assert session.read_frame() == (True, BINARY, b"after the signals")
+    assert loopgate.process.proc.poll() is None
+    session.close()

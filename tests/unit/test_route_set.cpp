@@ -1,0 +1,123 @@
+// What a reload does to the routes, with real listeners on loopback port 0
+// and no upstream: kept, added, removed, moved, and all-or-nothing.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "log.hpp"
+#include "route_set.hpp"
+
+using namespace loopgate;
+
+namespace {
+
+config::Route plain_route(const std::string& name, uint16_t port = 0) {
+    config::Route route;
+    route.name = name;
+    route.listen.host = "127.0.0.1";
+    route.listen.port = port;
+    route.listen.is_loopback = true;
+    route.upstream.tls = false;
+    route.upstream.host = "127.0.0.1";
+    route.upstream.port = 9;
+    route.upstream.host_is_ipv4_literal = true;
+    route.allow_plaintext_upstream = true;
+    return route;
+}
+
+// A port something else already listens on.
+struct Blocker {
+    Blocker() {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(listen(fd, 1) == 0);
+        socklen_t len = sizeof addr;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        port = ntohs(addr.sin_port);
+    }
+    ~Blocker() { close(fd); }
+    int fd;
+    uint16_t port;
+};
+
+struct Fixture {
+    Fixture() {
+        log::set_level(log::Level::error);
+        uv_loop_init(&loop);
+        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process});
+    }
+    ~Fixture() {
+        routes.reset();
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    uv_loop_t loop{};
+    LoopClock clock{&loop};
+    TransportSet transports;
+    ProcessLoad process;
+    std::unique_ptr<RouteSet> routes;
+};
+
+}  // namespace
+
+TEST_CASE("route set: a reload keeps a route's socket, adds new routes and retires removed ones") {
+    Fixture f;
+    REQUIRE(f.routes->start({plain_route("kept"), plain_route("removed")}) == 0);
+    std::string kept = f.routes->address_of("kept");
+    REQUIRE_FALSE(kept.empty());
+
+    config::Route changed = plain_route("kept");
+    changed.timeouts.idle_ms = 1000;  // another setting, same listen address
+    std::string error;
+    REQUIRE(f.routes->apply({changed, plain_route("added")}, error));
+    CHECK(f.routes->address_of("kept") == kept);
+    CHECK_FALSE(f.routes->address_of("added").empty());
+    CHECK(f.routes->address_of("removed").empty());
+    // No session held it: the removed route is freed on the next loop turn.
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    CHECK(f.routes->retiring_count() == 0);
+}
+
+TEST_CASE("route set: a route whose listen address changes moves to a new socket") {
+    Fixture f;
+    REQUIRE(f.routes->start({plain_route("gw")}) == 0);
+    std::string before = f.routes->address_of("gw");
+    std::string error;
+    config::Route moved = plain_route("gw");
+    moved.listen.host = "127.0.0.2";
+    REQUIRE(f.routes->apply({moved}, error));
+    CHECK(f.routes->address_of("gw").rfind("127.0.0.2:", 0) == 0);
+    CHECK(f.routes->address_of("gw") != before);
+}
+
+TEST_CASE("route set: a reload that cannot open a listener changes nothing") {
+    Fixture f;
+    REQUIRE(f.routes->start({plain_route("gw")}) == 0);
+    std::string before = f.routes->address_of("gw");
+    Blocker taken;
+    std::string error;
+    CHECK_FALSE(f.routes->apply({plain_route("gw"), plain_route("new"), plain_route("blocked", taken.port)}, error));
+    CHECK(error.find("route \"blocked\": cannot listen on 127.0.0.1:" + std::to_string(taken.port)) == 0);
+    CHECK(f.routes->address_of("gw") == before);
+    CHECK(f.routes->address_of("new").empty());
+    CHECK(f.routes->address_of("blocked").empty());
+    CHECK(f.routes->retiring_count() == 0);
+}
+
+TEST_CASE("route set: a reload whose TLS cannot be set up changes nothing") {
+    Fixture f;
+    REQUIRE(f.routes->start({plain_route("gw")}) == 0);
+    config::Route tls = plain_route("gw");
+    tls.upstream.tls = true;
+    tls.tls.ca_file = "/nonexistent/loopgate-test-ca.pem";
+    std::string error;
+    CHECK_FALSE(f.routes->apply({tls}, error));
+    CHECK(error.find("route \"gw\": cannot prepare TLS") == 0);
+    CHECK_FALSE(f.routes->address_of("gw").empty());
+}
