@@ -23,8 +23,11 @@ struct DialFailure {
     // loopgate itself ran out of something (descriptors, buffers, memory):
     // nothing is wrong with the upstream, so its health must not change.
     bool local = false;
-    enum class Step { resolve, connect, tls };
-    Step step = Step::resolve;            // what was being done when it failed
+    // What was being done when it failed; `upgrade` and `timeout` only come
+    // from a session's connect phase (the answer to the upgrade request, the
+    // handshake deadline).
+    enum class Step { resolve, connect, tls, upgrade, timeout };
+    Step step = Step::resolve;
     std::optional<tls::PeerReport> peer;  // what the upstream presented, when TLS got that far
 };
 

@@ -1,16 +1,13 @@
 #include "listener.hpp"
 
-#include <arpa/inet.h>
-
 #include <vector>
 
-#include "address_text.hpp"
 #include "log.hpp"
-#include "unix_socket.hpp"
 
 namespace loopgate {
 
-Listener::Listener(uv_loop_t* loop, RouteRuntime& route) : loop_(loop), route_(route) {}
+Listener::Listener(uv_loop_t* loop, RouteRuntime& route)
+    : route_(route), socket_(loop, "route", route.settings->config.name, route.transports) {}
 
 Listener::~Listener() {
     stop_accepting();
@@ -18,111 +15,19 @@ Listener::~Listener() {
 }
 
 bool Listener::start(std::string& error) {
-    server_ = new Server{};
-    server_->owner = this;
-    bool listening = config().listen.is_unix() ? listen_unix(error) : listen_tcp(error);
-    if (!listening) {
-        stop_accepting();
-        return false;
-    }
+    if (!socket_.start(config().listen, [this](Transport* app) { accept(app); }, error)) return false;
     use_settings(std::make_shared<RouteSettings>(*route_.settings));
     return true;
 }
 
 void Listener::use_settings(std::shared_ptr<RouteSettings> settings) {
-    settings->access = AccessPolicy::for_route(settings->config, bound_port_);
+    settings->access = AccessPolicy::for_route(settings->config, socket_.bound_port());
     route_.settings = std::move(settings);
 }
 
-bool Listener::listen_tcp(std::string& error) {
-    const auto& listen = config().listen;
-    sockaddr_in addr{};
-    if (uv_ip4_addr(listen.host.c_str(), listen.port, &addr) != 0) {
-        error = "invalid listen address " + listen.text();
-        return false;
-    }
-    if (int rc = uv_tcp_init(loop_, &server_->handle.tcp)) {
-        error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
-        delete server_;  // never a libuv handle: nothing to close
-        server_ = nullptr;
-        return false;
-    }
-    server_->handle.tcp.data = server_;
-    int rc = uv_tcp_bind(&server_->handle.tcp, reinterpret_cast<const sockaddr*>(&addr), 0);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
-    if (rc != 0) {
-        error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
-        return false;
-    }
-    sockaddr_in bound{};
-    int len = sizeof bound;
-    if (int rc = uv_tcp_getsockname(&server_->handle.tcp, reinterpret_cast<sockaddr*>(&bound), &len)) {
-        error = "cannot read the address bound for " + listen.text() + ": " + uv_strerror(rc);
-        return false;
-    }
-    bound_port_ = ntohs(bound.sin_port);
-    bound_ = ipv4_text(bound) + ":" + std::to_string(bound_port_);
-    return true;
-}
+void Listener::stop_accepting() { socket_.stop(); }
 
-bool Listener::listen_unix(std::string& error) {
-    const auto& listen = config().listen;
-    if (int rc = uv_pipe_init(loop_, &server_->handle.pipe, 0)) {
-        error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
-        delete server_;
-        server_ = nullptr;
-        return false;
-    }
-    server_->handle.pipe.data = server_;
-    socket_file_ = std::make_unique<UnixSocketFile>(listen.unix_path);
-    bool removed_stale = false;
-    auto problem = socket_file_->prepare(removed_stale);
-    if (removed_stale) {
-        log::info("removed a stale socket file").kv("route", config().name).kv("path", listen.unix_path.string());
-    }
-    if (!problem) {
-        int rc = uv_pipe_bind(&server_->handle.pipe, listen.unix_path.c_str());
-        if (rc != 0) problem = uv_strerror(rc);
-    }
-    if (!problem) problem = socket_file_->claim();
-    if (!problem) {
-        int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
-        if (rc != 0) problem = uv_strerror(rc);
-    }
-    if (problem) {
-        error = "cannot listen on " + listen.text() + ": " + *problem;
-        return false;
-    }
-    bound_ = listen.text();
-    return true;
-}
-
-void Listener::stop_accepting() {
-    if (server_ == nullptr) return;
-    server_->owner = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&server_->handle),
-             [](uv_handle_t* h) { delete static_cast<Server*>(h->data); });
-    server_ = nullptr;
-    socket_file_.reset();  // removes the socket file, if it is still ours
-}
-
-void Listener::on_connection(uv_stream_t* stream, int status) {
-    auto* server = static_cast<Server*>(stream->data);
-    if (server->owner == nullptr) return;
-    if (status < 0) {
-        log::warn("accept failed").kv("route", server->owner->config().name).kv("error", uv_strerror(status));
-        return;
-    }
-    server->owner->accept_one();
-}
-
-void Listener::accept_one() {
-    auto kind = config().listen.is_unix() ? Transport::Kind::unix_socket : Transport::Kind::tcp;
-    Transport* app = Transport::create(loop_, nullptr, kind, route_.transports);
-    if (app->accept_from(reinterpret_cast<uv_stream_t*>(&server_->handle)) != 0) {
-        app->close();
-        return;
-    }
+void Listener::accept(Transport* app) {
     auto* session = new Session(route_, *this, app);
     sessions_.insert(session);
     session->start();

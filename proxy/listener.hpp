@@ -8,12 +8,11 @@
 #include <unordered_set>
 #include <string>
 
+#include "listening_socket.hpp"
 #include "route.hpp"
 #include "session.hpp"
 
 namespace loopgate {
-
-class UnixSocketFile;
 
 class Listener final : private SessionOwner {
 public:
@@ -28,9 +27,9 @@ public:
     bool start(std::string& error);
     // The address actually bound ("127.0.0.1:41234" when the config said port
     // 0), or "unix:/path".
-    const std::string& bound_address() const { return bound_; }
+    const std::string& bound_address() const { return socket_.bound_address(); }
 
-    uint16_t bound_port() const { return bound_port_; }
+    uint16_t bound_port() const { return socket_.bound_port(); }
     // Sessions accepted from now on start with these settings, completed
     // with the access policy for the port bound (a reload keeping this listener).
     void use_settings(std::shared_ptr<RouteSettings> settings);
@@ -42,34 +41,22 @@ public:
     // (from a session's end, so it must not destroy the listener) once none remain.
     void retire(std::function<void()> on_idle);
     size_t session_count() const { return sessions_.size(); }
+    template <typename F>
+    void for_each_session(F&& f) const {
+        for (const Session* session : sessions_) f(*session);
+    }
     // Pings the upstream of every relaying session (after a network change);
     // returns how many were probed.
     size_t probe_sessions(uint32_t timeout_ms);
     RouteRuntime& route() { return route_; }
 
 private:
-    struct Server {
-        union {
-            uv_tcp_t tcp;
-            uv_pipe_t pipe;
-        } handle;
-        Listener* owner;
-    };
-
     const config::Route& config() const { return route_.settings->config; }
-    bool listen_tcp(std::string& error);
-    bool listen_unix(std::string& error);
-
-    static void on_connection(uv_stream_t* server, int status);
-    void accept_one();
+    void accept(Transport* app);
     void on_session_finished(Session* session) override;
 
-    uv_loop_t* loop_;
     RouteRuntime& route_;
-    Server* server_ = nullptr;
-    std::string bound_;
-    uint16_t bound_port_ = 0;                     // TCP only
-    std::unique_ptr<UnixSocketFile> socket_file_; // unix socket listeners only
+    ListeningSocket socket_;
     std::unordered_set<Session*> sessions_;
     std::function<void()> on_idle_;
     bool idle_wanted_ = false;  // shut_down or retire: call on_idle_ when the last session ends

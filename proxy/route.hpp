@@ -30,6 +30,16 @@ struct RouteSettings {
 };
 using RouteSettingsPtr = std::shared_ptr<const RouteSettings>;
 
+// How long dials took, as a Prometheus histogram: cumulative counts per bound.
+struct DialHistogram {
+    static constexpr double kBoundsSeconds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    static constexpr size_t kBuckets = sizeof kBoundsSeconds / sizeof kBoundsSeconds[0];
+    uint64_t at_most[kBuckets] = {};  // dials that took at most kBoundsSeconds[i]
+    uint64_t count = 0;
+    double sum_seconds = 0;
+    void observe(double seconds);
+};
+
 struct RouteStats {
     uint64_t sessions_accepted = 0;
     uint64_t sessions_active = 0;
@@ -38,6 +48,11 @@ struct RouteStats {
     uint64_t local_exhaustion = 0;        // refused 503: loopgate ran out of descriptors or memory
     uint64_t tls_handshakes_full = 0;     // upstream TLS handshakes that sent a certificate
     uint64_t tls_handshakes_resumed = 0;  // ... that resumed a cached session instead
+    uint64_t upstream_dials = 0;          // dials started by sessions (not the health tracker's retries)
+    uint64_t dial_failures[5] = {};       // by DialFailure::Step
+    uint64_t bytes_from_app = 0;          // relayed by sessions that ended
+    uint64_t bytes_from_upstream = 0;
+    DialHistogram dial_seconds;           // dials that reached a TLS-verified connection
 };
 
 // Shared by every route of the process: the global connection limit.

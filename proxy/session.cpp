@@ -27,9 +27,22 @@ Session::Session(RouteRuntime& runtime, SessionOwner& owner, Transport* app)
 }
 
 Session::~Session() {
+    runtime_.stats.bytes_from_app += record_.bytes_from_app;
+    runtime_.stats.bytes_from_upstream += record_.bytes_from_upstream;
     --runtime_.stats.sessions_active;
     if (runtime_.process != nullptr) --runtime_.process->connections_active;
     if (app_ != nullptr) app_->close();
+}
+
+const char* Session::phase_name(Phase phase) {
+    switch (phase) {
+    case Phase::reading_request: return "reading_request";
+    case Phase::held: return "held";
+    case Phase::connecting: return "connecting";
+    case Phase::relaying: return "relaying";
+    case Phase::finished: return "finished";
+    }
+    return "unknown";
 }
 
 void Session::start() {
@@ -195,10 +208,12 @@ void Session::on_connect_failed(const DialFailure& failure) {
     if (failure.local) {
         // loopgate's own limit (descriptors, memory): the upstream is fine.
         ++runtime_.stats.local_exhaustion;
+        ++runtime_.stats.dial_failures[static_cast<size_t>(failure.step)];
         refuse({503, failure.reason, {{"Retry-After", "1"}}});
         return;
     }
     ++runtime_.stats.upstream_failures;
+    ++runtime_.stats.dial_failures[static_cast<size_t>(failure.step)];
     RouteHealth* health = runtime_.health.get();
     if (failure.unreachable && health != nullptr) {
         health->report_unreachable(failure.reason);

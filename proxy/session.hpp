@@ -67,6 +67,9 @@ public:
     // means the path is gone and the app gets 1012 at once.
     void probe_upstream(uint32_t timeout_ms);
     Phase phase() const { return phase_; }
+    static const char* phase_name(Phase phase);
+    // What it did so far (bytes, upstream, TLS resumption), for the admin endpoint.
+    const SessionRecord& record() const { return record_; }
     bool relaying() const { return phase_ == Phase::relaying; }
 
 private:

@@ -37,6 +37,8 @@ void UpstreamConnect::start() {
         owner_.settle();
     });
     DialHandler& handler = *this;
+    ++runtime_.stats.upstream_dials;
+    dial_started_ms_ = runtime_.clock->now_ms();
     dialer_ = runtime_.dialers->new_dialer(settings_, handler);
     dialer_->start();
 }
@@ -44,6 +46,7 @@ void UpstreamConnect::start() {
 void UpstreamConnect::on_dial_ready(Transport* upstream) {
     upstream_ = upstream;
     dialer_.reset();  // whose callback this is: it touches nothing after
+    runtime_.stats.dial_seconds.observe(static_cast<double>(runtime_.clock->now_ms() - dial_started_ms_) / 1000.0);
     upstream->set_handler(&events_);
     record_.upstream_address = upstream->peer();
     if (upstream->ssl() != nullptr) record_.tls_resumed = SSL_session_reused(upstream->ssl()) == 1 ? "true" : "false";
@@ -70,6 +73,7 @@ void UpstreamConnect::fail(int status, std::string reason, bool unreachable) {
     failure.http_status = status;
     failure.reason = std::move(reason);
     failure.unreachable = unreachable;
+    failure.step = status == 504 ? DialFailure::Step::timeout : DialFailure::Step::upgrade;
     owner_.on_connect_failed(failure);
 }
 

@@ -67,6 +67,7 @@ private:
     std::unique_ptr<Dialer> dialer_;
     std::unique_ptr<Alarm> deadline_;
     Transport* upstream_ = nullptr;  // ours from the dial until the 101 is handed on
+    uint64_t dial_started_ms_ = 0;
     std::unique_ptr<UpgradeResponse> response_;  // from the upgrade request on
 };
 

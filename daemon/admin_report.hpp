@@ -1,0 +1,56 @@
+// What the admin endpoint says, built from a snapshot of the daemon's state:
+// /status as JSON, /metrics in Prometheus' text format (0.0.4), /readyz as
+// one line per route. Pure functions of the snapshot, so each is unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "route.hpp"
+
+namespace loopgate {
+
+struct SessionView {
+    std::string app;
+    std::string path;
+    std::string upstream;
+    std::string phase;            // reading_request, held, connecting, relaying
+    std::string tls_resumed;      // "true", "false" or "" (no TLS upstream yet)
+    uint64_t age_ms = 0;
+    uint64_t bytes_from_app = 0;
+    uint64_t bytes_from_upstream = 0;
+};
+
+struct RouteView {
+    std::string name;
+    std::string listen;           // the address bound
+    std::string upstream;         // wss://host[:port][/base]
+    std::string state;            // unknown, up, down
+    std::string down_reason;
+    uint64_t down_for_ms = 0;
+    uint64_t held = 0;
+    bool retiring = false;        // removed by a reload, draining its sessions
+    RouteStats stats;
+    std::vector<SessionView> sessions;
+};
+
+struct StatusView {
+    std::string version;
+    std::string config_file;
+    uint64_t generation = 1;
+    uint64_t reloads = 0;
+    uint64_t failed_reloads = 0;
+    uint64_t network_changes = 0;
+    std::string last_network_change;    // "" when none yet
+    uint64_t last_network_change_age_ms = 0;
+    uint64_t uptime_ms = 0;
+    std::vector<RouteView> routes;
+};
+
+std::string status_json(const StatusView& status);
+std::string metrics_text(const StatusView& status);
+// Ready when no route's upstream is down. Lines: "gw up", "other down: connection refused".
+std::string readiness_text(const StatusView& status, bool& ready);
+
+}  // namespace loopgate
