@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "temp_files.hpp"
 #include "tls_context.hpp"
 #include "tls_pins.hpp"
 
@@ -50,65 +51,9 @@ std::string pin_error(const std::string& text) {
     return *problem;
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("loopgate-tls-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-    fs::path write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
-        fs::path file = path_ / name;
-        std::ofstream(file) << content;
-        ::chmod(file.c_str(), mode);
-        return file;
-    }
-
-private:
-    fs::path path_;
-};
-
-// A self-signed P-256 certificate and its key as PEM files.
-struct KeyPair {
-    fs::path cert;
-    fs::path key;
-};
-
-KeyPair make_self_signed(const TempDir& dir, const std::string& name) {
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    X509* cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* subject = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1,
-                               -1, 0);
-    X509_set_issuer_name(cert, subject);
-    X509_sign(cert, key, EVP_sha256());
-    KeyPair pair{dir.path() / (name + ".pem"), dir.path() / (name + ".key")};
-    FILE* f = std::fopen(pair.cert.c_str(), "w");
-    PEM_write_X509(f, cert);
-    std::fclose(f);
-    f = std::fopen(pair.key.c_str(), "w");
-    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    std::fclose(f);
-    ::chmod(pair.key.c_str(), 0600);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return pair;
-}
+using loopgate::testing::KeyPair;
+using loopgate::testing::make_self_signed;
+using loopgate::testing::TempDir;
 
 std::string route_config(const std::string& tls, const std::string& upstream = "wss://gateway.test") {
     return R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": ")" + upstream + R"(", "tls": )" + tls +
