@@ -9,7 +9,6 @@
 #include "file_paths.hpp"
 #include "json_text.hpp"
 #include "rules.hpp"
-#include "system_files.hpp"
 #include "validator.hpp"
 
 namespace loopgate::config {
@@ -90,10 +89,6 @@ LoadResult parse_config(std::string_view text, const std::filesystem::path& base
     result.secret_keys = std::move(validator.secret_keys());
     if (result.errors.empty()) result.config = std::move(config);
     return result;
-}
-
-LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir) {
-    return parse_config(text, base_dir, SystemFileChecks());
 }
 
 }  // namespace loopgate::config

@@ -130,10 +130,11 @@ struct LoadResult {
 };
 
 // Parses JSON-with-comments text. Relative file paths in the config are
-// resolved against base_dir (the config file's directory). The files the
-// config names are judged by `files` (by default, on disk).
-LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir);
-LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir, const FileChecks& files);
+// resolved against base_dir (the config file's directory). Never touches the
+// file system: the files the config names are judged by `files` alone, and
+// by default not at all (load_config_file checks them on disk).
+LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir,
+                        const FileChecks& files = no_file_checks());
 
 // Reads and parses a file, checking the files it names on disk; an
 // unreadable file is reported as an error, and so is a file other users can

@@ -239,19 +239,6 @@ TEST_CASE("config tls: a CA next to pin-only is refused, not silently ignored") 
                  "the upstream); remove it, or use \"verify\": \"full\" to check the chain too"});
 }
 
-TEST_CASE("config tls: ca_dir must be a readable directory") {
-    TempDir dir;
-    fs::path file = dir.write("ca.pem", "pem");
-    CHECK(tls_ok(R"({"ca_dir": )" + quoted(dir.path()) + "}").ca_dir == dir.path());
-    CHECK(tls_errors(R"({"ca_dir": )" + quoted(file) + "}") ==
-          Errors{"routes[0].tls.ca_dir: cannot read directory " + file.string() + ": Not a directory"});
-    CHECK(tls_errors(R"({"ca_dir": )" + quoted(dir.path() / "missing") + "}") ==
-          Errors{"routes[0].tls.ca_dir: cannot read directory " + (dir.path() / "missing").string() +
-                 ": No such file or directory"});
-    CHECK(tls_errors(R"({"ca_dir": ""})") ==
-          Errors{"routes[0].tls.ca_dir: must be a directory path, or null to use only the system trust store"});
-}
-
 TEST_CASE("config tls: versions are 1.2 or 1.3, and min may not exceed max") {
     CHECK(tls_errors(R"({"min_version": "1.1"})") ==
           Errors{"routes[0].tls.min_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
@@ -259,31 +246,6 @@ TEST_CASE("config tls: versions are 1.2 or 1.3, and min may not exceed max") {
           Errors{"routes[0].tls.max_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
     CHECK(tls_errors(R"({"min_version": "1.3", "max_version": "1.2"})") ==
           Errors{"routes[0].tls.min_version: 1.3 is above routes[0].tls.max_version (1.2)"});
-}
-
-TEST_CASE("config tls: client certificate and key come together and must match") {
-    TempDir dir;
-    KeyPair mine = make_self_signed(dir, "loopgate-client");
-    KeyPair other = make_self_signed(dir, "someone-else");
-    auto tls = tls_ok(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(mine.key) + "}");
-    CHECK(tls.client_cert == mine.cert);
-    CHECK(tls.client_key == mine.key);
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + "}") ==
-          Errors{"routes[0].tls.client_key: required when routes[0].tls.client_cert is set"});
-    CHECK(tls_errors(R"({"client_key": )" + quoted(mine.key) + "}") ==
-          Errors{"routes[0].tls.client_cert: required when routes[0].tls.client_key is set"});
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(other.key) + "}") ==
-          Errors{"routes[0].tls.client_key: does not match the certificate in routes[0].tls.client_cert (" +
-                 mine.cert.string() + ")"});
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.key) + R"(, "client_key": )" + quoted(mine.key) + "}") ==
-          Errors{"routes[0].tls.client_cert: no PEM certificate in " + mine.key.string()});
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(mine.cert) + "}") ==
-          Errors{"routes[0].tls.client_key: no unencrypted PEM private key in " + mine.cert.string() +
-                 " (encrypted keys are not supported)"});
-    ::chmod(mine.key.c_str(), 0644);
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(mine.key) + "}") ==
-          Errors{"routes[0].tls.client_key: " + mine.key.string() +
-                 " is readable by every user; restrict it (chmod 600)"});
 }
 
 TEST_CASE("config tls: TLS keys on a ws:// upstream are an error") {
