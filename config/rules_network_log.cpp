@@ -1,9 +1,10 @@
 // Rules for the top-level network and log objects, and the one table of log
 // level names (log_level_name, also what proxy/log.cpp prints).
-#include <array>
+#include <iterator>
 #include <string_view>
 
 #include "rules.hpp"
+#include "text.hpp"
 
 namespace loopgate::config {
 namespace {
@@ -15,7 +16,9 @@ constexpr UintRule<Network> kNetworkRules[] = {
 };
 
 constexpr std::string_view kLogKeys[] = {"level"};
-constexpr std::array kLogLevels = {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error};
+// Indexed by LogLevel: how log.level spells each level, and how log lines do.
+constexpr std::string_view kLogLevelNames[] = {"debug", "info", "warn", "error"};
+static_assert(static_cast<size_t>(LogLevel::debug) == 0 && static_cast<size_t>(LogLevel::error) == 3);
 
 }  // namespace
 
@@ -32,21 +35,16 @@ std::optional<LogLevel> read_log(Validator& v, const json& root) {
     const json* log = v.read_object(root, "", "log", kLogKeys);
     const json* level = log ? Validator::find(*log, "level") : nullptr;
     if (!level || !v.expect(*level, Kind::string, "log.level")) return std::nullopt;
-    for (LogLevel candidate : kLogLevels) {
-        if (level->get<std::string>() == log_level_name(candidate)) return candidate;
+    for (size_t i = 0; i < std::size(kLogLevelNames); ++i) {
+        if (level->get<std::string>() == kLogLevelNames[i]) return static_cast<LogLevel>(i);
     }
-    v.error("log.level", "must be one of debug, info, warn, error");
+    v.error("log.level", "must be one of " + join(kLogLevelNames));
     return std::nullopt;
 }
 
 std::string_view log_level_name(LogLevel level) {
-    switch (level) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
-    }
-    return "info";
+    auto index = static_cast<size_t>(level);
+    return index < std::size(kLogLevelNames) ? kLogLevelNames[index] : "info";
 }
 
 }  // namespace loopgate::config
