@@ -1,36 +1,21 @@
+// The Host names and browser origins a route accepts, and the headers it
+// may set upstream (access_rules.hpp).
 #include "access_rules.hpp"
 
 #include <algorithm>
 #include <array>
 
+#include "text.hpp"
+
 namespace loopgate::config {
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_hex(char c) { return is_digit(c) || (lower(c) >= 'a' && lower(c) <= 'f'); }
-
-std::string lowered(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return lower(x) == lower(y);
-           });
-}
-
+// 1 to 65535, at most five digits.
 std::optional<uint16_t> parse_port(std::string_view digits) {
-    if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), is_digit)) {
-        return std::nullopt;
-    }
-    uint32_t value = 0;
-    for (char c : digits) value = value * 10 + static_cast<uint32_t>(c - '0');
-    if (value == 0 || value > 65535) return std::nullopt;
-    return static_cast<uint16_t>(value);
+    if (digits.size() > 5) return std::nullopt;
+    auto value = parse_decimal(digits, 65535);
+    if (!value || *value == 0) return std::nullopt;
+    return static_cast<uint16_t>(*value);
 }
 
 // Names as browsers and resolvers write them: labels of letters, digits and

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "access_rules.hpp"
+#include "file_checks.hpp"
 #include "tls_pins.hpp"
 
 namespace loopgate::config {
@@ -129,11 +130,15 @@ struct LoadResult {
 };
 
 // Parses JSON-with-comments text. Relative file paths in the config are
-// resolved against base_dir (the config file's directory).
-LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir);
+// resolved against base_dir (the config file's directory). Never touches the
+// file system: the files the config names are judged by `files` alone, and
+// by default not at all (load_config_file checks them on disk).
+LoadResult parse_config(std::string_view text, const std::filesystem::path& base_dir,
+                        const FileChecks& files = no_file_checks());
 
-// Reads and parses a file; an unreadable file is reported as an error, and so
-// is a file other users can read when it holds a secret.
+// Reads and parses a file, checking the files it names on disk; an
+// unreadable file is reported as an error, and so is a file other users can
+// read when it holds a secret.
 LoadResult load_config_file(const std::filesystem::path& file);
 
 std::string_view log_level_name(LogLevel level);

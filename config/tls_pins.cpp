@@ -1,7 +1,11 @@
+// Certificate pins: parsing what an admin writes, printing what loopgate
+// saw, and the hex and base64 they are spelt in (tls_pins.hpp).
 #include "tls_pins.hpp"
 
 #include <algorithm>
 #include <cctype>
+
+#include "text.hpp"
 
 namespace loopgate::config {
 namespace {
@@ -21,16 +25,7 @@ int hex_value(char c) {
     return -1;
 }
 
-bool is_hex(std::string_view text) {
-    return std::all_of(text.begin(), text.end(), [](char c) { return hex_value(c) >= 0; });
-}
-
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-    if (text.size() < prefix.size()) return false;
-    return std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-    });
-}
+bool all_hex(std::string_view text) { return std::all_of(text.begin(), text.end(), is_hex); }
 
 bool looks_like_digest_base64(std::string_view text) {
     return text.size() == kDigestBase64Chars && text.back() == '=';
@@ -94,7 +89,7 @@ std::optional<std::string> parse_pin(std::string_view text, Pin& out) {
                std::string(leaf);
     }
     out.kind = Pin::Kind::leaf_sha256;
-    if (prefixed || leaf.find(':') != std::string_view::npos || is_hex(leaf)) {
+    if (prefixed || leaf.find(':') != std::string_view::npos || all_hex(leaf)) {
         return parse_leaf_hex(leaf, out.digest);
     }
     if (looks_like_digest_base64(text)) {

@@ -7,21 +7,21 @@
 #include <cstdio>
 #include <ctime>
 
+#include "config.hpp"
+
 namespace loopgate::log {
 namespace {
 
 Level g_level = Level::info;
 int g_fd = 2;
 
-std::string_view level_name(Level level) {
-    switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
-    }
-    return "info";
-}
+// A level is written as log.level spells it in the config: one table of names.
+static_assert(static_cast<int>(Level::debug) == static_cast<int>(config::LogLevel::debug) &&
+              static_cast<int>(Level::info) == static_cast<int>(config::LogLevel::info) &&
+              static_cast<int>(Level::warn) == static_cast<int>(config::LogLevel::warn) &&
+              static_cast<int>(Level::error) == static_cast<int>(config::LogLevel::error));
+
+std::string_view level_name(Level level) { return config::log_level_name(static_cast<config::LogLevel>(level)); }
 
 void append_timestamp(std::string& out) {
     using namespace std::chrono;

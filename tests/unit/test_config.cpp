@@ -588,19 +588,6 @@ TEST_CASE("config: a relative ca_file resolves against the config directory") {
     CHECK(config.routes.at(0).tls.ca_file->is_absolute());
 }
 
-TEST_CASE("config: ca_file must be readable") {
-    TempDir dir;
-    check_errors(route_config(R"(, "tls": {"ca_file": ")" + (dir.path() / "missing.pem").string() + R"("})"),
-                 {"routes[0].tls.ca_file: cannot read " + (dir.path() / "missing.pem").string() +
-                  ": No such file or directory"});
-    LoadResult result = parse(route_config(R"(, "tls": {"ca_file": "x/../missing.pem"})"), dir.path());
-    CHECK(result.errors ==
-          Errors{"routes[0].tls.ca_file: cannot read " + (dir.path() / "missing.pem").string() +
-                 ": No such file or directory"});
-    result = parse(route_config(R"(, "tls": {"ca_file": "."})"), dir.path());
-    CHECK(result.errors == Errors{"routes[0].tls.ca_file: cannot read " + dir.path().string() + ": Is a directory"});
-}
-
 TEST_CASE("config: ca_file null or empty") {
     CHECK(parse_ok(route_config(R"(, "tls": {"ca_file": null})")).routes.at(0).tls.ca_file == std::nullopt);
     CHECK(parse_ok(route_config(R"(, "tls": {})")).routes.at(0).tls.ca_file == std::nullopt);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "temp_files.hpp"
 #include "tls_context.hpp"
 #include "tls_pins.hpp"
 
@@ -50,65 +51,9 @@ std::string pin_error(const std::string& text) {
     return *problem;
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("loopgate-tls-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-    fs::path write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
-        fs::path file = path_ / name;
-        std::ofstream(file) << content;
-        ::chmod(file.c_str(), mode);
-        return file;
-    }
-
-private:
-    fs::path path_;
-};
-
-// A self-signed P-256 certificate and its key as PEM files.
-struct KeyPair {
-    fs::path cert;
-    fs::path key;
-};
-
-KeyPair make_self_signed(const TempDir& dir, const std::string& name) {
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    X509* cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* subject = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1,
-                               -1, 0);
-    X509_set_issuer_name(cert, subject);
-    X509_sign(cert, key, EVP_sha256());
-    KeyPair pair{dir.path() / (name + ".pem"), dir.path() / (name + ".key")};
-    FILE* f = std::fopen(pair.cert.c_str(), "w");
-    PEM_write_X509(f, cert);
-    std::fclose(f);
-    f = std::fopen(pair.key.c_str(), "w");
-    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    std::fclose(f);
-    ::chmod(pair.key.c_str(), 0600);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return pair;
-}
+using loopgate::testing::KeyPair;
+using loopgate::testing::make_self_signed;
+using loopgate::testing::TempDir;
 
 std::string route_config(const std::string& tls, const std::string& upstream = "wss://gateway.test") {
     return R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": ")" + upstream + R"(", "tls": )" + tls +
@@ -294,19 +239,6 @@ TEST_CASE("config tls: a CA next to pin-only is refused, not silently ignored") 
                  "the upstream); remove it, or use \"verify\": \"full\" to check the chain too"});
 }
 
-TEST_CASE("config tls: ca_dir must be a readable directory") {
-    TempDir dir;
-    fs::path file = dir.write("ca.pem", "pem");
-    CHECK(tls_ok(R"({"ca_dir": )" + quoted(dir.path()) + "}").ca_dir == dir.path());
-    CHECK(tls_errors(R"({"ca_dir": )" + quoted(file) + "}") ==
-          Errors{"routes[0].tls.ca_dir: cannot read directory " + file.string() + ": Not a directory"});
-    CHECK(tls_errors(R"({"ca_dir": )" + quoted(dir.path() / "missing") + "}") ==
-          Errors{"routes[0].tls.ca_dir: cannot read directory " + (dir.path() / "missing").string() +
-                 ": No such file or directory"});
-    CHECK(tls_errors(R"({"ca_dir": ""})") ==
-          Errors{"routes[0].tls.ca_dir: must be a directory path, or null to use only the system trust store"});
-}
-
 TEST_CASE("config tls: versions are 1.2 or 1.3, and min may not exceed max") {
     CHECK(tls_errors(R"({"min_version": "1.1"})") ==
           Errors{"routes[0].tls.min_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
@@ -314,31 +246,6 @@ TEST_CASE("config tls: versions are 1.2 or 1.3, and min may not exceed max") {
           Errors{"routes[0].tls.max_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
     CHECK(tls_errors(R"({"min_version": "1.3", "max_version": "1.2"})") ==
           Errors{"routes[0].tls.min_version: 1.3 is above routes[0].tls.max_version (1.2)"});
-}
-
-TEST_CASE("config tls: client certificate and key come together and must match") {
-    TempDir dir;
-    KeyPair mine = make_self_signed(dir, "loopgate-client");
-    KeyPair other = make_self_signed(dir, "someone-else");
-    auto tls = tls_ok(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(mine.key) + "}");
-    CHECK(tls.client_cert == mine.cert);
-    CHECK(tls.client_key == mine.key);
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + "}") ==
-          Errors{"routes[0].tls.client_key: required when routes[0].tls.client_cert is set"});
-    CHECK(tls_errors(R"({"client_key": )" + quoted(mine.key) + "}") ==
-          Errors{"routes[0].tls.client_cert: required when routes[0].tls.client_key is set"});
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(other.key) + "}") ==
-          Errors{"routes[0].tls.client_key: does not match the certificate in routes[0].tls.client_cert (" +
-                 mine.cert.string() + ")"});
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.key) + R"(, "client_key": )" + quoted(mine.key) + "}") ==
-          Errors{"routes[0].tls.client_cert: no PEM certificate in " + mine.key.string()});
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(mine.cert) + "}") ==
-          Errors{"routes[0].tls.client_key: no unencrypted PEM private key in " + mine.cert.string() +
-                 " (encrypted keys are not supported)"});
-    ::chmod(mine.key.c_str(), 0644);
-    CHECK(tls_errors(R"({"client_cert": )" + quoted(mine.cert) + R"(, "client_key": )" + quoted(mine.key) + "}") ==
-          Errors{"routes[0].tls.client_key: " + mine.key.string() +
-                 " is readable by every user; restrict it (chmod 600)"});
 }
 
 TEST_CASE("config tls: TLS keys on a ws:// upstream are an error") {

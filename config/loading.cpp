@@ -1,0 +1,27 @@
+// Loading the config file: the file part of load_config_file. Reads the text,
+// parses it with the real file system behind FileChecks, and refuses inline
+// secrets in a file others can read.
+#include <cstring>
+
+#include "config.hpp"
+#include "file_modes.hpp"
+#include "file_paths.hpp"
+#include "system_files.hpp"
+
+namespace loopgate::config {
+
+LoadResult load_config_file(const std::filesystem::path& file) {
+    constexpr size_t kMaxConfigBytes = 16u << 20;
+    std::string text;
+    if (int err = read_file(file, kMaxConfigBytes, text)) {
+        LoadResult result;
+        result.errors.push_back("cannot read " + file.string() + ": " + std::strerror(err));
+        return result;
+    }
+    SystemFileChecks files;
+    LoadResult result = parse_config(text, absolute_normal(file).parent_path(), files);
+    if (!result.secret_keys.empty()) refuse_if_others_can_read(file, files.permissions(file), result);
+    return result;
+}
+
+}  // namespace loopgate::config
