@@ -96,11 +96,11 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     return std::nullopt;
 }
 
+// The config's names, the log's levels (log.cpp keeps the two enums in step).
 std::optional<log::Level> parse_level(std::string_view name) {
-    if (name == "debug") return log::Level::debug;
-    if (name == "info") return log::Level::info;
-    if (name == "warn") return log::Level::warn;
-    if (name == "error") return log::Level::error;
+    for (auto level : {config::LogLevel::debug, config::LogLevel::info, config::LogLevel::warn, config::LogLevel::error}) {
+        if (config::log_level_name(level) == name) return static_cast<log::Level>(level);
+    }
     return std::nullopt;
 }
 

@@ -10,14 +10,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "file_modes.hpp"
+
 namespace loopgate {
 namespace {
-
-std::string mode_text(mode_t mode) {
-    char text[8];
-    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-    return text;
-}
 
 // True when something accepts connections on the socket file at `path`.
 // Returns the errno of a failed attempt in `err` (ECONNREFUSED: nobody listens).
@@ -60,7 +56,7 @@ std::optional<std::string> UnixSocketFile::check_directory() const {
     // Write access would let another user replace the socket; search access
     // would let them reach it on systems that ignore a socket's own mode.
     if ((st.st_mode & 0033) != 0) {
-        return "directory " + dir + " can be entered or written by other users (mode " + mode_text(st.st_mode) +
+        return "directory " + dir + " can be entered or written by other users (mode " + config::mode_text(st.st_mode) +
                "); only its owner may: chmod 700 " + dir;
     }
     return std::nullopt;
