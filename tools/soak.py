@@ -183,6 +183,7 @@ class Tally:
         self.closes = collections.Counter()
         self.answers = collections.Counter()
         self.tolerated = collections.Counter()  # non-101 answers to attempts during a disruption
+        self.tolerated_examples = set()         # their bodies (ports blanked), a few
         self.errors = []
         self.disruptions = []  # (start, end) monotonic: gateway kills and link flaps
 
@@ -238,7 +239,7 @@ class Apps:
             try:
                 seq = await self.session(slot, seq, rng)
             except Exception as error:  # every way a session can break is an error, counted
-                self.tally.error(f"slot {slot}: {error.__class__.__name__}: {error}")
+                self.tally.error(f"slot {slot}: {error!r}")
                 await asyncio.sleep(1.0)
 
     async def session(self, slot, seq, rng):
@@ -265,6 +266,9 @@ class Apps:
                 if status != 503 and tally.disrupted_between(started, answered):
                     with tally.lock:
                         tally.tolerated[status] += 1
+                        if len(tally.tolerated_examples) < 5:
+                            text = re.sub(r":[0-9]+", ":PORT", body.decode(errors="replace").strip())
+                            tally.tolerated_examples.add(f"{status}: {text}")
                 else:
                     tally.error(f"slot {slot}: {status} after {answered - started:.1f} s: "
                                 f"{body.decode(errors='replace').strip()}")
@@ -587,6 +591,8 @@ class Soak:
         log(f"soak: {t.sessions_opened} sessions served, {restarts} gateway restarts, {changes} network changes, "
             f"answers {dict(t.answers)}, closes {dict(t.closes)}, tolerated non-101 during disruptions "
             f"{dict(t.tolerated)}, seed {seed}")
+        for example in sorted(t.tolerated_examples):
+            log(f"    e.g. {example}")
         for ok, text in checks:
             log(f"  {'ok  ' if ok else 'FAIL'} {text}")
         passed = all(ok for ok, _ in checks)
