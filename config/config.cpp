@@ -15,7 +15,8 @@ namespace loopgate::config {
 namespace {
 
 // Alphabetical, because these lists are printed in "unknown key" errors.
-constexpr std::string_view kTopLevelKeys[] = {"log", "max_connections", "network", "routes", "shutdown_timeout_ms"};
+constexpr std::string_view kTopLevelKeys[] = {"admin", "log", "max_connections", "network", "routes",
+                                             "shutdown_timeout_ms"};
 constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_plaintext_upstream", "allowed_hosts",
                                            "allowed_origins", "connect_to", "limits", "listen", "liveness",
                                            "max_connections", "name", "reconnect", "timeouts", "tls", "upstream",
@@ -72,6 +73,7 @@ std::optional<Config> read_document(Validator& v, const json& root) {
     config.shutdown_timeout_ms = v.read_uint<uint32_t>(root, "", "shutdown_timeout_ms", 5000, 0, 600000);
     config.network = read_network(v, root);
     config.max_connections = v.read_uint<uint32_t>(root, "", "max_connections", config.max_connections, 1, 100000);
+    config.admin_listen = read_admin(v, root, drafts);
     if (!v.errors().empty()) return std::nullopt;
     for (RouteDraft& draft : drafts) config.routes.push_back(std::move(draft.route));
     return config;

@@ -121,6 +121,8 @@ struct Config {
     uint32_t shutdown_timeout_ms = 5000;  // SIGTERM: time allowed for close handshakes
     Network network;
     uint32_t max_connections = 1024;      // concurrent app connections over all routes; more get 503
+    // The admin endpoint (health, status, metrics): off unless set; loopback or a unix socket only.
+    std::optional<ListenAddress> admin_listen;
 };
 
 struct LoadResult {

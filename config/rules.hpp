@@ -3,6 +3,7 @@
 //   rules_upstream.cpp     upstream URL, plaintext, connect_to, the tls object
 //   rules_timing.cpp       timeouts, limits, liveness, reconnect
 //   rules_network_log.cpp  the top-level network and log objects
+//   rules_admin.cpp        the top-level admin object
 // config.cpp reads the document and each route in order, with these.
 #pragma once
 
@@ -26,6 +27,8 @@ struct RouteDraft {
 // Listener and access (rules_access.cpp)
 bool read_route_name(Validator& v, const json& route, const std::string& path, std::string& out);
 bool read_listen(Validator& v, const json& route, const std::string& path, ListenAddress& out);
+// Two listen addresses that cannot both be bound.
+bool listen_clash(const ListenAddress& a, const ListenAddress& b);
 void check_loopback(Validator& v, const Route& route, const std::string& path);
 // allowed_hosts, allowed_origins, max_connections, upstream_headers (secrets).
 void read_access(Validator& v, const json& route, const std::string& path, Route& out);
@@ -51,6 +54,8 @@ Reconnect read_reconnect(Validator& v, const json& route, const std::string& pat
 
 // Top-level sections (rules_network_log.cpp)
 Network read_network(Validator& v, const json& root);
+// Top-level admin object (rules_admin.cpp): its listen address, loopback or unix only.
+std::optional<ListenAddress> read_admin(Validator& v, const json& root, const std::vector<RouteDraft>& routes);
 std::optional<LogLevel> read_log(Validator& v, const json& root);
 
 }  // namespace loopgate::config

@@ -57,13 +57,6 @@ std::vector<HeaderSetting> read_upstream_headers(Validator& v, const json& route
     return headers;
 }
 
-// 0.0.0.0:P and 127.0.0.1:P cannot both be bound, so they clash too.
-bool listen_clash(const ListenAddress& a, const ListenAddress& b) {
-    if (a.is_unix() || b.is_unix()) return a.unix_path == b.unix_path;
-    if (a.port == 0 || a.port != b.port) return false;
-    return a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0";
-}
-
 }  // namespace
 
 bool read_route_name(Validator& v, const json& route, const std::string& path, std::string& out) {
@@ -76,6 +69,13 @@ bool read_route_name(Validator& v, const json& route, const std::string& path, s
     if (!out.empty() && out.size() <= 64 && valid_chars) return true;
     v.error(where, "must be 1 to 64 characters of letters, digits, '_', '.' and '-'");
     return false;
+}
+
+// 0.0.0.0:P and 127.0.0.1:P cannot both be bound, so they clash too.
+bool listen_clash(const ListenAddress& a, const ListenAddress& b) {
+    if (a.is_unix() || b.is_unix()) return a.unix_path == b.unix_path;
+    if (a.port == 0 || a.port != b.port) return false;
+    return a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0";
 }
 
 bool read_listen(Validator& v, const json& route, const std::string& path, ListenAddress& out) {

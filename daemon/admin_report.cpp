@@ -197,4 +197,30 @@ std::string readiness_text(const StatusView& status, bool& ready) {
     return text;
 }
 
+std::string status_text(const StatusView& status, bool& ready) {
+    std::string out = "loopgate " + status.version + ", up " + std::to_string(status.uptime_ms / 1000) + " s\n";
+    out += "config " + status.config_file + " (generation " + std::to_string(status.generation) + ", " +
+           std::to_string(status.reloads) + " reloads, " + std::to_string(status.failed_reloads) + " failed)\n";
+    if (!status.last_network_change.empty()) {
+        out += "last network change " + std::to_string(status.last_network_change_age_ms / 1000) + " s ago: " +
+               status.last_network_change + "\n";
+    }
+    readiness_text(status, ready);
+    for (const auto& r : status.routes) {
+        out += "\nroute " + r.name + (r.retiring ? " (removed, draining)" : "") + ": " + r.listen + " -> " + r.upstream + "\n";
+        out += "  upstream " + r.state;
+        if (r.state == "down") out += " for " + std::to_string(r.down_for_ms / 1000) + " s: " + r.down_reason;
+        out += "\n  sessions " + std::to_string(r.sessions.size()) + " open, " + std::to_string(r.stats.sessions_accepted) +
+               " accepted, " + std::to_string(r.stats.upgrades_refused) + " refused; " + std::to_string(r.held) + " held\n";
+        out += "  tls handshakes " + std::to_string(r.stats.tls_handshakes_full) + " full, " +
+               std::to_string(r.stats.tls_handshakes_resumed) + " resumed\n";
+        for (const auto& s : r.sessions) {
+            out += "    " + s.app + " " + s.phase + " " + std::to_string(s.age_ms / 1000) + " s " + s.path + " -> " +
+                   s.upstream + " (" + std::to_string(s.bytes_from_app) + " B in, " +
+                   std::to_string(s.bytes_from_upstream) + " B out)\n";
+        }
+    }
+    return out;
+}
+
 }  // namespace loopgate

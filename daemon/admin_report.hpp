@@ -52,5 +52,7 @@ std::string status_json(const StatusView& status);
 std::string metrics_text(const StatusView& status);
 // Ready when no route's upstream is down. Lines: "gw up", "other down: connection refused".
 std::string readiness_text(const StatusView& status, bool& ready);
+// What `loopgate status` prints: the process, then each route with its health and sessions.
+std::string status_text(const StatusView& status, bool& ready);
 
 }  // namespace loopgate

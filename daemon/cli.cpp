@@ -12,6 +12,7 @@
 #include "daemon.hpp"
 #include "log.hpp"
 #include "loopgate_version.h"
+#include "admin_client.hpp"
 #include "probe.hpp"
 
 #define DEFAULT_CONFIG_TEXT "~/.config/loopgate/loopgate.jsonc"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "usage: loopgate run --config FILE [--log-level debug|info|warn|error]\n"
     "       loopgate check --config FILE\n"
     "       loopgate probe [--config FILE] [ROUTE] [--print-pin]\n"
+    "       loopgate status [--config FILE]\n"
     "       loopgate --version | --help\n";
 
 constexpr const char* kHelp =
@@ -38,6 +40,8 @@ constexpr const char* kHelp =
     "                        would and print each step with its duration: addresses, TLS,\n"
     "                        the certificate chain and its pins, the verdict, the upgrade;\n"
     "                        exit 0, or 1 naming the failing step (config: " DEFAULT_CONFIG_TEXT ")\n"
+    "  status                ask the running loopgate (its admin.listen) how its routes are:\n"
+    "                        exit 0 all up, 1 a route is down, 69 no answer (config: " DEFAULT_CONFIG_TEXT ")\n"
     "\n"
     "options:\n"
     "  --config FILE         the config file (JSON with comments)\n"
@@ -81,7 +85,7 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
         } else if (arg == "--version" || arg == "--help" || arg == "-h" || arg == "version" || arg == "help") {
             if (!args.command.empty()) return "unexpected argument '" + std::string(arg) + "'";
             args.command = arg == "-h" ? "--help" : (arg.substr(0, 2) == "--" ? std::string(arg) : "--" + std::string(arg));
-        } else if ((arg == "run" || arg == "check" || arg == "probe") && args.command.empty()) {
+        } else if ((arg == "run" || arg == "check" || arg == "probe" || arg == "status") && args.command.empty()) {
             args.command = arg;
         } else if (arg == "--print-pin") {
             args.print_pin = true;
@@ -159,12 +163,18 @@ int run_cli(int argc, char** argv) {
         std::printf("%s\n%s", kHelp, kUsage);
         return kExitOk;
     }
-    if (!args.config_path && args.command == "probe") args.config_path = default_config_path();
+    if (!args.config_path && (args.command == "probe" || args.command == "status")) {
+        args.config_path = default_config_path();
+    }
     if (!args.config_path) return usage_error(args.command + " needs --config FILE");
     if (args.log_level && !parse_level(*args.log_level)) {
         return usage_error("--log-level must be debug, info, warn or error");
     }
     if (args.command == "probe") return command_probe(args);
+    if (args.command == "status") {
+        auto config = load_or_report(*args.config_path);
+        return config ? run_status(*config) : kExitConfig;
+    }
     return args.command == "check" ? command_check(args) : command_run(args);
 }
 

@@ -7,6 +7,7 @@
 
 #include "exit_status.hpp"
 #include "log.hpp"
+#include "loopgate_version.h"
 
 namespace loopgate {
 
@@ -44,6 +45,10 @@ log::Level log_level_of(config::LogLevel level) {
     return log::Level::info;
 }
 
+bool same_listen(const std::optional<config::ListenAddress>& a, const std::optional<config::ListenAddress>& b) {
+    return a.has_value() == b.has_value() && (!a || a->text() == b->text());
+}
+
 bool same_network_settings(const config::Network& a, const config::Network& b) {
     return a.watch == b.watch && a.debounce_ms == b.debounce_ms && a.wake_check_interval_ms == b.wake_check_interval_ms;
 }
@@ -56,6 +61,7 @@ Daemon::Daemon(config::Config config, std::filesystem::path config_file, std::op
 }
 
 Daemon::~Daemon() {
+    admin_.reset();
     routes_.reset();  // listeners, sessions and health trackers hold handles on the loop
     shutdown_timer_.reset();
     close_process_handles();
@@ -75,7 +81,12 @@ int Daemon::run() {
     for (int ignored : {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM}) std::signal(ignored, SIG_IGN);
     apply_process_settings();
     routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_});
+    started_ms_ = clock_.now_ms();
     if (int status = routes_->start(config_.routes); status != kExitOk) return status;
+    if (std::string error; !open_admin(config_.admin_listen, admin_, error)) {
+        log::error("cannot start the admin endpoint").kv("error", error);
+        return kExitFailure;
+    }
     if (!watch_signal(SIGINT, &Daemon::begin_shutdown) || !watch_signal(SIGTERM, &Daemon::begin_shutdown) ||
         !watch_signal(SIGHUP, &Daemon::reload)) {
         return kExitOsError;
@@ -128,6 +139,10 @@ void Daemon::reload(int) {
     if (shutting_down_) return;
     config::LoadResult loaded = config::load_config_file(config_file_);
     std::string error;
+    // The admin endpoint first: a new address that cannot be bound keeps everything as it was.
+    std::unique_ptr<AdminServer> admin;
+    bool admin_moves = loaded.errors.empty() && !same_listen(config_.admin_listen, loaded.config->admin_listen);
+    if (admin_moves && !open_admin(loaded.config->admin_listen, admin, error)) loaded.errors.push_back(error);
     if (loaded.errors.empty() && !routes_->apply(loaded.config->routes, error)) loaded.errors.push_back(error);
     if (!loaded.errors.empty()) {
         ++failed_reloads_;
@@ -141,6 +156,7 @@ void Daemon::reload(int) {
     }
     bool network_changed = !same_network_settings(config_.network, loaded.config->network);
     config_ = std::move(*loaded.config);
+    if (admin_moves) admin_ = std::move(admin);
     apply_process_settings();
     if (network_changed) start_network_monitor();  // replaces the old one
     ++generation_;
@@ -167,8 +183,10 @@ void Daemon::begin_shutdown(int signum) {
         log::warn("shutdown timeout: closing remaining connections");
         force_shutdown();
     });
-    // A network change or wake during the drain changes nothing now.
+    // A network change or wake during the drain changes nothing now; the
+    // admin endpoint goes with the process handles (it would keep the loop up).
     network_.reset();
+    admin_.reset();
     routes_->shut_down([this] { on_routes_idle(); });
 }
 
@@ -190,7 +208,39 @@ void Daemon::force_shutdown() {
 void Daemon::on_network_changed(const std::string& changes) {
     if (shutting_down_) return;
     log::info("network changed").kv("changes", changes);
+    ++network_changes_;
+    last_network_change_ = changes;
+    last_network_change_ms_ = clock_.now_ms();
     routes_->network_changed();
+}
+
+bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,
+                        std::string& error) {
+    out.reset();
+    if (!listen) return true;
+    auto admin = std::make_unique<AdminServer>(&loop_, [this] { return status(); });
+    if (!admin->start(*listen, error)) {
+        error = "admin.listen: " + error;
+        return false;
+    }
+    out = std::move(admin);
+    return true;
+}
+
+StatusView Daemon::status() const {
+    StatusView view;
+    view.version = LOOPGATE_VERSION;
+    view.config_file = config_file_.string();
+    view.generation = generation_;
+    view.reloads = reloads_;
+    view.failed_reloads = failed_reloads_;
+    view.network_changes = network_changes_;
+    view.last_network_change = last_network_change_;
+    uint64_t now = clock_.now_ms();
+    view.last_network_change_age_ms = last_network_change_.empty() ? 0 : now - last_network_change_ms_;
+    view.uptime_ms = now - started_ms_;
+    view.routes = routes_->views();
+    return view;
 }
 
 void Daemon::close_process_handles() {

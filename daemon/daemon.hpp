@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "admin_server.hpp"
 #include "clock.hpp"
 #include "config.hpp"
 #include "log.hpp"
@@ -51,6 +52,10 @@ private:
     void on_routes_idle();
     void close_process_handles();
     void on_network_changed(const std::string& changes);
+    // An admin endpoint for `listen` (none when unset); false and `error` when it cannot listen.
+    bool open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,
+                    std::string& error);
+    StatusView status() const;
 
     config::Config config_;
     std::filesystem::path config_file_;
@@ -58,12 +63,17 @@ private:
     uint64_t generation_ = 1;  // config generation: 1 at start, +1 per applied reload
     uint64_t reloads_ = 0;
     uint64_t failed_reloads_ = 0;
+    uint64_t network_changes_ = 0;
+    std::string last_network_change_;
+    uint64_t last_network_change_ms_ = 0;
+    uint64_t started_ms_ = 0;
     uv_loop_t loop_{};
     int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};
     TransportSet transports_;   // every connection, for the shutdown deadline
     ProcessLoad process_load_;  // the global connection limit, shared by every route
     std::unique_ptr<RouteSet> routes_;
+    std::unique_ptr<AdminServer> admin_;
     std::vector<SignalWatch*> signals_;
     std::unique_ptr<NetworkMonitor> network_;
     std::unique_ptr<Timer> shutdown_timer_;

@@ -1,6 +1,7 @@
 #include "route_set.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "exit_status.hpp"
 #include "log.hpp"
@@ -162,6 +163,38 @@ std::string RouteSet::address_of(const std::string& name) const {
         if (running.runtime->settings->config.name == name) return running.listener->bound_address();
     }
     return "";
+}
+
+std::vector<RouteView> RouteSet::views() const {
+    std::vector<RouteView> views;
+    auto started_ms_ago = [](const SessionRecord& record) {
+        auto age = std::chrono::steady_clock::now() - record.started;
+        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(age).count());
+    };
+    for (const auto* group : {&active_, &retiring_}) {
+        for (const auto& running : *group) {
+            const RouteRuntime& route = *running.runtime;
+            const RouteHealth& health = *route.health;
+            RouteView view;
+            view.name = route.settings->config.name;
+            view.listen = running.listener->bound_address();
+            view.upstream = route.settings->config.upstream.text();
+            view.state = RouteHealth::state_name(health.state());
+            view.down_reason = health.down_reason();
+            view.down_for_ms = health.down_for_ms();
+            view.held = health.held_count();
+            view.retiring = group == &retiring_;
+            view.stats = route.stats;
+            running.listener->for_each_session([&](const Session& session) {
+                const SessionRecord& r = session.record();
+                view.sessions.push_back({r.app_address, r.path.empty() ? "-" : r.path, r.upstream_address,
+                                         Session::phase_name(session.phase()), r.tls_resumed ? r.tls_resumed : "",
+                                         started_ms_ago(r), r.bytes_from_app, r.bytes_from_upstream});
+            });
+            views.push_back(std::move(view));
+        }
+    }
+    return views;
 }
 
 size_t RouteSet::session_count() const {

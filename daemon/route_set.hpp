@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "clock.hpp"
+#include "admin_report.hpp"
 #include "config.hpp"
 #include "listener.hpp"
 #include "route.hpp"
@@ -53,6 +54,8 @@ public:
     // The address a route listens on ("" for no such route), and how many
     // removed routes still drain their sessions.
     std::string address_of(const std::string& name) const;
+    // Every route's state and sessions, for the admin endpoint.
+    std::vector<RouteView> views() const;
     size_t retiring_count() const { return retiring_.size(); }
     // Shutdown: no more retries, every session told (503 or close 1001); on_idle once all are done.
     void shut_down(std::function<void()> on_idle);

@@ -71,6 +71,7 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 std::string_view status_text(int status) {
     switch (status) {
     case 101: return "Switching Protocols";
+    case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";

@@ -1,0 +1,93 @@
+#include "admin_client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "exit_status.hpp"
+
+namespace loopgate {
+namespace {
+
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
+constexpr int kTimeoutSeconds = 5;
+
+// A connected socket to the admin endpoint, or -1 with `error` set.
+int connect_to(const config::ListenAddress& listen, std::string& error) {
+    bool unix_socket = listen.is_unix();
+    int fd = ::socket(unix_socket ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::strerror(errno);
+        return -1;
+    }
+    timeval timeout{kTimeoutSeconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    int rc;
+    if (unix_socket) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", listen.unix_path.c_str());
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    } else {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(listen.port);
+        inet_pton(AF_INET, listen.host.c_str(), &addr.sin_addr);
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    }
+    if (rc != 0) {
+        error = std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+}  // namespace
+
+int run_status(const config::Config& config) {
+    if (!config.admin_listen) {
+        std::fprintf(stderr,
+                     "loopgate: the config has no admin endpoint; add \"admin\": {\"listen\": \"127.0.0.1:18790\"} "
+                     "and reload (kill -HUP) or restart loopgate\n");
+        return kExitConfig;
+    }
+    const config::ListenAddress& listen = *config.admin_listen;
+    std::string error;
+    int fd = connect_to(listen, error);
+    if (fd < 0) {
+        std::fprintf(stderr, "loopgate: no answer from the admin endpoint at %s: %s (is loopgate running?)\n",
+                     listen.text().c_str(), error.c_str());
+        return kExitUnavailable;
+    }
+    std::string host = listen.is_unix() ? "localhost" : listen.host + ":" + std::to_string(listen.port);
+    std::string request = "GET /status.txt HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+    std::string response;
+    bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    char buffer[16384];
+    for (ssize_t n; sent && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, size_t(n));
+    ::close(fd);
+    size_t body = response.find("\r\n\r\n");
+    int status = 0;
+    if (body == std::string::npos || std::sscanf(response.c_str(), "HTTP/1.1 %d", &status) != 1) {
+        std::fprintf(stderr, "loopgate: the admin endpoint at %s gave no answer loopgate understands\n",
+                     listen.text().c_str());
+        return kExitUnavailable;
+    }
+    std::fwrite(response.data() + body + 4, 1, response.size() - body - 4, stdout);
+    if (status == 200) return kExitOk;
+    if (status == 503) return kExitFailure;
+    std::fprintf(stderr, "loopgate: the admin endpoint answered %d\n", status);
+    return kExitUnavailable;
+}
+
+}  // namespace loopgate

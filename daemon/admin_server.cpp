@@ -1,0 +1,130 @@
+#include "admin_server.hpp"
+
+#include "handshake.hpp"
+#include "http_reader.hpp"
+#include "log.hpp"
+#include "timer.hpp"
+
+namespace loopgate {
+namespace {
+
+constexpr size_t kMaxRequestHead = 8 * 1024;
+constexpr uint64_t kRequestDeadlineMs = 5000;
+constexpr uint64_t kLingerMs = 1000;
+
+struct Answer {
+    int status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    std::vector<http::Header> headers;
+};
+
+std::string render(const Answer& answer, bool with_body) {
+    std::string out = "HTTP/1.1 " + std::to_string(answer.status) + " " +
+                      std::string(handshake::status_text(answer.status)) + "\r\n";
+    out += "Content-Type: " + answer.content_type + "\r\n";
+    out += "Content-Length: " + std::to_string(answer.body.size()) + "\r\n";
+    out += "Cache-Control: no-store\r\nConnection: close\r\n";
+    for (const auto& h : answer.headers) out += h.name + ": " + h.value + "\r\n";
+    out += "\r\n";
+    if (with_body) out += answer.body;
+    return out;
+}
+
+}  // namespace
+
+// One connection: one request read within a deadline, one answer, then closed.
+class AdminServer::Exchange final : private Transport::Handler {
+public:
+    Exchange(AdminServer& server, Transport* connection)
+        : server_(server), connection_(connection), reader_(http::Reader::Kind::request, kMaxRequestHead),
+          deadline_(server.loop_) {
+        connection_->set_handler(this);
+        connection_->read_start();
+        deadline_.start(kRequestDeadlineMs, [this] { reply({408, "text/plain; charset=utf-8",
+                                                            "the request was not complete within 5000 ms\n", {}}, true); });
+    }
+    ~Exchange() {
+        if (connection_ != nullptr) connection_->close();
+    }
+
+private:
+    void on_transport_data(Transport&, const char* data, size_t len) override {
+        size_t consumed = 0;
+        auto status = reader_.feed(data, len, consumed);
+        if (status == http::Reader::Status::need_more) return;
+        if (status == http::Reader::Status::error) {
+            reply({reader_.error_status(), "text/plain; charset=utf-8", reader_.error_reason() + "\n", {}}, true);
+            return;
+        }
+        const http::Request& request = reader_.request();
+        bool head = request.method == "HEAD";
+        reply(answer(request), !head);
+    }
+
+    void on_transport_end(Transport&, const Transport::End&) override { done(); }
+
+    Answer answer(const http::Request& request) {
+        if (auto refusal = server_.access_.check(request)) {
+            return {refusal->status, "text/plain; charset=utf-8", refusal->reason + "\n", {}};
+        }
+        if (request.method != "GET" && request.method != "HEAD") {
+            return {405, "text/plain; charset=utf-8", "the admin endpoint answers GET only\n", {{"Allow", "GET, HEAD"}}};
+        }
+        std::string path = request.target.substr(0, request.target.find('?'));
+        if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
+        StatusView status = server_.snapshot_();
+        if (path == "/readyz" || path == "/status.txt") {
+            bool ready = true;
+            std::string text = path == "/readyz" ? readiness_text(status, ready) : status_text(status, ready);
+            return {ready ? 200 : 503, "text/plain; charset=utf-8", text, {}};
+        }
+        if (path == "/status") return {200, "application/json", status_json(status), {}};
+        if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(status), {}};
+        return {404, "text/plain; charset=utf-8",
+                "no such page; try /healthz, /readyz, /status, /status.txt or /metrics\n", {}};
+    }
+
+    void reply(const Answer& answer, bool with_body) {
+        deadline_.stop();
+        std::string response = render(answer, with_body);
+        connection_->write(response.data(), response.size());
+        connection_->end(kLingerMs);
+        connection_ = nullptr;
+        done();
+    }
+
+    void done() { server_.finished(this); }  // deletes this: nothing may follow
+
+    AdminServer& server_;
+    Transport* connection_;
+    http::Reader reader_;
+    Timer deadline_;
+};
+
+AdminServer::AdminServer(uv_loop_t* loop, Snapshot snapshot)
+    : loop_(loop), snapshot_(std::move(snapshot)), socket_(loop, "listener", "admin") {}
+
+AdminServer::~AdminServer() {
+    socket_.stop();
+    for (Exchange* exchange : exchanges_) delete exchange;
+}
+
+bool AdminServer::start(const config::ListenAddress& listen, std::string& error) {
+    if (!socket_.start(listen, [this](Transport* connection) { accept(connection); }, error)) return false;
+    config::Route admin;  // the access policy of a route listening there, with no browser origin allowed
+    admin.name = "admin";
+    admin.listen = listen;
+    access_ = AccessPolicy::for_route(admin, socket_.bound_port());
+    log::info("admin endpoint listening").kv("address", socket_.bound_address());
+    return true;
+}
+
+void AdminServer::accept(Transport* connection) { exchanges_.insert(new Exchange(*this, connection)); }
+
+void AdminServer::finished(Exchange* exchange) {
+    exchanges_.erase(exchange);
+    delete exchange;
+}
+
+}  // namespace loopgate

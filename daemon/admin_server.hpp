@@ -1,0 +1,53 @@
+// The admin endpoint: a small HTTP/1.1 server on loopback or a unix socket,
+// off unless the config's admin.listen says where. One request per
+// connection, GET only:
+//   /healthz   200 "ok" while the process runs
+//   /readyz    200 when no route's upstream is down, else 503; a line per route
+//   /status    JSON: version, config, routes, health, sessions
+//   /status.txt  the same for a person (what `loopgate status` prints); 503 when a route is down
+//   /metrics   Prometheus text format
+// The same Host check as a route's listener; any Origin is refused, so no
+// web page can read it.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "access_policy.hpp"
+#include "admin_report.hpp"
+#include "config.hpp"
+#include "listening_socket.hpp"
+
+namespace loopgate {
+
+class AdminServer {
+public:
+    using Snapshot = std::function<StatusView()>;
+
+    AdminServer(uv_loop_t* loop, Snapshot snapshot);
+    ~AdminServer();
+    AdminServer(const AdminServer&) = delete;
+    AdminServer& operator=(const AdminServer&) = delete;
+
+    bool start(const config::ListenAddress& listen, std::string& error);
+    const std::string& bound_address() const { return socket_.bound_address(); }
+
+private:
+    class Exchange;
+    friend class Exchange;
+
+    void accept(Transport* connection);
+    void finished(Exchange* exchange);
+
+    uv_loop_t* loop_;
+    Snapshot snapshot_;
+    ListeningSocket socket_;
+    AccessPolicy access_;
+    std::unordered_set<Exchange*> exchanges_;
+};
+
+}  // namespace loopgate
