@@ -40,7 +40,9 @@ std::shared_ptr<RouteSettings> RouteSet::prepare(const config::Route& route, std
 }
 
 bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error) {
-    const config::Route& config = settings->config;
+    // Kept alive here: the listener replaces runtime->settings (with its access policy) when it starts.
+    RouteSettingsPtr keep = settings;
+    const config::Route& config = keep->config;
     auto runtime = std::make_unique<RouteRuntime>();
     runtime->settings = std::move(settings);
     runtime->process = env_.process;

@@ -195,12 +195,12 @@ void Transport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     if (nread < 0) {
         if (nread == UV_EOF) {
             if (self->ssl_ != nullptr && !self->handshake_done_) {
-                self->deliver_end(End::Kind::tls_error, "upstream closed the connection during the TLS handshake");
+                self->deliver_end(End::Kind::tls_error, "upstream closed the connection during the TLS handshake", true);
             } else {
-                self->deliver_end(End::Kind::eof, "");
+                self->deliver_end(End::Kind::eof, "", true);
             }
         } else {
-            self->deliver_end(End::Kind::io_error, uv_strerror(static_cast<int>(nread)));
+            self->deliver_end(End::Kind::io_error, uv_strerror(static_cast<int>(nread)), true);
         }
         return;
     }
@@ -211,14 +211,14 @@ void Transport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     }
 }
 
-void Transport::deliver_end(End::Kind kind, std::string detail) {
+void Transport::deliver_end(End::Kind kind, std::string detail, bool connection_lost) {
     if (ended_) return;
     ended_ = true;
     if (uv_reading_) {
         uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
         uv_reading_ = false;
     }
-    if (handler_ != nullptr) handler_->on_transport_end(*this, End{kind, std::move(detail)});
+    if (handler_ != nullptr) handler_->on_transport_end(*this, End{kind, std::move(detail), connection_lost});
 }
 
 void Transport::write(const char* data, size_t len) {
@@ -285,7 +285,7 @@ void Transport::on_write(uv_write_t* req, int status) {
     if (self->phase_ == Phase::closing) return;
     if (status < 0) {
         if (self->phase_ == Phase::ending) self->close();
-        else self->deliver_end(End::Kind::io_error, uv_strerror(status));
+        else self->deliver_end(End::Kind::io_error, uv_strerror(status), true);
         return;
     }
     if (self->phase_ == Phase::ending) {

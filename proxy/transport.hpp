@@ -59,6 +59,9 @@ public:
         enum class Kind { eof, io_error, tls_error, verify_error };
         Kind kind = Kind::eof;
         std::string detail;
+        // The peer went away (FIN, reset, a failed write), as a killed or
+        // restarting server does; not a refusal in words (a TLS alert).
+        bool connection_lost = false;
     };
 
     class Handler {
@@ -133,7 +136,7 @@ private:
     void flush_tls_output();
     void queue_close_notify();
 
-    void deliver_end(End::Kind kind, std::string detail);
+    void deliver_end(End::Kind kind, std::string detail, bool connection_lost = false);
     // A failure noticed inside an owner's call, delivered from the loop.
     void report_later(End::Kind kind, std::string detail);
     void arm_timer(uint64_t ms);

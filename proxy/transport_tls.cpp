@@ -80,7 +80,7 @@ void Transport::drive_tls() {
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
         if (phase_ != Phase::open || handler_ == nullptr) break;  // the owner let go meanwhile
         if (err == SSL_ERROR_ZERO_RETURN) {
-            deliver_end(End::Kind::eof, "");
+            deliver_end(End::Kind::eof, "", true);
         } else {
             bool is_verify = false;
             std::string why = tls::describe_failure(ssl_, err, is_verify);

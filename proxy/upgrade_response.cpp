@@ -31,6 +31,7 @@ UpgradeResponse::Verdict UpgradeResponse::feed(const char* data, size_t len, con
 }
 
 UpgradeResponse::Verdict UpgradeResponse::end(const Transport::End& end) {
+    connection_lost_ = end.connection_lost;
     // A refusal whose body runs to the end of the connection is complete only now.
     if (reader_.finish() == http::Reader::Status::complete && reader_.response().status != 101) return Verdict::refused;
     if (end.kind == Transport::End::Kind::tls_error) {

@@ -33,6 +33,8 @@ public:
     std::string_view after_101() const { return after_101_; }
     // Why, on `failed`: a sentence for a 502 body or the probe's step line.
     const std::string& failure() const { return failure_; }
+    // On `failed`: the connection vanished before the answer (the path's fault, not the peer's word).
+    bool connection_lost() const { return connection_lost_; }
 
 private:
     Verdict fail(std::string why);
@@ -43,6 +45,7 @@ private:
     handshake::Negotiated negotiated_;
     std::string_view after_101_;
     std::string failure_;
+    bool connection_lost_ = false;
 };
 
 }  // namespace loopgate

@@ -86,7 +86,7 @@ void UpstreamConnect::on_upstream_end(const Transport::End& end) { judge(respons
 void UpstreamConnect::judge(UpgradeResponse::Verdict verdict) {
     switch (verdict) {
     case UpgradeResponse::Verdict::need_more: return;
-    case UpgradeResponse::Verdict::failed: fail(502, response_->failure()); return;
+    case UpgradeResponse::Verdict::failed: fail(502, response_->failure(), response_->connection_lost()); return;
     case UpgradeResponse::Verdict::refused:
         deadline_->stop();
         owner_.on_upstream_refused(response_->response());

@@ -231,11 +231,14 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
     if (route_.tls && step_ == Failure::Step::tls) tls::forget_session(route_.tls.get());
     attempt_->close();
     attempt_ = nullptr;
+    // A connection that vanished (a gateway killed or restarting mid-handshake)
+    // is the path's failure, like a refused connect; an alert is the peer's answer.
+    bool lost = end.connection_lost;
     switch (end.kind) {
     case Transport::End::Kind::verify_error:
-    case Transport::End::Kind::tls_error: fail(502, end.detail + where); return;
-    case Transport::End::Kind::eof: fail(502, "upstream closed the connection before the handshake" + where); return;
-    case Transport::End::Kind::io_error: fail(502, "upstream connection failed: " + end.detail + where); return;
+    case Transport::End::Kind::tls_error: fail(502, end.detail + where, lost); return;
+    case Transport::End::Kind::eof: fail(502, "upstream closed the connection before the handshake" + where, lost); return;
+    case Transport::End::Kind::io_error: fail(502, "upstream connection failed: " + end.detail + where, lost); return;
     }
 }
 

@@ -8,7 +8,8 @@ DEBIAN_PACKAGES=(
   g++ meson ninja-build pkg-config
   libuv1-dev libssl-dev nlohmann-json3-dev doctest-dev node-llhttp
   openssl ca-certificates python3 python3-pytest python3-websockets python3-cryptography
-  util-linux strace iproute2
+  util-linux strace iproute2 curl
+  prometheus
   chromium
   # clang: the sanitizer and fuzz builds, and tools/check-darwin.sh (clang++).
   clang libclang-rt-14-dev llvm
@@ -48,5 +49,14 @@ if [ "$(id -u)" != 0 ]; then
   sudo=(sudo)
 fi
 echo "install-deps: installing ${missing[*]}" >&2
+# Packages such as prometheus (installed only for its promtool) would start
+# their service on install; a policy-rc.d that says no keeps every one stopped.
+policy_added=0
+if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" = 0 ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  policy_added=1
+fi
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ $policy_added = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi

@@ -284,7 +284,7 @@ TEST_CASE("config: duplicate keys are errors at any depth") {
 
 // What each object accepts, exactly as "unknown key" errors list them
 // (alphabetical). Adding a config key means adding it here too.
-const std::string kTopKeys = "log, max_connections, network, routes, shutdown_timeout_ms";
+const std::string kTopKeys = "admin, log, max_connections, network, routes, shutdown_timeout_ms";
 const std::string kRouteKeys =
     "allow_non_loopback, allow_plaintext_upstream, allowed_hosts, allowed_origins, connect_to, limits, listen, "
     "liveness, max_connections, name, reconnect, timeouts, tls, upstream, upstream_headers";
@@ -757,4 +757,20 @@ TEST_CASE("config: liveness, reconnect and network settings are read and checked
                  {"network.wake_check_interval_ms: must be 0 (off) or between 100 and 600000"});
     check_errors(R"({"network": {"watch": "yes"}, )" + route_config("").substr(1),
                  {"network.watch: expected a boolean, got string"});
+}
+
+TEST_CASE("config: the admin endpoint is off by default, on loopback or a unix socket when set") {
+    CHECK_FALSE(parse_ok(route_config("")).admin_listen.has_value());
+    std::string routes = route_config("").substr(1);
+    Config tcp = parse_ok(R"({"admin": {"listen": "127.0.0.1:18790"}, )" + routes);
+    REQUIRE(tcp.admin_listen.has_value());
+    CHECK(tcp.admin_listen->text() == "127.0.0.1:18790");
+    check_errors(R"({"admin": {"listen": "0.0.0.0:18790"}, )" + routes,
+                 {"admin.listen: 0.0.0.0 is not a loopback address; the admin endpoint listens on loopback or a unix "
+                  "socket only"});
+    check_errors(R"({"admin": {"port": 1}, )" + routes,
+                 {"admin.port: unknown key (expected one of: listen)", "admin.listen: required key is missing"});
+    check_errors(R"({"admin": {"listen": "127.0.0.1:18789"}, "routes": [{"name": "gw", "listen": "127.0.0.1:18789", )"
+                 R"("upstream": "wss://gateway.test"}]})",
+                 {"admin.listen: 127.0.0.1:18789 is already used by routes[0]"});
 }

@@ -1,0 +1,141 @@
+"""The admin endpoint against a known state — one route up with a session, one route down with
+an app held — read with curl (a third-party client), checked by promtool (Prometheus' own
+checker), and refused to browsers and foreign Host names. `loopgate status` says the same for a
+person and exits non-zero while a route is down."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+import wsraw
+from conftest import LOOPGATE_BIN, free_port, route_for
+
+BINARY = 0x2
+
+
+def curl(url, *extra):
+    """(status, body) of a GET with curl."""
+    done = subprocess.run(["curl", "-s", "-o", "-", "-w", "%{http_code}", *extra, url],
+                          capture_output=True, text=True, timeout=10)
+    body, status = done.stdout[:-3], done.stdout[-3:]
+    return int(status), body
+
+
+@pytest.fixture
+def known_state(start_loopgate, start_gateway, certs, tmp_path):
+    """Route "up" with one relaying session, route "down" whose gateway died, one app held on it."""
+    up_gateway = start_gateway()
+    down_gateway = start_gateway()
+    admin_port = free_port()
+    config = {
+        "routes": [route_for(up_gateway, certs, name="up"),
+                   route_for(down_gateway, certs, name="down", connect_to="127.0.0.1",
+                             reconnect={"hold_ms": 30000, "backoff_initial_ms": 600000,
+                                        "backoff_max_ms": 600000})],
+        "admin": {"listen": f"127.0.0.1:{admin_port}"},
+    }
+    loopgate = start_loopgate(config)
+    loopgate.process.wait_for(r'msg="admin endpoint listening" address=127.0.0.1:\d+')
+    session = wsraw.open_ws(int(loopgate.addresses["up"].rsplit(":", 1)[1]), "/echo")
+    session.send(wsraw.frame(BINARY, b"x" * 100))
+    assert session.read_frame() == (True, BINARY, b"x" * 100)
+
+    down_port = int(loopgate.addresses["down"].rsplit(":", 1)[1])
+    lost = wsraw.open_ws(down_port, "/echo")
+    down_gateway.process.proc.kill()
+    assert lost.read_close()[0] == 1012
+    lost.close()
+    loopgate.process.wait_for(r'msg="upstream down" route=down')
+    held = wsraw.connect(down_port)
+    held.send(wsraw.upgrade_request("/echo"))
+    loopgate.process.wait_for(r'msg="holding connection until the upstream is back" route=down')
+    config_file = tmp_path / "loopgate0.json"
+    yield loopgate, f"http://127.0.0.1:{admin_port}", config_file
+    session.close()
+    held.close()
+
+
+def test_healthz_and_readyz(known_state):
+    _, base, _ = known_state
+    assert curl(base + "/healthz") == (200, "ok\n")  # curl's -w line follows the body's own newline
+    status, body = curl(base + "/readyz")
+    assert status == 503
+    assert "up unknown" in body or "up up" in body
+    # The held app made loopgate retry at once; that retry's failure is the reason now.
+    assert "down down: cannot connect to upstream localhost:" in body and "connection refused" in body
+
+
+def test_status_json_tells_each_routes_state_and_sessions(known_state):
+    loopgate, base, config_file = known_state
+    status, body = curl(base + "/status")
+    assert status == 200
+    doc = json.loads(body)
+    assert doc["config_generation"] == 1 and doc["config_file"] == str(config_file)
+    routes = {r["name"]: r for r in doc["routes"]}
+    assert routes["up"]["state"] == "up"
+    assert routes["up"]["listen"] == loopgate.addresses["up"]
+    [relaying] = [s for s in routes["up"]["sessions"] if s["phase"] == "relaying"]
+    assert relaying["bytes_from_app"] >= 100 and relaying["bytes_from_upstream"] >= 100
+    assert relaying["tls_resumed"] in (True, False)
+    assert routes["down"]["state"] == "down"
+    assert "connection refused" in routes["down"]["down_reason"]
+    assert routes["down"]["held"] == 1
+    assert [s["phase"] for s in routes["down"]["sessions"]] == ["held"]
+
+
+def test_metrics_pass_promtool_and_carry_the_state(known_state):
+    _, base, _ = known_state
+    status, body = curl(base + "/metrics")
+    assert status == 200
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: tools/install-deps.sh installs Debian's prometheus package"
+    check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True, timeout=20)
+    assert check.returncode == 0, check.stdout + check.stderr
+    lines = set(body.splitlines())
+    assert 'loopgate_upstream_up{route="down"} 0' in lines
+    assert 'loopgate_upstream_up{route="up"} 1' in lines
+    assert 'loopgate_held_connections{route="down"} 1' in lines
+    assert 'loopgate_sessions_active{route="up"} 1' in lines
+    assert 'loopgate_upstream_dial_seconds_count{route="up"} 1' in lines
+    assert any(l.startswith('loopgate_bytes_total{route="up",from="app"} ') and int(l.split()[-1]) >= 100 for l in lines)
+
+
+def test_status_command_prints_the_state_and_exits_1_while_a_route_is_down(known_state):
+    _, _, config_file = known_state
+    done = subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(config_file)],
+                          capture_output=True, text=True, timeout=10)
+    assert done.returncode == 1, done.stderr
+    assert "route down:" in done.stdout and "upstream down for" in done.stdout
+    assert "connection refused" in done.stdout
+    assert "1 held" in done.stdout
+
+
+def test_admin_refuses_browsers_foreign_hosts_and_other_methods(known_state):
+    _, base, _ = known_state
+    status, body = curl(base + "/status", "-H", "Origin: http://127.0.0.1:8080")
+    assert status == 403 and "origin" in body.lower()
+    status, body = curl(base + "/metrics", "-H", "Host: attacker.example")
+    assert status == 403 and "attacker.example" in body
+    assert curl(base + "/status", "-X", "POST")[0] == 405
+    assert curl(base + "/nothing")[0] == 404
+
+
+def test_status_command_without_an_admin_endpoint_or_a_daemon(tmp_path, gateway, certs):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"routes": [route_for(gateway, certs)]}))
+    done = subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(config)], capture_output=True, text=True)
+    assert done.returncode == 78 and '"admin"' in done.stderr
+    config.write_text(json.dumps({"routes": [route_for(gateway, certs)],
+                                  "admin": {"listen": f"127.0.0.1:{free_port()}"}}))
+    done = subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(config)], capture_output=True, text=True)
+    assert done.returncode == 69 and "is loopgate running?" in done.stderr
+
+
+def test_admin_listen_outside_loopback_is_refused_by_check(tmp_path, gateway, certs):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"routes": [route_for(gateway, certs)], "admin": {"listen": "0.0.0.0:18790"}}))
+    done = subprocess.run([str(LOOPGATE_BIN), "check", "--config", str(config)], capture_output=True, text=True)
+    assert done.returncode == 78
+    assert "admin.listen: 0.0.0.0 is not a loopback address" in done.stderr
