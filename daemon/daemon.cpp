@@ -2,6 +2,10 @@
 
 #include <sys/resource.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <csignal>
 
@@ -49,6 +53,12 @@ bool same_listen(const std::optional<config::ListenAddress>& a, const std::optio
     return a.has_value() == b.has_value() && (!a || a->text() == b->text());
 }
 
+void release_free_memory() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
 bool same_network_settings(const config::Network& a, const config::Network& b) {
     return a.watch == b.watch && a.debounce_ms == b.debounce_ms && a.wake_check_interval_ms == b.wake_check_interval_ms;
 }
@@ -64,6 +74,7 @@ Daemon::~Daemon() {
     admin_.reset();
     routes_.reset();  // listeners, sessions and health trackers hold handles on the loop
     shutdown_timer_.reset();
+    memory_timer_.reset();
     close_process_handles();
     // Let every close callback run so no memory outlives the loop.
     if (loop_error_ != 0) return;
@@ -92,6 +103,7 @@ int Daemon::run() {
         return kExitOsError;
     }
     start_network_monitor();
+    watch_memory();
     uv_run(&loop_, UV_RUN_DEFAULT);
     log::info("stopped");
     return kExitOk;
@@ -203,6 +215,22 @@ void Daemon::force_shutdown() {
     shutdown_timer_.reset();
     close_process_handles();
     transports_.close_all();
+}
+
+// After a burst (hundreds of apps reconnecting after a gateway restart, then
+// leaving), the C library keeps the freed memory in its arenas. Every 30 s,
+// if sessions ended since the last look, hand free pages back to the system.
+void Daemon::watch_memory() {
+    if (!memory_timer_) {
+        memory_timer_ = std::make_unique<Timer>(&loop_);
+        memory_timer_->unref();  // never the reason the process stays up
+    }
+    memory_timer_->start(30000, [this] {
+        size_t sessions = routes_->session_count();
+        if (sessions < sessions_at_last_check_) release_free_memory();
+        sessions_at_last_check_ = sessions;
+        watch_memory();
+    });
 }
 
 void Daemon::on_network_changed(const std::string& changes) {

@@ -52,6 +52,7 @@ private:
     void on_routes_idle();
     void close_process_handles();
     void on_network_changed(const std::string& changes);
+    void watch_memory();
     // An admin endpoint for `listen` (none when unset); false and `error` when it cannot listen.
     bool open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,
                     std::string& error);
@@ -77,6 +78,8 @@ private:
     std::vector<SignalWatch*> signals_;
     std::unique_ptr<NetworkMonitor> network_;
     std::unique_ptr<Timer> shutdown_timer_;
+    std::unique_ptr<Timer> memory_timer_;
+    size_t sessions_at_last_check_ = 0;
     bool shutting_down_ = false;
 };
 
