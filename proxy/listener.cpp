@@ -36,26 +36,22 @@ void Listener::accept(Transport* app) {
 void Listener::on_session_finished(Session* session) {
     sessions_.erase(session);
     delete session;
-    if (idle_wanted_ && sessions_.empty() && on_idle_) {
-        auto idle = std::move(on_idle_);
-        on_idle_ = nullptr;
-        idle();
-    }
+    if (idle_wanted_) call_on_idle_if_empty();
+}
+
+void Listener::call_on_idle_if_empty() {
+    if (!sessions_.empty() || !on_idle_) return;
+    auto idle = std::move(on_idle_);
+    on_idle_ = nullptr;
+    idle();
 }
 
 void Listener::shut_down(std::function<void()> on_idle) {
-    stop_accepting();
-    idle_wanted_ = true;
-    on_idle_ = std::move(on_idle);
+    retire(std::move(on_idle));
     // Sessions may finish (and leave the list) while being told.
     std::vector<Session*> snapshot(sessions_.begin(), sessions_.end());
     for (Session* session : snapshot) {
         if (sessions_.count(session) != 0) session->shut_down();
-    }
-    if (sessions_.empty() && on_idle_) {
-        auto idle = std::move(on_idle_);
-        on_idle_ = nullptr;
-        idle();
     }
 }
 
@@ -63,11 +59,7 @@ void Listener::retire(std::function<void()> on_idle) {
     stop_accepting();
     idle_wanted_ = true;
     on_idle_ = std::move(on_idle);
-    if (sessions_.empty() && on_idle_) {
-        auto idle = std::move(on_idle_);
-        on_idle_ = nullptr;
-        idle();
-    }
+    call_on_idle_if_empty();
 }
 
 size_t Listener::probe_sessions(uint32_t timeout_ms) {

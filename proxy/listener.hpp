@@ -53,6 +53,7 @@ public:
 private:
     const config::Route& config() const { return route_.settings->config; }
     void accept(Transport* app);
+    void call_on_idle_if_empty();
     void on_session_finished(Session* session) override;
 
     RouteRuntime& route_;
