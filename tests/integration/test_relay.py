@@ -8,7 +8,10 @@ import json
 import os
 import re
 
-from conftest import route_for
+import pytest
+
+from conftest import parse_logfmt, route_for
+from recording_upstream import RecordingUpstream
 import wsraw
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -22,6 +25,18 @@ def first_frame_json(conn):
     fin, opcode, payload = conn.read_frame()
     assert (fin, opcode) == (True, TEXT)
     return json.loads(payload)
+
+
+@pytest.fixture
+def recorder():
+    """A plain ws:// upstream that records every frame it receives (recording_upstream.py)."""
+    upstream = RecordingUpstream()
+    yield upstream
+    upstream.stop()
+
+
+def port_of(loopgate, route):
+    return int(loopgate.addresses[route].rsplit(":", 1)[1])
 
 
 def echoes_byte_exact(conn, payload):
@@ -121,14 +136,24 @@ def test_upstream_killed_mid_session_closes_the_app_with_1012(start_loopgate, st
     assert (summary["close_code"], summary["closed_by"]) == ("1012", "upstream")
 
 
-def test_unmasked_app_frame_closes_that_session_with_1002_and_others_keep_relaying(loopgate):
-    healthy = wsraw.open_ws(loopgate.port, "/echo")
-    offender = wsraw.open_ws(loopgate.port, "/echo")
+def test_unmasked_app_frame_closes_that_session_with_1002_and_others_keep_relaying(
+        start_loopgate, gateway, certs, recorder):
+    # The offender's upstream records what it receives: loopgate itself must judge the frame
+    # and answer it. (A gateway would answer 1002 too, "client frames must be masked" in the
+    # test gateway's words, if loopgate let the frame through.)
+    loopgate = start_loopgate({"routes": [route_for(gateway, certs), recorder.route()]})
+    healthy = wsraw.open_ws(port_of(loopgate, "gw"), "/echo")
+    offender = wsraw.open_ws(port_of(loopgate, "rec"), "/echo")
     offender.send(wsraw.frame(TEXT, "not masked", mask=False))
-    fin, opcode, payload = offender.read_frame()
-    assert (fin, opcode, payload[:2]) == (True, CLOSE, (1002).to_bytes(2, "big"))
-    assert payload[2:], "a protocol error close should say what was wrong"
+    assert offender.read_frame() == (True, CLOSE, wsraw.close_payload(1002, "client frame is not masked"))
     assert offender.read_until_eof() == b""
+    [upstream] = recorder.wait_connections(1)
+    assert upstream.wait_close_frame() == (1001, "app sent an invalid frame")
+    assert upstream.data_frames() == [], "the unmasked frame reached the upstream"
+    [line] = loopgate.wait_closed(count=1)  # the healthy session is still open
+    summary = parse_logfmt(line)
+    assert (summary["route"], summary["close_code"], summary["close_reason"], summary["closed_by"]) == \
+        ("rec", "1002", "app: client frame is not masked", "loopgate")
     assert echoes_byte_exact(healthy, os.urandom(200_000))
 
 
