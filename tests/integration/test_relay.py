@@ -136,6 +136,24 @@ def test_upstream_killed_mid_session_closes_the_app_with_1012(start_loopgate, st
     assert (summary["close_code"], summary["closed_by"]) == ("1012", "upstream")
 
 
+def test_upstream_reset_mid_message_closes_the_app_with_1012_after_the_fragment_it_sent(start_loopgate, recorder):
+    # Another way to lose the upstream than the kill above: no TLS, a reset (RST) rather than
+    # the end of a dying process's connection, and in the middle of a fragmented message.
+    loopgate = start_loopgate({"routes": [recorder.route()]})
+    first_fragment = bytes([TEXT, 5]) + b"first"  # FIN clear: the message goes on
+    conn = wsraw.open_ws(loopgate.port, "/send-then-reset/" + first_fragment.hex())
+    assert conn.read_frame() == (False, TEXT, b"first")
+    [upstream] = recorder.wait_connections(1)
+    upstream.release()
+    # A close may come between the fragments of a message (RFC 6455 5.4).
+    assert conn.read_frame() == (True, CLOSE, wsraw.close_payload(1012, "upstream connection lost"))
+    conn.send(close_frame(1012))
+    assert conn.read_until_eof() == b""
+    [summary] = [parse_logfmt(line) for line in loopgate.wait_closed()]
+    assert (summary["close_code"], summary["closed_by"]) == ("1012", "upstream")
+    assert summary["close_reason"] == "upstream connection lost: connection reset by peer"
+
+
 def test_unmasked_app_frame_closes_that_session_with_1002_and_others_keep_relaying(
         start_loopgate, gateway, certs, recorder):
     # The offender's upstream records what it receives: loopgate itself must judge the frame
