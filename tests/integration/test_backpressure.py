@@ -40,12 +40,12 @@ def header_size(head):
 
 class PatternStream:
     """Follows a stream of unmasked server frames chunk by chunk: parses only the frame
-    headers and compares payload runs against the pattern with whole-slice compares."""
+    headers and compares payload runs against the pattern with whole-slice compares,
+    failing at the first wrong byte."""
 
     def __init__(self):
         self.payload_bytes = 0
         self.close_code = None
-        self.wrong_at = None  # payload offset where the first run that broke the pattern starts
         self._head = b""
         self._left_in_frame = 0
         self._in_close = False
@@ -93,11 +93,12 @@ class PatternStream:
         return view[n:]
 
     def _check_pattern(self, run):
-        if self.wrong_at is not None:
-            return
         start = self.payload_bytes % PERIOD
-        if run != PATTERN[start:start + len(run)]:
-            self.wrong_at = self.payload_bytes
+        want = memoryview(PATTERN)[start:start + len(run)]
+        if run != want:
+            i = wsraw.first_difference(run, want)
+            raise AssertionError(f"payload byte {self.payload_bytes + i} is 0x{run[i]:02x}, expected "
+                                 f"0x{want[i]:02x} (byte i of the stream is i % {PERIOD})")
 
 
 def read_until_close(conn, stream, timeout):
@@ -116,8 +117,7 @@ def read_until_close(conn, stream, timeout):
 
 
 def assert_everything_arrived(stream):
-    assert stream.wrong_at is None, f"payload bytes from {stream.wrong_at} on break the i % {PERIOD} pattern"
-    assert stream.payload_bytes == TOTAL
+    assert stream.payload_bytes == TOTAL  # each byte was checked as it came (PatternStream)
 
 
 def assert_memory_bounded(loopgate):

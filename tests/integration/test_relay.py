@@ -41,7 +41,7 @@ def port_of(loopgate, route):
 
 def echoes_byte_exact(conn, payload):
     conn.send(wsraw.frame(BINARY, payload))
-    return conn.read_frame() == (True, BINARY, payload)
+    return conn.expect_frame(BINARY, payload)
 
 
 def test_upstream_frame_sent_with_the_101_reaches_the_app_as_its_first_frame(loopgate):
@@ -56,7 +56,7 @@ def test_upstream_frame_sent_with_the_101_reaches_the_app_as_its_first_frame(loo
 def test_frame_sent_with_the_upgrade_request_reaches_the_upstream(loopgate):
     connect = b'{"type":"req","method":"connect","params":{"auth":{"token":"t0k3n"}}}'
     conn = wsraw.open_ws(loopgate.port, "/echo", glued=wsraw.frame(TEXT, connect))
-    assert conn.read_frame() == (True, TEXT, connect)
+    assert conn.expect_frame(TEXT, connect)
 
 
 def test_fragmented_message_with_ping_between_fragments_echoes_frame_by_frame(loopgate):
@@ -74,7 +74,7 @@ def test_20_mib_frame_echoes_byte_exact(loopgate):
     conn = wsraw.open_ws(loopgate.port, "/echo")
     # A zero masking key leaves the payload as it is, so building the frame costs nothing.
     sending = conn.send_in_background(wsraw.frame(BINARY, payload, mask_key=b"\0\0\0\0"))
-    assert conn.read_frame(timeout=20) == (True, BINARY, payload)
+    assert conn.expect_frame(BINARY, payload, timeout=20)
     sending.join(timeout=20)
     assert not sending.is_alive()
 
@@ -117,7 +117,7 @@ def test_app_path_and_query_are_appended_to_the_upstream_base_path(start_loopgat
     conn = wsraw.open_ws(loopgate.port, "/x?y=1")
     # The gateway logs the request before it starts echoing: an echo proves the line is there.
     conn.send(wsraw.frame(TEXT, "ping"))
-    assert conn.read_frame() == (True, TEXT, b"ping")
+    assert conn.expect_frame(TEXT, b"ping")
     assert [line.split()[1] for line in gateway.requests()] == ["path=/base/x?y=1"]
 
 
@@ -181,7 +181,7 @@ def test_summary_line_of_a_clean_session_counts_frame_bytes_and_close(loopgate):
     sent_text = wsraw.frame(TEXT, "hello")  # 2 header + 4 mask + 5 payload
     sent_close = close_frame(1000, "done")  # 2 header + 4 mask + 2 code + 4 reason
     conn.send(sent_text)
-    assert conn.read_frame() == (True, TEXT, b"hello")  # 2 + 5 from the upstream
+    assert conn.expect_frame(TEXT, b"hello")  # 2 + 5 from the upstream
     conn.send(sent_close)
     assert conn.read_frame() == (True, CLOSE, wsraw.close_payload(1000, "done"))  # 2 + 6
     assert conn.read_until_eof() == b""

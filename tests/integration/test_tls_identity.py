@@ -39,7 +39,7 @@ def upgrade(loopgate, name="gw", path="/echo"):
 def echo_through(loopgate, name="gw"):
     conn = wsraw.open_ws(port_of(loopgate, name), "/echo")
     conn.send(wsraw.frame(0x1, b"through the pinned upstream"))
-    assert conn.read_frame() == (True, 0x1, b"through the pinned upstream")
+    assert conn.expect_frame(0x1, b"through the pinned upstream")
     conn.send(wsraw.frame(0x8, wsraw.close_payload(1000)))
     assert conn.read_close() == (1000, "")
     conn.close()
