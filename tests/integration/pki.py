@@ -7,6 +7,8 @@ agree with itself).
     expired       same names, valid until yesterday
     not_yet       same names, valid from tomorrow
     other_name    leaf for other.test only
+    dns_only      leaf for localhost and gateway.test: DNS names, no IP address
+    ip_only       leaf whose only subjectAltName is IP:127.0.0.1 (CN=ip-only-gateway)
     openclaw      self-signed RSA 2048, CN=openclaw-gateway, no subjectAltName at all
     client_ca     "identity test client CA"
     client        client certificate signed by client_ca
@@ -123,6 +125,8 @@ class Pki:
         self.not_yet = issue(directory, "not_yet", self.ca, "localhost", not_before=NOW + DAY,
                              not_after=NOW + 30 * DAY)
         self.other_name = issue(directory, "other_name", self.ca, "other.test", names=("other.test",))
+        self.dns_only = issue(directory, "dns_only", self.ca, "localhost", names=("localhost", "gateway.test"))
+        self.ip_only = issue(directory, "ip_only", self.ca, "ip-only-gateway", names=("127.0.0.1",))
         self.openclaw = make_openclaw_like(directory)
         self.client_ca = make_ca(directory, "client_ca", "identity test client CA")
         self.client = issue(directory, "client", self.client_ca, "loopgate-client", names=(), client=True)

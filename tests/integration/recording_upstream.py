@@ -4,7 +4,11 @@ frame it owes the other side when an app breaks the protocol. It can also send r
 the test's choosing after its 101, to play a misbehaving gateway.
 
 Paths: "/echo" echoes data frames and answers a close; "/send/HEX" first sends the bytes HEX
-(right behind the 101), then behaves like "/echo"; "/silent" never sends anything."""
+(right behind the 101), then behaves like "/echo"; "/silent" never sends anything.
+Two paths wait for the test, which calls release() on the connection: "/hold" reads nothing
+until then (so what loopgate sends piles up in front of it: backpressure), then records frames
+without echoing them and answers a close; "/send-then-reset/HEX" sends HEX, reads nothing,
+and on release() resets the TCP connection (RST, no close frame, no FIN)."""
 
 import base64
 import hashlib
@@ -18,6 +22,15 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 def accept_key(key):
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+def unmask(payload, key):
+    """XORs the payload with the 4-byte key, as whole integers: fast for megabytes too."""
+    n = len(payload)
+    if n == 0:
+        return b""
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
 
 
 def server_frame(opcode, payload=b"", fin=True):
@@ -37,12 +50,22 @@ class Connection:
 
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()
         self.target = None
         self.headers = {}
         self.frames = []  # (opcode, payload unmasked, masked)
         self.closed = threading.Event()  # the TCP connection ended
         self.lock = threading.Lock()
+        self.released = threading.Event()  # "/hold", "/send-then-reset/": the test let it go on
+
+    def release(self):
+        """Lets a "/hold" connection start reading, or a "/send-then-reset/" one reset."""
+        self.released.set()
+
+    def data_frames(self):
+        """(opcode, payload) of every data frame received so far, in order."""
+        with self.lock:
+            return [(opcode, payload) for opcode, payload, _ in self.frames if opcode in (0x0, 0x1, 0x2)]
 
     def close_frame(self):
         """(code, reason) of the first close frame received, or None."""
@@ -72,13 +95,15 @@ class Connection:
     def _take(self, n):
         while len(self.buf) < n:
             self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
         return out
 
     def read_head(self):
         while b"\r\n\r\n" not in self.buf:
             self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        head, rest = bytes(self.buf).split(b"\r\n\r\n", 1)
+        self.buf = bytearray(rest)
         lines = head.decode("latin-1").split("\r\n")
         self.target = lines[0].split(" ")[1]
         for line in lines[1:]:
@@ -95,7 +120,7 @@ class Connection:
         key = self._take(4) if b1 & 0x80 else None
         payload = self._take(n)
         if key:
-            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+            payload = unmask(payload, key)
         return b0 & 0x0F, payload, key is not None, bool(b0 & 0x80)
 
 
@@ -148,9 +173,17 @@ class RecordingUpstream:
             key = conn.headers["sec-websocket-key"]
             response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode()
-            if conn.target.startswith("/send/"):
-                response += bytes.fromhex(conn.target[len("/send/"):].split("?")[0])
+            for prefix in ("/send/", "/send-then-reset/"):
+                if conn.target.startswith(prefix):
+                    response += bytes.fromhex(conn.target[len(prefix):].split("?")[0])
             conn.sock.sendall(response)
+            if conn.target.startswith("/send-then-reset/"):
+                conn.released.wait(timeout=60)
+                # A linger time of 0: close() sends RST and drops whatever was not read.
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            if conn.target.startswith("/hold"):
+                conn.released.wait(timeout=60)
             self._echo(conn)
         except (EOFError, OSError):
             pass
@@ -164,6 +197,8 @@ class RecordingUpstream:
             with conn.lock:
                 conn.frames.append((opcode, payload, masked))
             if conn.target == "/silent":
+                continue
+            if conn.target.startswith("/hold") and opcode != 0x8:
                 continue
             if opcode == 0x8:
                 conn.sock.sendall(server_frame(0x8, payload[:2] if len(payload) >= 2 else b""))
@@ -179,6 +214,7 @@ class RecordingUpstream:
         self._listener.close()
         with self._lock:
             for conn in self.connections:
+                conn.released.set()  # no thread waits for a test that has ended
                 try:
                     conn.sock.close()
                 except OSError:

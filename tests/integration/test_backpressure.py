@@ -1,15 +1,22 @@
 """Bounded memory with a slow reader: 200 MiB go through loopgate while one side stops
 reading for about a second. If loopgate kept reading from the fast side regardless, it
 would have to hold up to 200 MiB; with backpressure its peak resident memory (VmHWM)
-stays far below that, and every byte still arrives, in order."""
+stays far below that, and every byte still arrives, in order.
 
+And the same promise seen from the sender: an unmodified client (python-websockets) whose
+upstream reads nothing at all must find its sends waiting, not flowing into loopgate
+without end, and must find them going on, in order, once the upstream reads again."""
+
+import asyncio
 import os
 import struct
 import threading
 import time
 
 import pytest
+import websockets
 
+from recording_upstream import RecordingUpstream
 import wsraw
 
 TOTAL = 200 * 1024 * 1024
@@ -33,12 +40,12 @@ def header_size(head):
 
 class PatternStream:
     """Follows a stream of unmasked server frames chunk by chunk: parses only the frame
-    headers and compares payload runs against the pattern with whole-slice compares."""
+    headers and compares payload runs against the pattern with whole-slice compares,
+    failing at the first wrong byte."""
 
     def __init__(self):
         self.payload_bytes = 0
         self.close_code = None
-        self.wrong_at = None  # payload offset where the first run that broke the pattern starts
         self._head = b""
         self._left_in_frame = 0
         self._in_close = False
@@ -86,11 +93,12 @@ class PatternStream:
         return view[n:]
 
     def _check_pattern(self, run):
-        if self.wrong_at is not None:
-            return
         start = self.payload_bytes % PERIOD
-        if run != PATTERN[start:start + len(run)]:
-            self.wrong_at = self.payload_bytes
+        want = memoryview(PATTERN)[start:start + len(run)]
+        if run != want:
+            i = wsraw.first_difference(run, want)
+            raise AssertionError(f"payload byte {self.payload_bytes + i} is 0x{run[i]:02x}, expected "
+                                 f"0x{want[i]:02x} (byte i of the stream is i % {PERIOD})")
 
 
 def read_until_close(conn, stream, timeout):
@@ -109,8 +117,7 @@ def read_until_close(conn, stream, timeout):
 
 
 def assert_everything_arrived(stream):
-    assert stream.wrong_at is None, f"payload bytes from {stream.wrong_at} on break the i % {PERIOD} pattern"
-    assert stream.payload_bytes == TOTAL
+    assert stream.payload_bytes == TOTAL  # each byte was checked as it came (PatternStream)
 
 
 def assert_memory_bounded(loopgate):
@@ -165,3 +172,60 @@ def test_fast_app_writer_of_200_mib_with_a_stalled_reader_keeps_loopgate_memory_
     assert_everything_arrived(stream)
     assert stream.close_code == 1000  # the gateway echoed our close after the last frame
     assert_memory_bounded(loopgate)
+
+
+# ---- a third-party sender in front of an upstream that reads nothing ----
+
+MESSAGE = 1024 * 1024
+# Far more than every buffer between the app and the upstream holds (two sockets' send and
+# receive buffers, autotuned up to tcp_wmem/tcp_rmem's maximum, and loopgate's queue).
+BUDGET_MESSAGES = 96
+STALL_SECONDS = 1.0
+
+
+def numbered(i):
+    """Message i: its number over and over, so a lost, doubled or reordered one shows."""
+    return struct.pack("!I", i) * (MESSAGE // 4)
+
+
+async def push_until_stalled_then_release(url, recorder):
+    """Sends numbered messages until one send has not finished after STALL_SECONDS; then lets
+    the upstream read, sends three more and closes. Returns what happened."""
+    async with websockets.connect(url, max_size=None, compression=None, close_timeout=20) as ws:
+        [upstream] = recorder.wait_connections(1)
+        for i in range(BUDGET_MESSAGES):
+            sending = asyncio.ensure_future(ws.send(numbered(i)))
+            done, _ = await asyncio.wait({sending}, timeout=STALL_SECONDS)
+            if not done:
+                break
+        else:
+            return {"stalled_at": None}
+        await asyncio.sleep(STALL_SECONDS)
+        still_stalled = not sending.done()
+        upstream.release()
+        await asyncio.wait_for(sending, 30)
+        for j in range(i + 1, i + 4):
+            await asyncio.wait_for(ws.send(numbered(j)), 30)
+    return {"stalled_at": i, "still_stalled": still_stalled, "sent": i + 4, "close_code": ws.close_code,
+            "upstream": upstream}
+
+
+def test_third_party_sender_waits_while_the_upstream_reads_nothing_and_goes_on_in_order(start_loopgate):
+    recorder = RecordingUpstream()
+    try:
+        loopgate = start_loopgate({"routes": [recorder.route()]})
+        outcome = asyncio.run(asyncio.wait_for(
+            push_until_stalled_then_release(f"ws://127.0.0.1:{loopgate.port}/hold", recorder), 120))
+    finally:
+        recorder.stop()
+    assert outcome["stalled_at"] is not None, \
+        f"the app sent {BUDGET_MESSAGES} MiB without ever waiting: loopgate kept reading it while the upstream read nothing"
+    assert outcome["still_stalled"], "the send that waited went on while the upstream still read nothing"
+    assert outcome["close_code"] == 1000
+    frames = outcome["upstream"].data_frames()
+    assert len(frames) == outcome["sent"], f"{outcome['sent']} messages sent, {len(frames)} reached the upstream"
+    for i, (opcode, payload) in enumerate(frames):
+        if (opcode, payload) != (0x2, numbered(i)):
+            first = struct.unpack("!I", payload[:4])[0] if len(payload) >= 4 else None
+            raise AssertionError(f"message {i} reached the upstream as opcode {opcode}, {len(payload)} bytes, "
+                                 f"starting with number {first}")

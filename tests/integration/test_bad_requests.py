@@ -33,8 +33,8 @@ def assert_echoes(conn):
     text = "grüße, 世界 🙂".encode()
     conn.send(wsraw.frame(0x2, binary))
     conn.send(wsraw.frame(0x1, text))
-    assert conn.read_frame() == (True, 0x2, binary)
-    assert conn.read_frame() == (True, 0x1, text)
+    assert conn.expect_frame(0x2, binary)
+    assert conn.expect_frame(0x1, text)
 
 
 def request_lines(**changes):

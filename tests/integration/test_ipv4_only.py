@@ -79,7 +79,7 @@ def assert_session_through(loopgate, trap):
     conn = wsraw.open_ws(loopgate.port, "/echo")
     upgrade_seconds = time.monotonic() - started
     conn.send(wsraw.frame(0x1, "over IPv4"))
-    assert conn.read_frame() == (True, 0x1, b"over IPv4")
+    assert conn.expect_frame(0x1, b"over IPv4")
     conn.send(wsraw.frame(0x8, wsraw.close_payload(1000)))
     assert conn.read_close() == (1000, "")
     conn.close()

@@ -23,7 +23,7 @@ def port_of(loopgate, route):
 def assert_echoes(conn, size=10_000):
     payload = bytes(range(256)) * (size // 256)
     conn.send(wsraw.frame(BINARY, payload))
-    assert conn.read_frame() == (True, BINARY, payload)
+    assert conn.expect_frame(BINARY, payload)
 
 
 def try_upgrade(port, path="/echo"):

@@ -22,7 +22,7 @@ def recovery_config(gateway, certs, **reconnect):
 
 def echoes(conn, payload):
     conn.send(wsraw.frame(BINARY, payload))
-    return conn.read_frame() == (True, BINARY, payload)
+    return conn.expect_frame(BINARY, payload)
 
 
 def lose_gateway_under_a_session(loopgate, gateway):

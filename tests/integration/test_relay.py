@@ -8,7 +8,10 @@ import json
 import os
 import re
 
-from conftest import route_for
+import pytest
+
+from conftest import parse_logfmt, route_for
+from recording_upstream import RecordingUpstream
 import wsraw
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -24,9 +27,21 @@ def first_frame_json(conn):
     return json.loads(payload)
 
 
+@pytest.fixture
+def recorder():
+    """A plain ws:// upstream that records every frame it receives (recording_upstream.py)."""
+    upstream = RecordingUpstream()
+    yield upstream
+    upstream.stop()
+
+
+def port_of(loopgate, route):
+    return int(loopgate.addresses[route].rsplit(":", 1)[1])
+
+
 def echoes_byte_exact(conn, payload):
     conn.send(wsraw.frame(BINARY, payload))
-    return conn.read_frame() == (True, BINARY, payload)
+    return conn.expect_frame(BINARY, payload)
 
 
 def test_upstream_frame_sent_with_the_101_reaches_the_app_as_its_first_frame(loopgate):
@@ -41,7 +56,7 @@ def test_upstream_frame_sent_with_the_101_reaches_the_app_as_its_first_frame(loo
 def test_frame_sent_with_the_upgrade_request_reaches_the_upstream(loopgate):
     connect = b'{"type":"req","method":"connect","params":{"auth":{"token":"t0k3n"}}}'
     conn = wsraw.open_ws(loopgate.port, "/echo", glued=wsraw.frame(TEXT, connect))
-    assert conn.read_frame() == (True, TEXT, connect)
+    assert conn.expect_frame(TEXT, connect)
 
 
 def test_fragmented_message_with_ping_between_fragments_echoes_frame_by_frame(loopgate):
@@ -59,7 +74,7 @@ def test_20_mib_frame_echoes_byte_exact(loopgate):
     conn = wsraw.open_ws(loopgate.port, "/echo")
     # A zero masking key leaves the payload as it is, so building the frame costs nothing.
     sending = conn.send_in_background(wsraw.frame(BINARY, payload, mask_key=b"\0\0\0\0"))
-    assert conn.read_frame(timeout=20) == (True, BINARY, payload)
+    assert conn.expect_frame(BINARY, payload, timeout=20)
     sending.join(timeout=20)
     assert not sending.is_alive()
 
@@ -102,7 +117,7 @@ def test_app_path_and_query_are_appended_to_the_upstream_base_path(start_loopgat
     conn = wsraw.open_ws(loopgate.port, "/x?y=1")
     # The gateway logs the request before it starts echoing: an echo proves the line is there.
     conn.send(wsraw.frame(TEXT, "ping"))
-    assert conn.read_frame() == (True, TEXT, b"ping")
+    assert conn.expect_frame(TEXT, b"ping")
     assert [line.split()[1] for line in gateway.requests()] == ["path=/base/x?y=1"]
 
 
@@ -121,14 +136,42 @@ def test_upstream_killed_mid_session_closes_the_app_with_1012(start_loopgate, st
     assert (summary["close_code"], summary["closed_by"]) == ("1012", "upstream")
 
 
-def test_unmasked_app_frame_closes_that_session_with_1002_and_others_keep_relaying(loopgate):
-    healthy = wsraw.open_ws(loopgate.port, "/echo")
-    offender = wsraw.open_ws(loopgate.port, "/echo")
+def test_upstream_reset_mid_message_closes_the_app_with_1012_after_the_fragment_it_sent(start_loopgate, recorder):
+    # Another way to lose the upstream than the kill above: no TLS, a reset (RST) rather than
+    # the end of a dying process's connection, and in the middle of a fragmented message.
+    loopgate = start_loopgate({"routes": [recorder.route()]})
+    first_fragment = bytes([TEXT, 5]) + b"first"  # FIN clear: the message goes on
+    conn = wsraw.open_ws(loopgate.port, "/send-then-reset/" + first_fragment.hex())
+    assert conn.read_frame() == (False, TEXT, b"first")
+    [upstream] = recorder.wait_connections(1)
+    upstream.release()
+    # A close may come between the fragments of a message (RFC 6455 5.4).
+    assert conn.read_frame() == (True, CLOSE, wsraw.close_payload(1012, "upstream connection lost"))
+    conn.send(close_frame(1012))
+    assert conn.read_until_eof() == b""
+    [summary] = [parse_logfmt(line) for line in loopgate.wait_closed()]
+    assert (summary["close_code"], summary["closed_by"]) == ("1012", "upstream")
+    assert summary["close_reason"] == "upstream connection lost: connection reset by peer"
+
+
+def test_unmasked_app_frame_closes_that_session_with_1002_and_others_keep_relaying(
+        start_loopgate, gateway, certs, recorder):
+    # The offender's upstream records what it receives: loopgate itself must judge the frame
+    # and answer it. (A gateway would answer 1002 too, "client frames must be masked" in the
+    # test gateway's words, if loopgate let the frame through.)
+    loopgate = start_loopgate({"routes": [route_for(gateway, certs), recorder.route()]})
+    healthy = wsraw.open_ws(port_of(loopgate, "gw"), "/echo")
+    offender = wsraw.open_ws(port_of(loopgate, "rec"), "/echo")
     offender.send(wsraw.frame(TEXT, "not masked", mask=False))
-    fin, opcode, payload = offender.read_frame()
-    assert (fin, opcode, payload[:2]) == (True, CLOSE, (1002).to_bytes(2, "big"))
-    assert payload[2:], "a protocol error close should say what was wrong"
+    assert offender.read_frame() == (True, CLOSE, wsraw.close_payload(1002, "client frame is not masked"))
     assert offender.read_until_eof() == b""
+    [upstream] = recorder.wait_connections(1)
+    assert upstream.wait_close_frame() == (1001, "app sent an invalid frame")
+    assert upstream.data_frames() == [], "the unmasked frame reached the upstream"
+    [line] = loopgate.wait_closed(count=1)  # the healthy session is still open
+    summary = parse_logfmt(line)
+    assert (summary["route"], summary["close_code"], summary["close_reason"], summary["closed_by"]) == \
+        ("rec", "1002", "app: client frame is not masked", "loopgate")
     assert echoes_byte_exact(healthy, os.urandom(200_000))
 
 
@@ -138,7 +181,7 @@ def test_summary_line_of_a_clean_session_counts_frame_bytes_and_close(loopgate):
     sent_text = wsraw.frame(TEXT, "hello")  # 2 header + 4 mask + 5 payload
     sent_close = close_frame(1000, "done")  # 2 header + 4 mask + 2 code + 4 reason
     conn.send(sent_text)
-    assert conn.read_frame() == (True, TEXT, b"hello")  # 2 + 5 from the upstream
+    assert conn.expect_frame(TEXT, b"hello")  # 2 + 5 from the upstream
     conn.send(sent_close)
     assert conn.read_frame() == (True, CLOSE, wsraw.close_payload(1000, "done"))  # 2 + 6
     assert conn.read_until_eof() == b""

@@ -23,7 +23,7 @@ def start_with_shutdown_timeout(start_loopgate, gateway, certs, timeout_ms):
 def open_echo_session(loopgate):
     conn = wsraw.open_ws(loopgate.port, "/echo")
     conn.send(wsraw.frame(0x1, "up"))
-    assert conn.read_frame() == (True, 0x1, b"up")  # relaying, not still in the handshake
+    assert conn.expect_frame(0x1, b"up")  # relaying, not still in the handshake
     return conn
 
 

@@ -39,7 +39,7 @@ def upgrade(loopgate, name="gw", path="/echo"):
 def echo_through(loopgate, name="gw"):
     conn = wsraw.open_ws(port_of(loopgate, name), "/echo")
     conn.send(wsraw.frame(0x1, b"through the pinned upstream"))
-    assert conn.read_frame() == (True, 0x1, b"through the pinned upstream")
+    assert conn.expect_frame(0x1, b"through the pinned upstream")
     conn.send(wsraw.frame(0x8, wsraw.close_payload(1000)))
     assert conn.read_close() == (1000, "")
     conn.close()
@@ -105,6 +105,31 @@ def test_certificate_for_another_name_is_502_wrong_host_name(start_loopgate, sta
     loopgate = start_loopgate({"routes": [route(gateway.port, {"ca_file": str(pki.ca.cert)})]})
     assert_refused(loopgate, gateway, "wrong host name",
                    "the certificate is for DNS:other.test, not localhost")
+
+
+def test_ipv4_upstream_whose_certificate_names_only_dns_names_is_502_ip_address_mismatch(
+        start_loopgate, start_gateway, pki):
+    # The tailnet form wss://100.101.102.103:18789: the certificate must carry that IP, and a
+    # certificate from a trusted CA for other names (here DNS:localhost, whose address it is)
+    # must not do.
+    gateway = start_gateway(cert=pki.dns_only.cert, key=pki.dns_only.key)
+    loopgate = start_loopgate({"routes": [
+        route(gateway.port, {"ca_file": str(pki.ca.cert), "verify": "full"}, host="127.0.0.1"),
+    ]})
+    assert_refused(loopgate, gateway,
+                   "upstream certificate verify failed: IP address mismatch: wrong host name "
+                   "(the certificate is for DNS:localhost, DNS:gateway.test, not 127.0.0.1)")
+
+
+def test_ipv4_upstream_whose_certificate_carries_that_ip_is_accepted(start_loopgate, start_gateway, pki):
+    # The twin of the test above: the same route, a certificate whose only name is IP:127.0.0.1.
+    gateway = start_gateway(cert=pki.ip_only.cert, key=pki.ip_only.key)
+    loopgate = start_loopgate({"routes": [
+        route(gateway.port, {"ca_file": str(pki.ca.cert), "verify": "full"}, host="127.0.0.1"),
+    ]})
+    echo_through(loopgate)
+    assert summary_for(loopgate)[0]["status"] == "101"
+    assert [line.split()[1] for line in gateway.requests()] == ["path=/echo"]
 
 
 def test_certificate_from_an_unknown_ca_is_502_naming_the_issuer(start_loopgate, ca_gateway, pki):

@@ -69,7 +69,7 @@ def assert_still_serving(loopgate, route="good"):
     conn = wsraw.open_ws(port_of(loopgate, route), "/echo")
     payload = bytes(range(256)) * 3
     conn.send(wsraw.frame(0x2, payload))
-    assert conn.read_frame() == (True, 0x2, payload)
+    assert conn.expect_frame(0x2, payload)
     conn.send(wsraw.frame(0x8, wsraw.close_payload(1000)))
     assert conn.read_close() == (1000, "")
     conn.close()

@@ -48,8 +48,30 @@ def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, mask_key=None):
     return head + key + masked
 
 
+def server_frame_head(opcode, length, fin=True):
+    """The header of an unmasked frame, as a server sends it, with the shortest length encoding."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if length < 126:
+        return head + bytes([length])
+    if length < 65536:
+        return head + bytes([126]) + struct.pack("!H", length)
+    return head + bytes([127]) + struct.pack("!Q", length)
+
+
 def close_payload(code, reason=""):
     return struct.pack("!H", code) + reason.encode()
+
+
+def first_difference(got, want):
+    """Index of the first byte where two equally long byte strings differ (they do)."""
+    lo, hi = 0, len(got)
+    while hi - lo > 64:  # halve with whole-slice compares, then look byte by byte
+        mid = (lo + hi) // 2
+        if got[lo:mid] != want[lo:mid]:
+            hi = mid
+        else:
+            lo = mid
+    return next(i for i in range(lo, hi) if got[i] != want[i])
 
 
 class Conn:
@@ -72,6 +94,50 @@ class Conn:
             self.fill(max(0.01, deadline - time.monotonic()))
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
+
+    def expect_bytes(self, expected, timeout=10.0, what="bytes"):
+        """Reads len(expected) bytes, comparing each chunk with `expected` as it arrives: the
+        first wrong byte fails at once, naming its offset and the bytes around it, instead of
+        waiting out the timeout for a count of bytes that a corrupt length may never bring."""
+        deadline = time.monotonic() + timeout
+        want_all = memoryview(expected)
+        offset = 0
+        while offset < len(expected):
+            if not self.buf:
+                try:
+                    self.fill(max(0.01, deadline - time.monotonic()))
+                except socket.timeout:
+                    raise socket.timeout(f"{what}: only {offset} of {len(expected)} bytes within {timeout} s") \
+                        from None
+                except EOFError:
+                    raise EOFError(f"{what}: connection closed after {offset} of {len(expected)} bytes") from None
+            n = min(len(self.buf), len(expected) - offset)
+            got, want = memoryview(self.buf)[:n], want_all[offset:offset + n]
+            if got != want:
+                i = first_difference(got, want)
+                lo = max(0, i - 8)
+                raise AssertionError(
+                    f"{what}: byte {offset + i} of {len(expected)} is 0x{got[i]:02x}, expected 0x{want[i]:02x} "
+                    f"(from byte {offset + lo}: got {bytes(got[lo:i + 8]).hex(' ')}, "
+                    f"expected {bytes(want[lo:i + 8]).hex(' ')})")
+            self.buf = self.buf[n:]
+            offset += n
+
+    def expect_frame(self, opcode, payload, fin=True, timeout=10.0):
+        """Reads the next frame, checking as its bytes arrive that it is exactly the unmasked
+        server frame (fin, opcode, payload); fails at the first wrong byte, header or payload.
+        Returns True, so it reads well in an assert."""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        head = server_frame_head(opcode, len(payload), fin)
+        try:
+            self.expect_bytes(head, timeout, "frame header")
+        except AssertionError as error:
+            # Whatever came instead (often a close frame, with its reason) says most.
+            raise AssertionError(f"{error}; expected {head.hex(' ')} for a {len(payload)}-byte frame, "
+                                 f"what followed: {self.buf[:64]!r}") from None
+        self.expect_bytes(payload, timeout, f"payload of the {len(payload)}-byte frame")
+        return True
 
     def read_head(self, timeout=10.0):
         """Reads an HTTP head; returns (status, headers dict lower-cased, raw head)."""

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using loopgate::config::Config;
@@ -33,35 +34,7 @@ struct StringMaker<std::vector<std::string>> {
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("loopgate-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-
-    fs::path write(const fs::path& relative, const std::string& content) const {
-        fs::path file = path_ / relative;
-        fs::create_directories(file.parent_path());
-        std::ofstream(file) << content;
-        return file;
-    }
-
-private:
-    fs::path path_;
-};
+using loopgate::test::TempDir;
 
 LoadResult parse(const std::string& text, const fs::path& base_dir = fs::temp_directory_path()) {
     return loopgate::config::parse_config(text, base_dir);

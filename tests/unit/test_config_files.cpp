@@ -17,16 +17,17 @@
 #include "file_checks.hpp"
 #include "file_modes.hpp"
 #include "system_files.hpp"
-#include "temp_files.hpp"
+#include "self_signed.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using loopgate::config::ClientPairVerdict;
 using loopgate::config::Config;
 using loopgate::config::FileChecks;
 using loopgate::config::LoadResult;
-using loopgate::testing::KeyPair;
-using loopgate::testing::make_self_signed;
-using loopgate::testing::TempDir;
+using loopgate::test::KeyPair;
+using loopgate::test::make_self_signed;
+using loopgate::test::TempDir;
 using Errors = std::vector<std::string>;
 
 namespace {

@@ -99,6 +99,15 @@ std::optional<std::string> check_101(const std::string& response, const RequestT
     return handshake::check_upstream_101(parse_response(response), parse_request(app.text()), negotiated);
 }
 
+// An app's request with only a Host header, as parsed.
+http::Request request(const std::string& host) {
+    http::Request req;
+    req.method = "GET";
+    req.target = "/";
+    req.headers.add("Host", host);
+    return req;
+}
+
 }  // namespace
 
 TEST_CASE("the accept key matches RFC 6455's example") {
@@ -444,4 +453,17 @@ TEST_CASE("an upstream that ends on an interim 1xx answer gives the app loopgate
     CHECK(text.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0) == 0);
     CHECK(text.find("loopgate: upstream sent only an interim 100 response before closing the connection\n") !=
           std::string::npos);
+}
+
+TEST_CASE("handshake: upstream_headers replace the app's headers of the same name") {
+    loopgate::http::Request app = request("127.0.0.1:1");
+    app.headers.add("authorization", "Bearer from-app");
+    app.headers.add("X-Kept", "1");
+    loopgate::config::UpstreamUrl upstream;
+    REQUIRE_FALSE(loopgate::config::parse_upstream_url("wss://gw.test", upstream));
+    std::vector<loopgate::config::HeaderSetting> extra = {{"Authorization", "Bearer from-config"}};
+    std::string out = loopgate::handshake::build_upstream_request(app, upstream, extra);
+    CHECK(out.find("from-app") == std::string::npos);
+    CHECK(out.find("\r\nAuthorization: Bearer from-config\r\n") != std::string::npos);
+    CHECK(out.find("\r\nX-Kept: 1\r\n") != std::string::npos);
 }

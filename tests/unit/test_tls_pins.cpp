@@ -1,47 +1,22 @@
-// Pins as admins write them, the TLS keys of a route as the validator reads
-// them, and the trust anchors a route ends up with: each checked by the
-// exact value or message an admin would see.
+// config/tls_pins: pins as admins write them, and the canonical spellings
+// loopgate prints: each checked by the exact value or message an admin would
+// see.
 #include <doctest/doctest.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <cctype>
+#include <cstdint>
 #include <string>
-#include <vector>
 
-#include "config.hpp"
-#include "temp_files.hpp"
-#include "tls_context.hpp"
+#include "sample_pins.hpp"
 #include "tls_pins.hpp"
 
-namespace fs = std::filesystem;
 using loopgate::config::Pin;
-using Errors = std::vector<std::string>;
+using loopgate::test::kBase64;
+using loopgate::test::kColonHex;
+using loopgate::test::kHex;
+using loopgate::test::pin_ok;
 
 namespace {
-
-// SHA-256 of a made-up certificate, in every spelling an admin may paste.
-const std::string kHex = "cf5f4208b0b74b1f6bd0c31a4a52b7d7dbad7c586f660fa7e769d1d87018f664";
-const std::string kColonHex =
-    "CF:5F:42:08:B0:B7:4B:1F:6B:D0:C3:1A:4A:52:B7:D7:DB:AD:7C:58:6F:66:0F:A7:E7:69:D1:D8:70:18:F6:64";
-// base64 of the same 32 bytes: an SPKI pin has the same length of digest.
-const std::string kBase64 = "z19CCLC3Sx9r0MMaSlK319utfFhvZg+n52nR2HAY9mQ=";
-
-Pin pin_ok(const std::string& text) {
-    Pin pin;
-    auto problem = loopgate::config::parse_pin(text, pin);
-    INFO("pin: " << text);
-    REQUIRE(problem == std::nullopt);
-    return pin;
-}
 
 std::string pin_error(const std::string& text) {
     Pin pin;
@@ -51,62 +26,7 @@ std::string pin_error(const std::string& text) {
     return *problem;
 }
 
-using loopgate::testing::KeyPair;
-using loopgate::testing::make_self_signed;
-using loopgate::testing::TempDir;
-
-std::string route_config(const std::string& tls, const std::string& upstream = "wss://gateway.test") {
-    return R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": ")" + upstream + R"(", "tls": )" + tls +
-           "}]}";
-}
-
-Errors tls_errors(const std::string& tls, const std::string& upstream = "wss://gateway.test") {
-    auto result = loopgate::config::parse_config(route_config(tls, upstream), fs::temp_directory_path());
-    INFO("tls: " << tls);
-    CHECK(result.config.has_value() == result.errors.empty());
-    return result.errors;
-}
-
-loopgate::config::TlsSettings tls_ok(const std::string& tls) {
-    auto result = loopgate::config::parse_config(route_config(tls), fs::temp_directory_path());
-    INFO("tls: " << tls);
-    REQUIRE(result.errors == Errors{});
-    return result.config->routes.at(0).tls;
-}
-
-std::string quoted(const fs::path& path) { return "\"" + path.string() + "\""; }
-
-// Sets environment variables for one scope, then restores them.
-class EnvOverride {
-public:
-    EnvOverride(const char* name, const std::string& value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        ::setenv(name, value.c_str(), 1);
-    }
-    ~EnvOverride() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
-    EnvOverride(const EnvOverride&) = delete;
-    EnvOverride& operator=(const EnvOverride&) = delete;
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
-
-loopgate::config::Route route_with_tls(const loopgate::config::TlsSettings& tls) {
-    loopgate::config::Route route;
-    route.name = "gw";
-    loopgate::config::parse_upstream_url("wss://gateway.test", route.upstream);
-    route.tls = tls;
-    return route;
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------------------
-// Pin spellings
 
 TEST_CASE("pins: a leaf SHA-256 is the same pin in every accepted spelling") {
     Pin expected = pin_ok(kHex);
@@ -182,137 +102,4 @@ TEST_CASE("pins: base64 is standard, padded and canonical") {
         CHECK_FALSE(base64_decode(bad).has_value());
     }
     CHECK(loopgate::config::hex_lower(reinterpret_cast<const uint8_t*>("\x00\xab\xff"), 3) == "00abff");
-}
-
-// ---------------------------------------------------------------------------
-// The route's tls object
-
-TEST_CASE("config tls: defaults are full verification, no pins, no client certificate, OpenSSL's versions") {
-    auto tls = tls_ok("{}");
-    CHECK(tls.verify == loopgate::config::TlsVerify::full);
-    CHECK(tls.pins.empty());
-    CHECK_FALSE(tls.ca_file.has_value());
-    CHECK_FALSE(tls.ca_dir.has_value());
-    CHECK_FALSE(tls.client_cert.has_value());
-    CHECK_FALSE(tls.min_version.has_value());
-    CHECK_FALSE(tls.max_version.has_value());
-}
-
-TEST_CASE("config tls: pins, a backup pin and pin-only are read") {
-    auto tls = tls_ok(R"({"pins": [")" + kColonHex + R"(", "spki-sha256:)" + kBase64 +
-                      R"("], "verify": "pin-only", "min_version": "1.3", "max_version": "1.3"})");
-    REQUIRE(tls.pins.size() == 2);
-    CHECK(tls.pins[0] == pin_ok(kHex));
-    CHECK(tls.pins[1] == pin_ok(kBase64));
-    CHECK(tls.verify == loopgate::config::TlsVerify::pin_only);
-    CHECK(tls.min_version == loopgate::config::TlsVersion::tls1_3);
-    CHECK(tls.max_version == loopgate::config::TlsVersion::tls1_3);
-}
-
-TEST_CASE("config tls: each bad pin is reported at its own index") {
-    CHECK(tls_errors(R"({"pins": [")" + kHex + R"(", "abc", 7]})") ==
-          Errors{"routes[0].tls.pins[1]: has 3 hex digits; a SHA-256 fingerprint has 64",
-                 "routes[0].tls.pins[2]: expected a string, got number"});
-    CHECK(tls_errors(R"({"pins": "abc"})") == Errors{"routes[0].tls.pins: expected an array, got string"});
-}
-
-TEST_CASE("config tls: pin-only must be asked for explicitly and needs a pin") {
-    CHECK(tls_errors(R"({"verify": "pin-only"})") ==
-          Errors{"routes[0].tls.verify: \"pin-only\" needs at least one pin in routes[0].tls.pins"});
-    CHECK(tls_errors(R"({"verify": "pin-only", "pins": []})") ==
-          Errors{"routes[0].tls.verify: \"pin-only\" needs at least one pin in routes[0].tls.pins"});
-    CHECK(tls_errors(R"({"verify": "none"})") ==
-          Errors{"routes[0].tls.verify: must be \"full\" (chain, host name and any pins) or \"pin-only\" (only "
-                 "tls.pins)"});
-    // Pins alone keep full verification: the pin is checked in addition.
-    CHECK(tls_ok(R"({"pins": [")" + kHex + R"("]})").verify == loopgate::config::TlsVerify::full);
-}
-
-TEST_CASE("config tls: a CA next to pin-only is refused, not silently ignored") {
-    TempDir dir;
-    fs::path ca = dir.write("ca.pem", "pem");
-    CHECK(tls_errors(R"({"verify": "pin-only", "pins": [")" + kHex + R"("], "ca_file": )" + quoted(ca) +
-                     R"(, "ca_dir": )" + quoted(dir.path()) + "}") ==
-          Errors{"routes[0].tls.ca_file: has no effect with \"verify\": \"pin-only\" (the pin alone authenticates "
-                 "the upstream); remove it, or use \"verify\": \"full\" to check the chain too",
-                 "routes[0].tls.ca_dir: has no effect with \"verify\": \"pin-only\" (the pin alone authenticates "
-                 "the upstream); remove it, or use \"verify\": \"full\" to check the chain too"});
-}
-
-TEST_CASE("config tls: versions are 1.2 or 1.3, and min may not exceed max") {
-    CHECK(tls_errors(R"({"min_version": "1.1"})") ==
-          Errors{"routes[0].tls.min_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
-    CHECK(tls_errors(R"({"max_version": 1.3})") ==
-          Errors{"routes[0].tls.max_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
-    CHECK(tls_errors(R"({"min_version": "1.3", "max_version": "1.2"})") ==
-          Errors{"routes[0].tls.min_version: 1.3 is above routes[0].tls.max_version (1.2)"});
-}
-
-TEST_CASE("config tls: TLS keys on a ws:// upstream are an error") {
-    auto result = loopgate::config::parse_config(
-        R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": "ws://127.0.0.1:8080",
-            "allow_plaintext_upstream": true, "tls": {"pins": [")" + kHex + R"("]}}]})",
-        fs::temp_directory_path());
-    CHECK(result.errors == Errors{"routes[0].tls: TLS settings have no effect on a ws:// upstream"});
-}
-
-// ---------------------------------------------------------------------------
-// Trust anchors, when the route's context is built
-
-TEST_CASE("trust: a ca_file without a certificate, or a ca_dir without hashed names, is a start error") {
-    TempDir dir;
-    loopgate::config::TlsSettings tls;
-    tls.ca_file = dir.write("empty.pem", "not a certificate\n");
-    std::string error;
-    CHECK(loopgate::tls::make_upstream_context(route_with_tls(tls), error) == nullptr);
-    CHECK(error == "tls.ca_file " + tls.ca_file->string() + " holds no PEM certificate");
-
-    KeyPair ca = make_self_signed(dir, "private-ca");
-    tls.ca_file.reset();
-    tls.ca_dir = dir.path();  // holds ca.pem files, but none named by subject hash
-    error.clear();
-    CHECK(loopgate::tls::make_upstream_context(route_with_tls(tls), error) == nullptr);
-    CHECK(error == "tls.ca_dir " + dir.path().string() + " holds no certificate named by subject hash (run: openssl "
-                                                         "rehash " + dir.path().string() + ")");
-
-    tls.ca_dir.reset();
-    tls.ca_file = ca.cert;
-    error.clear();
-    auto ctx = loopgate::tls::make_upstream_context(route_with_tls(tls), error);
-    REQUIRE(ctx != nullptr);
-    CHECK(loopgate::tls::trust_description(ctx.get()) == "tls.ca_file " + ca.cert.string() + " (1 certificate)");
-}
-
-TEST_CASE("trust: an empty system store is a start error for verify full, and no matter for pin-only") {
-    TempDir dir;
-    EnvOverride file("SSL_CERT_FILE", (dir.path() / "none.pem").string());
-    EnvOverride directory("SSL_CERT_DIR", dir.path().string());
-    std::string error;
-    loopgate::config::TlsSettings tls;
-    CHECK(loopgate::tls::make_upstream_context(route_with_tls(tls), error) == nullptr);
-    CHECK(error.find("no usable trust anchor: the system store is empty (" + (dir.path() / "none.pem").string() +
-                     " (SSL_CERT_FILE): No such file or directory; " + dir.path().string() +
-                     " (SSL_CERT_DIR): no certificate named by subject hash)") == 0);
-    CHECK(error.find("set tls.ca_file or tls.ca_dir, or pin the upstream with tls.pins and \"verify\": \"pin-only\"") !=
-          std::string::npos);
-
-    tls.verify = loopgate::config::TlsVerify::pin_only;
-    tls.pins.push_back(pin_ok(kHex));
-    error.clear();
-    auto ctx = loopgate::tls::make_upstream_context(route_with_tls(tls), error);
-    REQUIRE(ctx != nullptr);
-    CHECK(loopgate::tls::trust_description(ctx.get()) ==
-          "none: \"verify\": \"pin-only\" (only tls.pins authenticate the upstream)");
-}
-
-TEST_CASE("trust: the system store is what SSL_CERT_FILE names, and the description says so") {
-    TempDir dir;
-    KeyPair ca = make_self_signed(dir, "system-root");
-    EnvOverride file("SSL_CERT_FILE", ca.cert.string());
-    EnvOverride directory("SSL_CERT_DIR", (dir.path() / "nothing-here").string());
-    std::string error;
-    auto ctx = loopgate::tls::make_upstream_context(route_with_tls({}), error);
-    REQUIRE(ctx != nullptr);
-    CHECK(loopgate::tls::trust_description(ctx.get()) ==
-          "system store: " + ca.cert.string() + " (SSL_CERT_FILE, 1 certificate)");
 }

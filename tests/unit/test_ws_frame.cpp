@@ -508,3 +508,23 @@ TEST_CASE("a masked ping built by loopgate is a valid client frame carrying the 
     CHECK(result.sink.control_opcodes == std::vector<uint8_t>{kPing});
     CHECK(result.sink.control_payloads == std::vector<std::string>{payload});
 }
+
+TEST_CASE("frames: a frame over max_frame_bytes closes with 1009 even when the message limit allows it") {
+    struct Sink : loopgate::ws::FrameSink {
+        loopgate::ws::ScanError error;
+        size_t forwarded = 0;
+        void on_frame_bytes(const char*, size_t len) override { forwarded += len; }
+        void on_control_frame(const loopgate::ws::ControlFrame&) override {}
+        void on_frame_error(const loopgate::ws::ScanError& e) override { error = e; }
+    } sink;
+    loopgate::ws::FrameScanner scanner(loopgate::ws::ScanPolicy{false, 0, 1 << 20, 100});
+    std::string small = std::string("\x82\x64", 2) + std::string(100, 'a');   // 100 bytes: fine
+    std::string big = std::string("\x82\x65", 2) + std::string(101, 'b');     // 101 bytes: too big
+    scanner.feed(small.data(), small.size(), sink);
+    CHECK(sink.forwarded == small.size());
+    scanner.feed(big.data(), big.size(), sink);
+    CHECK(scanner.failed());
+    CHECK(sink.error.close_code == 1009);
+    CHECK(sink.error.reason == "frame larger than the limit of 100 bytes");
+    CHECK(sink.forwarded == small.size());
+}

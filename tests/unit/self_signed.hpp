@@ -1,41 +1,27 @@
-// Files for tests that need real ones (temp_files.hpp).
-#include "temp_files.hpp"
+// A self-signed P-256 certificate and its key as PEM files, for unit tests
+// that need a real certificate: a client certificate, a trust anchor.
+#pragma once
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <system_error>
+#include <filesystem>
+#include <string>
 
-namespace loopgate::testing {
-namespace fs = std::filesystem;
+#include "temp_dir.hpp"
 
-TempDir::TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("loopgate-tls-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-}
+namespace loopgate::test {
 
-TempDir::~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-}
+struct KeyPair {
+    std::filesystem::path cert;
+    std::filesystem::path key;  // mode 0600
+};
 
-fs::path TempDir::write(const std::string& name, const std::string& content, mode_t mode) const {
-    fs::path file = path_ / name;
-    std::ofstream(file) << content;
-    ::chmod(file.c_str(), mode);
-    return file;
-}
-
-KeyPair make_self_signed(const TempDir& dir, const std::string& name) {
+// NAME.pem and NAME.key in `dir`, CN=NAME, valid for an hour from now.
+inline KeyPair make_self_signed(const TempDir& dir, const std::string& name) {
     EVP_PKEY* key = EVP_EC_gen("P-256");
     X509* cert = X509_new();
     X509_set_version(cert, 2);
@@ -61,4 +47,4 @@ KeyPair make_self_signed(const TempDir& dir, const std::string& name) {
     return pair;
 }
 
-}  // namespace loopgate::testing
+}  // namespace loopgate::test
