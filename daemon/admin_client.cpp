@@ -17,7 +17,6 @@
 namespace loopgate {
 namespace {
 
-constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 constexpr int kTimeoutSeconds = 5;
 
 // A connected socket to the admin endpoint, or -1 with `error` set.
@@ -52,42 +51,72 @@ int connect_to(const config::ListenAddress& listen, std::string& error) {
     return fd;
 }
 
-}  // namespace
+struct Reply {
+    int status = 0;  // 0: no answer (the reason was printed)
+    std::string body;
+};
 
-int run_status(const config::Config& config) {
-    if (!config.admin_listen) {
-        std::fprintf(stderr,
-                     "loopgate: the config has no admin endpoint; add \"admin\": {\"listen\": \"127.0.0.1:18790\"} "
-                     "and reload (kill -HUP) or restart loopgate\n");
-        return kExitConfig;
-    }
+Reply ask(const config::Config& config, const char* method, const char* path) {
     const config::ListenAddress& listen = *config.admin_listen;
     std::string error;
     int fd = connect_to(listen, error);
     if (fd < 0) {
         std::fprintf(stderr, "loopgate: no answer from the admin endpoint at %s: %s (is loopgate running?)\n",
                      listen.text().c_str(), error.c_str());
-        return kExitUnavailable;
+        return {};
     }
     std::string host = listen.is_unix() ? "localhost" : listen.host + ":" + std::to_string(listen.port);
-    std::string request = "GET /status.txt HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+    std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + host +
+                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     std::string response;
     bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
     char buffer[16384];
     for (ssize_t n; sent && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, size_t(n));
     ::close(fd);
     size_t body = response.find("\r\n\r\n");
-    int status = 0;
-    if (body == std::string::npos || std::sscanf(response.c_str(), "HTTP/1.1 %d", &status) != 1) {
+    Reply reply;
+    if (body == std::string::npos || std::sscanf(response.c_str(), "HTTP/1.1 %d", &reply.status) != 1) {
         std::fprintf(stderr, "loopgate: the admin endpoint at %s gave no answer loopgate understands\n",
                      listen.text().c_str());
-        return kExitUnavailable;
+        return {};
     }
-    std::fwrite(response.data() + body + 4, 1, response.size() - body - 4, stdout);
-    if (status == 200) return kExitOk;
-    if (status == 503) return kExitFailure;
-    std::fprintf(stderr, "loopgate: the admin endpoint answered %d\n", status);
+    reply.body = response.substr(body + 4);
+    return reply;
+}
+
+bool has_admin(const config::Config& config) {
+    if (config.admin_listen) return true;
+    std::fprintf(stderr,
+                 "loopgate: the config has no admin endpoint; add \"admin\": {\"listen\": \"127.0.0.1:18790\"} "
+                 "and reload (kill -HUP) or restart loopgate\n");
+    return false;
+}
+
+// 200 → ok, 503/409 → the daemon's "no", anything else → no usable answer.
+int outcome(const Reply& reply, int no_status) {
+    if (reply.status == 0) return kExitUnavailable;
+    std::fwrite(reply.body.data(), 1, reply.body.size(), reply.status == 200 ? stdout : stderr);
+    if (reply.status == 200) return kExitOk;
+    if (reply.status == no_status) return kExitFailure;
+    std::fprintf(stderr, "loopgate: the admin endpoint answered %d\n", reply.status);
     return kExitUnavailable;
+}
+
+}  // namespace
+
+int run_status(const config::Config& config) {
+    if (!has_admin(config)) return kExitConfig;
+    Reply reply = ask(config, "GET", "/status.txt");
+    if (reply.status == 503) {  // a route is down: still the report a person wants, on stdout
+        std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
+        return kExitFailure;
+    }
+    return outcome(reply, 503);
+}
+
+int run_reload(const config::Config& config) {
+    if (!has_admin(config)) return kExitConfig;
+    return outcome(ask(config, "POST", "/reload"), 409);
 }
 
 }  // namespace loopgate

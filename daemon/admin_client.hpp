@@ -1,6 +1,6 @@
-// `loopgate status`: asks the running daemon's admin endpoint (the config's
-// admin.listen) for /status.txt and prints it. Blocking and short: a CLI
-// command, not the event loop.
+// `loopgate status` and `loopgate reload`: ask the running daemon's admin
+// endpoint (the config's admin.listen) and print its answer. Blocking and
+// short: CLI commands, not the event loop.
 #pragma once
 
 #include "config.hpp"
@@ -11,5 +11,9 @@ namespace loopgate {
 // route is down, 69 (EX_UNAVAILABLE) the daemon does not answer, 78 no
 // admin endpoint in the config.
 int run_status(const config::Config& config);
+
+// Exit status: 0 the config was reloaded, 1 it was refused (the previous one
+// still runs; the errors are printed), 69 no answer, 78 no admin endpoint.
+int run_reload(const config::Config& config);
 
 }  // namespace loopgate

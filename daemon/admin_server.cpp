@@ -68,10 +68,18 @@ private:
         if (auto refusal = server_.access_.check(request)) {
             return {refusal->status, "text/plain; charset=utf-8", refusal->reason + "\n", {}};
         }
-        if (request.method != "GET" && request.method != "HEAD") {
-            return {405, "text/plain; charset=utf-8", "the admin endpoint answers GET only\n", {{"Allow", "GET, HEAD"}}};
-        }
         std::string path = request.target.substr(0, request.target.find('?'));
+        if (path == "/reload") {
+            if (request.method != "POST") {
+                return {405, "text/plain; charset=utf-8", "/reload takes POST\n", {{"Allow", "POST"}}};
+            }
+            AdminServer::ReloadResult result = server_.reload_();
+            return {result.applied ? 200 : 409, "text/plain; charset=utf-8", result.text, {}};
+        }
+        if (request.method != "GET" && request.method != "HEAD") {
+            return {405, "text/plain; charset=utf-8", "the admin endpoint answers GET (and POST /reload) only\n",
+                    {{"Allow", "GET, HEAD"}}};
+        }
         if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
         StatusView status = server_.snapshot_();
         if (path == "/readyz" || path == "/status.txt") {
@@ -102,8 +110,8 @@ private:
     Timer deadline_;
 };
 
-AdminServer::AdminServer(uv_loop_t* loop, Snapshot snapshot)
-    : loop_(loop), snapshot_(std::move(snapshot)), socket_(loop, "listener", "admin") {}
+AdminServer::AdminServer(uv_loop_t* loop, Snapshot snapshot, Reload reload)
+    : loop_(loop), snapshot_(std::move(snapshot)), reload_(std::move(reload)), socket_(loop, "listener", "admin") {}
 
 AdminServer::~AdminServer() {
     socket_.stop();

@@ -6,6 +6,8 @@
 //   /status    JSON: version, config, routes, health, sessions
 //   /status.txt  the same for a person (what `loopgate status` prints); 503 when a route is down
 //   /metrics   Prometheus text format
+// and POST /reload: reads the config file again (as SIGHUP does); 200 with
+// the new generation, or 409 with the errors and the old config still running.
 // The same Host check as a route's listener; any Origin is refused, so no
 // web page can read it.
 #pragma once
@@ -27,14 +29,21 @@ namespace loopgate {
 class AdminServer {
 public:
     using Snapshot = std::function<StatusView()>;
+    struct ReloadResult {
+        bool applied = false;
+        std::string text;  // what happened, for a person
+    };
+    using Reload = std::function<ReloadResult()>;
 
-    AdminServer(uv_loop_t* loop, Snapshot snapshot);
+    AdminServer(uv_loop_t* loop, Snapshot snapshot, Reload reload);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
 
     bool start(const config::ListenAddress& listen, std::string& error);
     const std::string& bound_address() const { return socket_.bound_address(); }
+    // No more connections; those under way are still answered.
+    void stop_accepting() { socket_.stop(); }
 
 private:
     class Exchange;
@@ -45,6 +54,7 @@ private:
 
     uv_loop_t* loop_;
     Snapshot snapshot_;
+    Reload reload_;
     ListeningSocket socket_;
     AccessPolicy access_;
     std::unordered_set<Exchange*> exchanges_;

@@ -1,65 +1,103 @@
 #include "cli.hpp"
-#include "exit_status.hpp"
+
+#include <llhttp.h>
+#include <openssl/crypto.h>
+#include <uv.h>
 
 #include <cstdio>
-#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "admin_client.hpp"
 #include "config.hpp"
 #include "daemon.hpp"
+#include "default_paths.hpp"
+#include "exit_status.hpp"
 #include "log.hpp"
 #include "loopgate_version.h"
-#include "admin_client.hpp"
 #include "probe.hpp"
-
-#define DEFAULT_CONFIG_TEXT "~/.config/loopgate/loopgate.jsonc"
 
 namespace loopgate {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: loopgate run --config FILE [--log-level debug|info|warn|error]\n"
-    "       loopgate check --config FILE\n"
-    "       loopgate probe [--config FILE] [ROUTE] [--print-pin]\n"
-    "       loopgate status [--config FILE]\n"
-    "       loopgate --version | --help\n";
+struct Command {
+    const char* name;
+    const char* usage;
+    const char* help;
+};
 
-constexpr const char* kHelp =
-    "loopgate: a local WebSocket gateway proxy.\n"
-    "Accepts plain WebSocket connections on loopback and forwards each one over its\n"
-    "own IPv4-only, TLS-verified upstream connection.\n"
-    "\n"
-    "commands:\n"
-    "  run --config FILE     run in the foreground, logging (logfmt) to stderr;\n"
-    "                        SIGINT/SIGTERM close every connection (1001) and exit 0\n"
-    "  check --config FILE   validate the config: exit 0, or print every error and exit 78\n"
-    "  probe [ROUTE]         dial the upstream of ROUTE (default: every route) as a session\n"
-    "                        would and print each step with its duration: addresses, TLS,\n"
-    "                        the certificate chain and its pins, the verdict, the upgrade;\n"
-    "                        exit 0, or 1 naming the failing step (config: " DEFAULT_CONFIG_TEXT ")\n"
-    "  status                ask the running loopgate (its admin.listen) how its routes are:\n"
-    "                        exit 0 all up, 1 a route is down, 69 no answer (config: " DEFAULT_CONFIG_TEXT ")\n"
-    "\n"
-    "options:\n"
-    "  --config FILE         the config file (JSON with comments)\n"
-    "  --log-level LEVEL     override log.level from the config\n"
-    "  --print-pin           probe: also print the tls.pins lines that pin what was seen\n"
-    "  --version             print the version\n"
-    "  --help                print this help\n";
+// Every command, as `loopgate help CMD` and `loopgate CMD --help` print it.
+constexpr Command kCommands[] = {
+    {"run", "loopgate run [--config FILE] [--log-level debug|info|warn|error]",
+     "Runs in the foreground, logging (logfmt) to stderr.\n"
+     "SIGTERM/SIGINT close every connection (1001) and exit 0; a second one stops at once.\n"
+     "SIGHUP reloads the config file: all of it, or nothing if it is invalid.\n"
+     "Exit: 0 stopped cleanly, 66 config file missing, 78 config invalid,\n"
+     "69 a listen address is in use, 71 the event loop cannot start."},
+    {"check", "loopgate check [--config FILE]",
+     "Validates the config: prints \"FILE: ok (N routes)\", or every error with its JSON path\n"
+     "(or line and column). Exit: 0 valid, 78 invalid, 66 the file is missing or unreadable."},
+    {"probe", "loopgate probe [--config FILE] [ROUTE] [--print-pin]",
+     "Dials the upstream of ROUTE (default: every route) as a session would and prints each\n"
+     "step with its duration: addresses, TLS, the certificate chain and its pins, the verdict,\n"
+     "the upgrade. --print-pin also prints the tls.pins lines that pin what was seen.\n"
+     "Exit: 0 every route answered, 1 a step failed (named), 64 no such route."},
+    {"status", "loopgate status [--config FILE]",
+     "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
+     "Exit: 0 all up, 1 a route is down, 69 no answer, 78 no admin endpoint configured."},
+    {"reload", "loopgate reload [--config FILE]",
+     "Makes the running loopgate read its config again (through admin.listen; the same as\n"
+     "kill -HUP) and prints the result. Exit: 0 applied, 1 refused (the previous config stays),\n"
+     "69 no answer, 78 no admin endpoint configured."},
+    {"help", "loopgate help [COMMAND]", "Prints the help of every command, or of one."},
+};
+
+const Command* find_command(std::string_view name) {
+    for (const Command& command : kCommands) {
+        if (name == command.name) return &command;
+    }
+    return nullptr;
+}
+
+void print_usage(FILE* out) {
+    std::fprintf(out, "usage:");
+    bool first = true;
+    for (const Command& command : kCommands) {
+        std::fprintf(out, "%s%s\n", first ? " " : "       ", command.usage);
+        first = false;
+    }
+    std::fprintf(out, "       loopgate --version | --help\n");
+}
+
+void print_help(const Command* only) {
+    if (only != nullptr) {
+        std::printf("usage: %s\n\n%s\n", only->usage, only->help);
+    } else {
+        std::printf("loopgate: a local WebSocket gateway proxy. Accepts plain WebSocket connections on\n"
+                    "loopback and forwards each one over its own IPv4-only, TLS-verified upstream.\n\n");
+        print_usage(stdout);
+        for (const Command& command : kCommands) std::printf("\n%s\n%s\n", command.usage, command.help);
+    }
+    std::printf("\n--config FILE defaults to %s.\nSee loopgate(8) and loopgate.jsonc(5).\n",
+                default_config_path_text());
+}
 
 struct Args {
     std::string command;
+    bool help = false;
     std::optional<std::string> config_path;
     std::optional<std::string> log_level;
-    std::optional<std::string> route;  // probe
-    bool print_pin = false;            // probe
+    std::optional<std::string> operand;  // probe: ROUTE; help: COMMAND
+    bool print_pin = false;
 };
 
 int usage_error(const std::string& message) {
-    std::fprintf(stderr, "loopgate: %s\n%s", message.c_str(), kUsage);
+    std::fprintf(stderr, "loopgate: %s\n", message.c_str());
+    print_usage(stderr);
     return kExitUsage;
 }
 
@@ -67,36 +105,36 @@ int usage_error(const std::string& message) {
 std::optional<std::string> parse_args(const std::vector<std::string_view>& argv, Args& args) {
     for (size_t i = 0; i < argv.size(); ++i) {
         std::string_view arg = argv[i];
-        auto value = [&](std::string_view flag) -> std::optional<std::string> {
+        auto value = [&]() -> std::optional<std::string> {
             if (i + 1 >= argv.size()) return std::nullopt;
-            (void)flag;
             return std::string(argv[++i]);
         };
         if (arg == "--config" || arg == "-c") {
-            auto v = value(arg);
-            if (!v) return std::string(arg) + " needs a file";
-            args.config_path = v;
+            args.config_path = value();
+            if (!args.config_path) return std::string(arg) + " needs a file";
         } else if (arg.substr(0, 9) == "--config=") {
             args.config_path = std::string(arg.substr(9));
         } else if (arg == "--log-level") {
-            auto v = value(arg);
-            if (!v) return "--log-level needs a level";
-            args.log_level = v;
-        } else if (arg == "--version" || arg == "--help" || arg == "-h" || arg == "version" || arg == "help") {
+            args.log_level = value();
+            if (!args.log_level) return "--log-level needs a level";
+        } else if (arg == "--help" || arg == "-h") {
+            args.help = true;
+        } else if (arg == "--version" || arg == "version") {
             if (!args.command.empty()) return "unexpected argument '" + std::string(arg) + "'";
-            args.command = arg == "-h" ? "--help" : (arg.substr(0, 2) == "--" ? std::string(arg) : "--" + std::string(arg));
-        } else if ((arg == "run" || arg == "check" || arg == "probe" || arg == "status") && args.command.empty()) {
-            args.command = arg;
-        } else if (arg == "--print-pin") {
+            args.command = "--version";
+        } else if (args.command.empty() && find_command(arg) != nullptr) {
+            args.command = std::string(arg);
+        } else if (arg == "--print-pin" && args.command == "probe") {
             args.print_pin = true;
-        } else if (args.command == "probe" && !args.route && !arg.empty() && arg[0] != '-') {
-            args.route = std::string(arg);
+        } else if ((args.command == "probe" || args.command == "help") && !args.operand && !arg.empty() &&
+                   arg[0] != '-') {
+            args.operand = std::string(arg);
         } else {
             return "unknown argument '" + std::string(arg) + "'";
         }
     }
-    if (args.command.empty()) return "no command given";
-    if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
+    if (args.command.empty() && !args.help) return "no command given";
+    if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
     return std::nullopt;
 }
 
@@ -108,44 +146,40 @@ std::optional<log::Level> parse_level(std::string_view name) {
     return std::nullopt;
 }
 
-std::optional<config::Config> load_or_report(const std::string& path) {
+// The config, or the exit status that says why not (66 cannot read the file, 78 invalid).
+std::optional<config::Config> load_or_report(const std::string& path, int& status) {
+    std::error_code error;
+    bool is_file = std::filesystem::is_regular_file(path, error);
+    if (!is_file || !std::ifstream(path).good()) {
+        std::string why = !std::filesystem::exists(path, error) ? "No such file or directory"
+                          : !is_file                           ? "not a regular file"
+                                                                : "cannot be read (permissions?)";
+        std::fprintf(stderr, "loopgate: cannot read %s: %s\n", path.c_str(), why.c_str());
+        status = kExitNoInput;
+        return std::nullopt;
+    }
     config::LoadResult result = config::load_config_file(path);
     if (result.errors.empty()) return std::move(result.config);
     std::fprintf(stderr, "loopgate: %s: %zu error%s\n", path.c_str(), result.errors.size(),
                  result.errors.size() == 1 ? "" : "s");
-    for (const auto& error : result.errors) std::fprintf(stderr, "  %s\n", error.c_str());
+    for (const auto& e : result.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+    status = kExitConfig;
     return std::nullopt;
 }
 
-int command_check(const Args& args) {
-    auto config = load_or_report(*args.config_path);
-    if (!config) return kExitConfig;
-    std::printf("%s: ok (%zu route%s)\n", args.config_path->c_str(), config->routes.size(),
-                config->routes.size() == 1 ? "" : "s");
+int print_version() {
+    std::printf("loopgate %s\n", LOOPGATE_VERSION);
+    std::printf("  %s, libuv %s, llhttp %d.%d.%d\n", OpenSSL_version(OPENSSL_VERSION), uv_version_string(),
+                LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
     return kExitOk;
 }
 
-int command_probe(const Args& args) {
-    auto config = load_or_report(*args.config_path);
-    if (!config) return kExitConfig;
-    return run_probe(*config, ProbeOptions{args.route, args.print_pin});
-}
-
-// Where launchd/loopgate-agent.sh puts the config, so an admin can just type `loopgate probe`.
-std::optional<std::string> default_config_path() {
-    const char* home = std::getenv("HOME");
-    if (home == nullptr || *home == '\0') return std::nullopt;
-    return std::string(home) + "/.config/loopgate/loopgate.jsonc";
-}
-
-int command_run(const Args& args) {
-    auto config = load_or_report(*args.config_path);
-    if (!config) return kExitConfig;
+int command_run(const Args& args, config::Config config) {
     std::optional<log::Level> level_override;
     if (args.log_level) level_override = parse_level(*args.log_level);
-    log::set_level(level_override ? *level_override : *parse_level(config::log_level_name(config->log_level)));
+    log::set_level(level_override ? *level_override : *parse_level(config::log_level_name(config.log_level)));
     log::info("starting").kv("version", LOOPGATE_VERSION).kv("config", *args.config_path);
-    Daemon daemon(std::move(*config), *args.config_path, level_override);
+    Daemon daemon(std::move(config), *args.config_path, level_override);
     return daemon.run();
 }
 
@@ -155,27 +189,35 @@ int run_cli(int argc, char** argv) {
     std::vector<std::string_view> words(argv + 1, argv + argc);
     Args args;
     if (auto error = parse_args(words, args)) return usage_error(*error);
-    if (args.command == "--version") {
-        std::printf("loopgate %s\n", LOOPGATE_VERSION);
+    if (args.command == "--version") return print_version();
+    if (args.command == "help" || args.command.empty() || args.help) {
+        const Command* only = nullptr;
+        if (args.command == "help" && args.operand) {
+            only = find_command(*args.operand);
+            if (only == nullptr) return usage_error("no command '" + *args.operand + "'");
+        } else if (!args.command.empty() && (args.command != "help" || args.help)) {
+            only = find_command(args.command);  // `CMD --help`, `help --help`
+        }
+        print_help(only);
         return kExitOk;
     }
-    if (args.command == "--help") {
-        std::printf("%s\n%s", kHelp, kUsage);
-        return kExitOk;
-    }
-    if (!args.config_path && (args.command == "probe" || args.command == "status")) {
-        args.config_path = default_config_path();
-    }
-    if (!args.config_path) return usage_error(args.command + " needs --config FILE");
+    if (!args.config_path) args.config_path = default_config_path();
+    if (!args.config_path) return usage_error(args.command + " needs --config FILE (HOME is not set)");
     if (args.log_level && !parse_level(*args.log_level)) {
         return usage_error("--log-level must be debug, info, warn or error");
     }
-    if (args.command == "probe") return command_probe(args);
-    if (args.command == "status") {
-        auto config = load_or_report(*args.config_path);
-        return config ? run_status(*config) : kExitConfig;
+    int status = kExitOk;
+    auto config = load_or_report(*args.config_path, status);
+    if (!config) return status;
+    if (args.command == "check") {
+        std::printf("%s: ok (%zu route%s)\n", args.config_path->c_str(), config->routes.size(),
+                    config->routes.size() == 1 ? "" : "s");
+        return kExitOk;
     }
-    return args.command == "check" ? command_check(args) : command_run(args);
+    if (args.command == "probe") return run_probe(*config, ProbeOptions{args.operand, args.print_pin});
+    if (args.command == "status") return run_status(*config);
+    if (args.command == "reload") return run_reload(*config);
+    return command_run(args, std::move(*config));
 }
 
 }  // namespace loopgate

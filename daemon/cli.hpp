@@ -1,4 +1,4 @@
-// The command line: `loopgate run|check --config FILE`, --version, --help.
+// The command line: run, check, probe, status, reload, help, --version (see kCommands in cli.cpp).
 #pragma once
 
 namespace loopgate {

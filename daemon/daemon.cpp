@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <utility>
 
 #include "exit_status.hpp"
 #include "log.hpp"
@@ -72,6 +73,7 @@ Daemon::Daemon(config::Config config, std::filesystem::path config_file, std::op
 
 Daemon::~Daemon() {
     admin_.reset();
+    retired_admin_.reset();
     routes_.reset();  // listeners, sessions and health trackers hold handles on the loop
     shutdown_timer_.reset();
     memory_timer_.reset();
@@ -96,7 +98,7 @@ int Daemon::run() {
     if (int status = routes_->start(config_.routes); status != kExitOk) return status;
     if (std::string error; !open_admin(config_.admin_listen, admin_, error)) {
         log::error("cannot start the admin endpoint").kv("error", error);
-        return kExitFailure;
+        return kExitUnavailable;
     }
     if (!watch_signal(SIGINT, &Daemon::begin_shutdown) || !watch_signal(SIGTERM, &Daemon::begin_shutdown) ||
         !watch_signal(SIGHUP, &Daemon::reload)) {
@@ -146,9 +148,11 @@ bool Daemon::watch_signal(int signum, void (Daemon::*on_signal)(int)) {
     return true;
 }
 
-// SIGHUP: read the config file again; apply all of it, or keep all of the old.
-void Daemon::reload(int) {
-    if (shutting_down_) return;
+void Daemon::reload(int) { reload_now("SIGHUP"); }
+
+// Read the config file again; apply all of it, or keep all of the old.
+AdminServer::ReloadResult Daemon::reload_now(const char* by) {
+    if (shutting_down_) return {false, "loopgate is shutting down\n"};
     config::LoadResult loaded = config::load_config_file(config_file_);
     std::string error;
     // The admin endpoint first: a new address that cannot be bound keeps everything as it was.
@@ -158,26 +162,37 @@ void Daemon::reload(int) {
     if (loaded.errors.empty() && !routes_->apply(loaded.config->routes, error)) loaded.errors.push_back(error);
     if (!loaded.errors.empty()) {
         ++failed_reloads_;
-        for (const auto& e : loaded.errors) log::error("reload: config error").kv("error", e);
+        std::string text;
+        for (const auto& e : loaded.errors) {
+            log::error("reload: config error").kv("error", e);
+            text += e + "\n";
+        }
         log::error("reload failed: still running the previous config")
+            .kv("by", by)
             .kv("config", config_file_.string())
             .kv("errors", static_cast<uint64_t>(loaded.errors.size()))
             .kv("generation", generation_)
             .kv("failed_reloads", failed_reloads_);
-        return;
+        return {false, text + "reload failed: still running generation " + std::to_string(generation_) + "\n"};
     }
     bool network_changed = !same_network_settings(config_.network, loaded.config->network);
     config_ = std::move(*loaded.config);
-    if (admin_moves) admin_ = std::move(admin);
+    if (admin_moves) {
+        retired_admin_ = std::exchange(admin_, std::move(admin));
+        if (retired_admin_) retired_admin_->stop_accepting();
+    }
     apply_process_settings();
     if (network_changed) start_network_monitor();  // replaces the old one
     ++generation_;
     ++reloads_;
     log::info("reloaded")
+        .kv("by", by)
         .kv("config", config_file_.string())
         .kv("generation", generation_)
         .kv("routes", static_cast<uint64_t>(config_.routes.size()))
         .kv("reloads", reloads_);
+    return {true, "reloaded " + config_file_.string() + ": generation " + std::to_string(generation_) + ", " +
+                      std::to_string(config_.routes.size()) + " routes\n"};
 }
 
 void Daemon::begin_shutdown(int signum) {
@@ -199,6 +214,7 @@ void Daemon::begin_shutdown(int signum) {
     // admin endpoint goes with the process handles (it would keep the loop up).
     network_.reset();
     admin_.reset();
+    retired_admin_.reset();
     routes_->shut_down([this] { on_routes_idle(); });
 }
 
@@ -246,7 +262,8 @@ bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std:
                         std::string& error) {
     out.reset();
     if (!listen) return true;
-    auto admin = std::make_unique<AdminServer>(&loop_, [this] { return status(); });
+    auto admin = std::make_unique<AdminServer>(&loop_, [this] { return status(); },
+                                               [this] { return reload_now("admin"); });
     if (!admin->start(*listen, error)) {
         error = "admin.listen: " + error;
         return false;

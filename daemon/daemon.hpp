@@ -47,6 +47,7 @@ private:
     void apply_process_settings();
     void start_network_monitor();
     void reload(int signum);
+    AdminServer::ReloadResult reload_now(const char* by);
     void begin_shutdown(int signum);
     void force_shutdown();
     void on_routes_idle();
@@ -75,6 +76,9 @@ private:
     ProcessLoad process_load_;  // the global connection limit, shared by every route
     std::unique_ptr<RouteSet> routes_;
     std::unique_ptr<AdminServer> admin_;
+    // The endpoint a reload moved away from, kept until the next reload: the
+    // request that asked for the reload may be its own.
+    std::unique_ptr<AdminServer> retired_admin_;
     std::vector<SignalWatch*> signals_;
     std::unique_ptr<NetworkMonitor> network_;
     std::unique_ptr<Timer> shutdown_timer_;

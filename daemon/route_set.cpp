@@ -73,8 +73,14 @@ int RouteSet::start(const std::vector<config::Route>& routes) {
         }
         Running running;
         if (!open_route(std::move(settings), running, error)) {
-            log::error("cannot listen").kv("route", route.name).kv("error", error);
-            return kExitFailure;
+            log::Line line(log::Level::error, "cannot listen");
+            line.kv("route", route.name).kv("error", error);
+            if (!route.listen.is_unix() && error.find("address already in use") != std::string::npos) {
+                std::string port = std::to_string(route.listen.port);
+                line.kv("hint", route.listen.text() + " is in use by another process; `lsof -iTCP:" + port +
+                                    " -sTCP:LISTEN` shows which");
+            }
+            return kExitUnavailable;
         }
         active_.push_back(std::move(running));
     }

@@ -44,7 +44,7 @@ public:
     RouteSet& operator=(const RouteSet&) = delete;
 
     // Starts every route. Returns an exit status: 0, kExitConfig when TLS
-    // cannot be set up, kExitFailure when a listener cannot start.
+    // cannot be set up, kExitUnavailable when a listener cannot start.
     int start(const std::vector<config::Route>& routes);
     // A reload: true when applied; false (and `error`) when nothing changed.
     bool apply(const std::vector<config::Route>& routes, std::string& error);

@@ -30,7 +30,8 @@ install    checks the config with `loopgate check`, writes
 uninstall  unloads the agent (macOS) and removes the plist; logs are kept.
 
   --bin PATH     loopgate executable (default: `loopgate` found on PATH)
-  --config PATH  config file (default: HOME/.config/loopgate/loopgate.jsonc)
+  --config PATH  config file (default: HOME/Library/Application Support/loopgate/loopgate.jsonc
+                 on macOS, $XDG_CONFIG_HOME/loopgate/loopgate.jsonc elsewhere)
   --home DIR     home directory to install into (default: $HOME)
   --label LABEL  launchd label and plist name (default: com.loopgate.agent)
   --no-load      only write or remove the file; never call launchctl
@@ -214,7 +215,11 @@ install_agent() {
     if [ -z "$bin" ]; then
         bin=$(command -v loopgate 2>/dev/null) || die "no loopgate on PATH; pass --bin PATH"
     fi
-    [ -n "$config" ] || config="$home/.config/loopgate/loopgate.jsonc"
+    # The same default as `loopgate run|check|probe|status|reload` (daemon/default_paths.cpp).
+    if [ -z "$config" ]; then
+        if is_macos; then config="$home/Library/Application Support/loopgate/loopgate.jsonc"
+        else config="${XDG_CONFIG_HOME:-$home/.config}/loopgate/loopgate.jsonc"; fi
+    fi
 
     if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
         die "loopgate binary $bin is not an executable file; nothing was installed"

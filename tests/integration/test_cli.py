@@ -12,7 +12,10 @@ import pytest
 from conftest import LOOPGATE_BIN, REPO, require_built
 
 EX_USAGE = 64
+EX_NOINPUT = 66
+EX_UNAVAILABLE = 69
 EX_CONFIG = 78
+COMMANDS = ("run", "check", "probe", "status", "reload", "help")
 
 
 def loopgate(*args, timeout=10):
@@ -35,7 +38,8 @@ def route(**overrides):
 def test_version_prints_the_project_version():
     done = loopgate("--version")
     assert done.returncode == 0, done.stderr
-    match = re.fullmatch(r"loopgate (\d+\.\d+\.\d+)\n", done.stdout)
+    match = re.fullmatch(r"loopgate (\d+\.\d+\.\d+)\n  OpenSSL 3\.\S+ .*, libuv 1\.\d+\.\d+, llhttp \d+\.\d+\.\d+\n",
+                         done.stdout)
     assert match, done.stdout
     project_version = re.search(r"version\s*:\s*'([^']+)'", (REPO / "meson.build").read_text()).group(1)
     assert match.group(1) == project_version
@@ -44,15 +48,44 @@ def test_version_prints_the_project_version():
 def test_help_describes_the_commands_and_exits_0():
     done = loopgate("--help")
     assert done.returncode == 0, done.stderr
-    for word in ("usage:", "run --config FILE", "check --config FILE", "--version"):
+    for word in ("usage:", "loopgate run [--config FILE]", "loopgate check [--config FILE]", "--version",
+                 "loopgate status", "loopgate reload", "SIGHUP", "$XDG_CONFIG_HOME/loopgate/loopgate.jsonc"):
         assert word in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_both_ways_and_exits_0(command):
+    for argv in (("help", command), (command, "--help")):
+        done = loopgate(*argv)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"usage: loopgate {command}"), done.stdout
+        assert "Exit" in done.stdout or command == "help"
+
+
+def test_help_for_an_unknown_command_is_a_usage_error():
+    done = loopgate("help", "frobnicate")
+    assert done.returncode == EX_USAGE
+    assert "no command 'frobnicate'" in done.stderr
+
+
+def test_the_default_config_path_follows_xdg_config_home(tmp_path):
+    (tmp_path / "loopgate").mkdir()
+    (tmp_path / "loopgate" / "loopgate.jsonc").write_text(json.dumps({"routes": [route()]}))
+    done = subprocess.run([str(LOOPGATE_BIN), "check"], capture_output=True, text=True, timeout=10,
+                          env={"HOME": "/nonexistent", "XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{tmp_path}/loopgate/loopgate.jsonc: ok (1 route)\n"
+    done = subprocess.run([str(LOOPGATE_BIN), "check"], capture_output=True, text=True, timeout=10,
+                          env={"HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == EX_NOINPUT
+    assert f"cannot read {tmp_path}/home/.config/loopgate/loopgate.jsonc: No such file or directory" in done.stderr
 
 
 def test_no_arguments_is_a_usage_error():
     done = loopgate()
     assert done.returncode == EX_USAGE
     assert "no command given" in done.stderr
-    assert "usage: loopgate run --config FILE" in done.stderr
+    assert "usage: loopgate run [--config FILE]" in done.stderr
     assert done.stdout == ""
 
 
@@ -60,7 +93,7 @@ def test_unknown_argument_is_a_usage_error_naming_it():
     done = loopgate("run", "--confgi", "x.json")
     assert done.returncode == EX_USAGE
     assert "unknown argument '--confgi'" in done.stderr
-    assert "usage: loopgate run --config FILE" in done.stderr
+    assert "usage: loopgate run [--config FILE]" in done.stderr
 
 
 def test_check_accepts_a_valid_config(tmp_path):
@@ -88,11 +121,12 @@ def test_check_reports_a_syntax_error_with_line_and_column(tmp_path):
     assert "line 3, column 19: syntax error" in done.stderr, done.stderr
 
 
-def test_check_on_a_missing_file_says_it_cannot_read_it(tmp_path):
+def test_a_missing_config_file_is_exit_66_for_every_command(tmp_path):
     path = tmp_path / "absent.jsonc"
-    done = loopgate("check", "--config", path)
-    assert done.returncode == EX_CONFIG
-    assert f"cannot read {path}: No such file or directory" in done.stderr
+    for command in ("check", "run", "probe", "status", "reload"):
+        done = loopgate(command, "--config", path)
+        assert done.returncode == EX_NOINPUT, (command, done.stderr)
+        assert f"cannot read {path}: No such file or directory" in done.stderr
 
 
 @pytest.fixture
@@ -106,9 +140,10 @@ def occupied_port():
 def test_run_on_a_port_already_in_use_exits_with_cannot_listen(tmp_path, occupied_port):
     path = config_file(tmp_path, {"routes": [route(listen=f"127.0.0.1:{occupied_port}")]})
     done = loopgate("run", "--config", path)
-    assert done.returncode != 0
+    assert done.returncode == EX_UNAVAILABLE
     lines = [line for line in done.stderr.splitlines() if 'msg="cannot listen"' in line]
     assert len(lines) == 1, done.stderr
     assert "level=error" in lines[0] and "route=gw" in lines[0]
     assert f"127.0.0.1:{occupied_port}: address already in use" in lines[0]
+    assert f"`lsof -iTCP:{occupied_port} -sTCP:LISTEN` shows which" in lines[0]
     assert "msg=listening" not in done.stderr

@@ -191,3 +191,35 @@ def test_signals_loopgate_does_not_use_are_ignored(loopgate):
     assert session.read_frame() == (True, BINARY, b"after the signals")
     assert loopgate.process.proc.poll() is None
     session.close()
+
+
+def test_reload_command_asks_the_running_loopgate_and_says_what_happened(
+        start_loopgate, gateway, certs, tmp_path):
+    from conftest import LOOPGATE_BIN, free_port
+    import subprocess
+    admin = {"listen": f"127.0.0.1:{free_port()}"}
+    config = {"routes": [route_for(gateway, certs, name="gw")], "admin": admin}
+    loopgate = start_loopgate(config)
+    config_file = tmp_path / "loopgate0.json"
+    loopgate.process.wait_for(r'msg="admin endpoint listening"')
+
+    write_config(config_file, {**config, "routes": [route_for(gateway, certs, name="gw"),
+                                                   route_for(gateway, certs, name="second")]})
+    done = subprocess.run([str(LOOPGATE_BIN), "reload", "--config", str(config_file)], capture_output=True, text=True,
+                          timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"reloaded {config_file}: generation 2, 2 routes\n"
+    loopgate.process.wait_for(r'msg=reloaded by=admin')
+    listening_address(loopgate, "second")
+
+    write_config(config_file, {**config, "routes": [{"name": "gw"}]})
+    done = subprocess.run([str(LOOPGATE_BIN), "reload", "--config", str(tmp_path / "good.json")],
+                          capture_output=True, text=True, timeout=10)
+    assert done.returncode == 66  # the command reads its own --config first; this one does not exist
+    good = tmp_path / "good.json"
+    write_config(good, config)
+    done = subprocess.run([str(LOOPGATE_BIN), "reload", "--config", str(good)], capture_output=True, text=True,
+                          timeout=10)
+    assert done.returncode == 1
+    assert "routes[0].listen: required key is missing" in done.stderr
+    assert "reload failed: still running generation 2" in done.stderr
