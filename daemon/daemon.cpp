@@ -235,7 +235,8 @@ void Daemon::force_shutdown() {
 
 // After a burst (hundreds of apps reconnecting after a gateway restart, then
 // leaving), the C library keeps the freed memory in its arenas. Every 30 s,
-// if sessions ended since the last look, hand free pages back to the system.
+// if sessions came or went since the last look, hand free pages back to the
+// system (a few milliseconds for a heap of tens of MiB; nothing when idle).
 void Daemon::watch_memory() {
     if (!memory_timer_) {
         memory_timer_ = std::make_unique<Timer>(&loop_);
@@ -243,8 +244,10 @@ void Daemon::watch_memory() {
     }
     memory_timer_->start(30000, [this] {
         size_t sessions = routes_->session_count();
-        if (sessions < sessions_at_last_check_) release_free_memory();
+        uint64_t accepted = routes_->sessions_accepted();
+        if (sessions < sessions_at_last_check_ || accepted != accepted_at_last_check_) release_free_memory();
         sessions_at_last_check_ = sessions;
+        accepted_at_last_check_ = accepted;
         watch_memory();
     });
 }

@@ -84,6 +84,7 @@ private:
     std::unique_ptr<Timer> shutdown_timer_;
     std::unique_ptr<Timer> memory_timer_;
     size_t sessions_at_last_check_ = 0;
+    uint64_t accepted_at_last_check_ = 0;
     bool shutting_down_ = false;
 };
 

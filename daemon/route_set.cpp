@@ -205,6 +205,14 @@ std::vector<RouteView> RouteSet::views() const {
     return views;
 }
 
+uint64_t RouteSet::sessions_accepted() const {
+    uint64_t accepted = 0;
+    for (const auto* group : {&active_, &retiring_}) {
+        for (const auto& running : *group) accepted += running.runtime->stats.sessions_accepted;
+    }
+    return accepted;
+}
+
 size_t RouteSet::session_count() const {
     size_t sessions = 0;
     for (const auto* group : {&active_, &retiring_}) {

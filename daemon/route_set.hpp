@@ -51,6 +51,8 @@ public:
 
     void network_changed();
     size_t session_count() const;
+    // App connections accepted so far, over every route (for the memory check).
+    uint64_t sessions_accepted() const;
     // The address a route listens on ("" for no such route), and how many
     // removed routes still drain their sessions.
     std::string address_of(const std::string& name) const;
