@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -95,7 +96,17 @@ int Daemon::run() {
     apply_process_settings();
     routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_});
     started_ms_ = clock_.now_ms();
-    if (int status = routes_->start(config_.routes); status != kExitOk) return status;
+    ActivatedSockets activated = take_activated_sockets();
+    if (int status = routes_->start(config_.routes, activated); status != kExitOk) return status;
+    for (const auto& [name, fds] : activated.by_name) {
+        log::warn("a socket handed over matches no route; closed").kv("name", name);
+        for (int fd : fds) ::close(fd);
+    }
+    for (int fd : activated.unnamed) {
+        log::warn("a socket handed over has no route name (FileDescriptorName=, or the plist's Sockets key); closed")
+            .kv("fd", fd);
+        ::close(fd);
+    }
     if (std::string error; !open_admin(config_.admin_listen, admin_, error)) {
         log::error("cannot start the admin endpoint").kv("error", error);
         return kExitUnavailable;
@@ -109,6 +120,20 @@ int Daemon::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     log::info("stopped");
     return kExitOk;
+}
+
+ActivatedSockets Daemon::take_activated_sockets() const {
+    std::string error;
+    ActivatedSockets sockets = take_systemd_sockets(error);
+    if (!error.empty()) log::warn("systemd socket activation").kv("error", error);
+    if (sockets.empty()) {
+        std::vector<std::string> names;
+        for (const auto& route : config_.routes) names.push_back(route.name);
+        error.clear();
+        sockets = take_launchd_sockets(names, error);
+        if (!error.empty()) log::warn("launchd socket activation").kv("error", error);
+    }
+    return sockets;
 }
 
 void Daemon::apply_process_settings() {

@@ -45,6 +45,7 @@ private:
 
     bool watch_signal(int signum, void (Daemon::*on_signal)(int));
     void apply_process_settings();
+    ActivatedSockets take_activated_sockets() const;
     void start_network_monitor();
     void reload(int signum);
     AdminServer::ReloadResult reload_now(const char* by);

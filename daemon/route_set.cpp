@@ -39,7 +39,7 @@ std::shared_ptr<RouteSettings> RouteSet::prepare(const config::Route& route, std
     return settings;
 }
 
-bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error) {
+bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error, int activated_fd) {
     // Kept alive here: the listener replaces runtime->settings (with its access policy) when it starts.
     RouteSettingsPtr keep = settings;
     const config::Route& config = keep->config;
@@ -51,20 +51,33 @@ bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out,
     runtime->dialers = std::make_unique<UpstreamDialers>(env_.loop, runtime->stats, env_.transports);
     runtime->health = std::make_unique<RouteHealth>(*runtime);
     auto listener = std::make_unique<Listener>(env_.loop, *runtime);
-    if (!listener->start(error)) {
+    bool started = activated_fd >= 0 ? listener->start_on(activated_fd, error) : listener->start(error);
+    if (!started) {
         error = "route \"" + config.name + "\": " + error;
         return false;
     }
     log::Line line(log::Level::info, "listening");
     line.kv("route", config.name).kv("address", listener->bound_address()).kv("upstream", config.upstream.text());
+    if (activated_fd >= 0) line.kv("socket", "handed over");
     if (config.connect_to) line.kv("connect_to", *config.connect_to);
     out.runtime = std::move(runtime);
     out.listener = std::move(listener);
     return true;
 }
 
-int RouteSet::start(const std::vector<config::Route>& routes) {
+int RouteSet::start(const std::vector<config::Route>& routes, ActivatedSockets& activated) {
+    // One socket without a name and one route: they go together.
+    if (routes.size() == 1 && activated.by_name.empty() && activated.unnamed.size() == 1) {
+        activated.by_name[routes[0].name].push_back(activated.unnamed[0]);
+        activated.unnamed.clear();
+    }
     for (const auto& route : routes) {
+        int fd = -1;
+        if (auto found = activated.by_name.find(route.name); found != activated.by_name.end() && !found->second.empty()) {
+            fd = found->second.front();
+            found->second.erase(found->second.begin());
+            if (found->second.empty()) activated.by_name.erase(found);
+        }
         std::string error;
         auto settings = prepare(route, error);
         if (!settings) {
@@ -72,7 +85,7 @@ int RouteSet::start(const std::vector<config::Route>& routes) {
             return kExitConfig;
         }
         Running running;
-        if (!open_route(std::move(settings), running, error)) {
+        if (!open_route(std::move(settings), running, error, fd)) {
             log::Line line(log::Level::error, "cannot listen");
             line.kv("route", route.name).kv("error", error);
             if (!route.listen.is_unix() && error.find("address already in use") != std::string::npos) {

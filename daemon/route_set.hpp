@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "clock.hpp"
+#include "activation.hpp"
 #include "admin_report.hpp"
 #include "config.hpp"
 #include "listener.hpp"
@@ -43,9 +44,10 @@ public:
     RouteSet(const RouteSet&) = delete;
     RouteSet& operator=(const RouteSet&) = delete;
 
-    // Starts every route. Returns an exit status: 0, kExitConfig when TLS
-    // cannot be set up, kExitUnavailable when a listener cannot start.
-    int start(const std::vector<config::Route>& routes);
+    // Starts every route, on the socket handed over for it when there is one
+    // (taken out of `activated`). Returns an exit status: 0, kExitConfig when
+    // TLS cannot be set up, kExitUnavailable when a listener cannot start.
+    int start(const std::vector<config::Route>& routes, ActivatedSockets& activated);
     // A reload: true when applied; false (and `error`) when nothing changed.
     bool apply(const std::vector<config::Route>& routes, std::string& error);
 
@@ -71,7 +73,7 @@ private:
     };
 
     std::shared_ptr<RouteSettings> prepare(const config::Route& route, std::string& error) const;
-    bool open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error);
+    bool open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error, int activated_fd = -1);
     void retire(Running running);
     void reap_retired();
     Running* find(const std::string& name);

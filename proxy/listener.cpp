@@ -20,6 +20,12 @@ bool Listener::start(std::string& error) {
     return true;
 }
 
+bool Listener::start_on(int fd, std::string& error) {
+    if (!socket_.adopt(fd, [this](Transport* app) { accept(app); }, error)) return false;
+    use_settings(std::make_shared<RouteSettings>(*route_.settings));
+    return true;
+}
+
 void Listener::use_settings(std::shared_ptr<RouteSettings> settings) {
     settings->access = AccessPolicy::for_route(settings->config, socket_.bound_port());
     route_.settings = std::move(settings);

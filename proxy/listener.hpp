@@ -25,6 +25,8 @@ public:
     // Binds and listens, and completes route.settings with the access
     // policy for the port bound. Returns false and sets error when it cannot.
     bool start(std::string& error);
+    // The same on a socket that already listens (socket activation).
+    bool start_on(int fd, std::string& error);
     // The address actually bound ("127.0.0.1:41234" when the config said port
     // 0), or "unix:/path".
     const std::string& bound_address() const { return socket_.bound_address(); }

@@ -1,6 +1,11 @@
 #include "listening_socket.hpp"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "address_text.hpp"
 #include "log.hpp"
@@ -81,6 +86,48 @@ bool ListeningSocket::listen_unix(const config::ListenAddress& listen, std::stri
         return false;
     }
     bound_ = listen.text();
+    return true;
+}
+
+bool ListeningSocket::adopt(int fd, OnConnection accepted, std::string& error) {
+    on_connection_ = std::move(accepted);
+    sockaddr_storage address{};
+    socklen_t len = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &len) != 0) {
+        error = "cannot read the address of the socket handed over (descriptor " + std::to_string(fd) + "): " +
+                std::strerror(errno);
+        return false;
+    }
+    bool is_unix = address.ss_family == AF_UNIX;
+    if (!is_unix && address.ss_family != AF_INET) {
+        error = "the socket handed over (descriptor " + std::to_string(fd) + ") is neither IPv4 nor a unix socket";
+        return false;
+    }
+    kind_ = is_unix ? Transport::Kind::unix_socket : Transport::Kind::tcp;
+    server_ = new Server{};
+    server_->owner = this;
+    int rc = is_unix ? uv_pipe_init(loop_, &server_->handle.pipe, 0) : uv_tcp_init(loop_, &server_->handle.tcp);
+    if (rc != 0) {
+        delete server_;
+        server_ = nullptr;
+        error = std::string("cannot take the socket handed over: ") + uv_strerror(rc);
+        return false;
+    }
+    server_->handle.tcp.data = server_;
+    rc = is_unix ? uv_pipe_open(&server_->handle.pipe, fd) : uv_tcp_open(&server_->handle.tcp, fd);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_->handle), 511, on_connection);
+    if (rc != 0) {
+        stop();
+        error = std::string("cannot listen on the socket handed over: ") + uv_strerror(rc);
+        return false;
+    }
+    if (is_unix) {
+        bound_ = std::string("unix:") + reinterpret_cast<const sockaddr_un*>(&address)->sun_path;
+    } else {
+        const auto& in = *reinterpret_cast<const sockaddr_in*>(&address);
+        bound_port_ = ntohs(in.sin_port);
+        bound_ = ipv4_text(in) + ":" + std::to_string(bound_port_);
+    }
     return true;
 }
 

@@ -31,6 +31,9 @@ public:
 
     // Binds and listens. Returns false and sets error when it cannot.
     bool start(const config::ListenAddress& listen, OnConnection on_connection, std::string& error);
+    // Takes a socket that already listens (handed over by systemd or launchd),
+    // TCP or unix as the socket itself is; it stays the service manager's to bind.
+    bool adopt(int fd, OnConnection on_connection, std::string& error);
     // Closes the socket (and removes its file); no more connections.
     void stop();
 

@@ -16,6 +16,7 @@ EXPECTED = {
     "share/loopgate/loopgate.schema.json",
     "share/loopgate/loopgate.example.jsonc",
     "lib/systemd/user/loopgate.service",
+    "lib/systemd/user/loopgate.socket",
 }
 
 

@@ -57,6 +57,10 @@ struct Fixture {
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
     }
+    int start(const std::vector<config::Route>& routes) {
+        ActivatedSockets none;
+        return this->routes->start(routes, none);
+    }
     uv_loop_t loop{};
     LoopClock clock{&loop};
     TransportSet transports;
@@ -68,7 +72,7 @@ struct Fixture {
 
 TEST_CASE("route set: a reload keeps a route's socket, adds new routes and retires removed ones") {
     Fixture f;
-    REQUIRE(f.routes->start({plain_route("kept"), plain_route("removed")}) == 0);
+    REQUIRE(f.start({plain_route("kept"), plain_route("removed")}) == 0);
     std::string kept = f.routes->address_of("kept");
     REQUIRE_FALSE(kept.empty());
 
@@ -86,7 +90,7 @@ TEST_CASE("route set: a reload keeps a route's socket, adds new routes and retir
 
 TEST_CASE("route set: a route whose listen address changes moves to a new socket") {
     Fixture f;
-    REQUIRE(f.routes->start({plain_route("gw")}) == 0);
+    REQUIRE(f.start({plain_route("gw")}) == 0);
     std::string before = f.routes->address_of("gw");
     std::string error;
     config::Route moved = plain_route("gw");
@@ -98,7 +102,7 @@ TEST_CASE("route set: a route whose listen address changes moves to a new socket
 
 TEST_CASE("route set: a reload that cannot open a listener changes nothing") {
     Fixture f;
-    REQUIRE(f.routes->start({plain_route("gw")}) == 0);
+    REQUIRE(f.start({plain_route("gw")}) == 0);
     std::string before = f.routes->address_of("gw");
     Blocker taken;
     std::string error;
@@ -112,7 +116,7 @@ TEST_CASE("route set: a reload that cannot open a listener changes nothing") {
 
 TEST_CASE("route set: a reload whose TLS cannot be set up changes nothing") {
     Fixture f;
-    REQUIRE(f.routes->start({plain_route("gw")}) == 0);
+    REQUIRE(f.start({plain_route("gw")}) == 0);
     config::Route tls = plain_route("gw");
     tls.upstream.tls = true;
     tls.tls.ca_file = "/nonexistent/loopgate-test-ca.pem";
