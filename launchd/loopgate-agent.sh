@@ -1,8 +1,9 @@
 #!/bin/bash
 # Installs or removes the loopgate LaunchAgent for the current user.
 #
-#   loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--no-load]
-#   loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load]
+#   loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--no-load] [--dry-run]
+#   loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load] [--dry-run]
+#   loopgate-agent.sh status    [--home DIR] [--label LABEL]
 #
 # Written for macOS's /bin/bash 3.2 as much as for a current bash: no
 # associative arrays, no ${var,,}, no `mapfile`, no empty "${array[@]}" under
@@ -22,12 +23,15 @@ die() { warn "$*"; exit 1; }
 
 usage() {
     cat <<'EOF'
-usage: loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--no-load]
-       loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load]
+usage: loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--no-load] [--dry-run]
+       loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load] [--dry-run]
+       loopgate-agent.sh status    [--home DIR] [--label LABEL]
 
 install    checks the config with `loopgate check`, writes
            HOME/Library/LaunchAgents/LABEL.plist and, on macOS, (re)loads it.
 uninstall  unloads the agent (macOS) and removes the plist; logs are kept.
+status     whether the plist is there, whether launchd has the agent loaded and
+           running (macOS), and the last lines of its log.
 
   --bin PATH     loopgate executable (default: `loopgate` found on PATH)
   --config PATH  config file (default: HOME/Library/Application Support/loopgate/loopgate.jsonc
@@ -35,6 +39,8 @@ uninstall  unloads the agent (macOS) and removes the plist; logs are kept.
   --home DIR     home directory to install into (default: $HOME)
   --label LABEL  launchd label and plist name (default: com.loopgate.agent)
   --no-load      only write or remove the file; never call launchctl
+  --dry-run      print the plist it would write and every command it would run;
+                 change nothing
 EOF
 }
 
@@ -198,9 +204,10 @@ load_agent() {
 }
 
 install_agent() {
-    local bin='' config='' home=$HOME label=$DEFAULT_LABEL load=1
+    local bin='' config='' home=$HOME label=$DEFAULT_LABEL load=1 dry_run=0
     while [ $# -gt 0 ]; do
         case $1 in
+            --dry-run) dry_run=1; shift ;;
             --bin) [ $# -ge 2 ] || usage_error "--bin needs a path"; bin=$2; shift 2 ;;
             --config) [ $# -ge 2 ] || usage_error "--config needs a path"; config=$2; shift 2 ;;
             --home) [ $# -ge 2 ] || usage_error "--home needs a directory"; home=$2; shift 2 ;;
@@ -235,6 +242,20 @@ install_agent() {
 
     local agents_dir="$home/Library/LaunchAgents" log_dir="$home/Library/Logs/loopgate"
     local plist="$agents_dir/$label.plist" log_file="$log_dir/$label.log"
+    if [ "$dry_run" -eq 1 ]; then
+        say "dry run: nothing is changed"
+        say "would run: mkdir -p $agents_dir $log_dir"
+        say "would write $plist (mode 644):"
+        render_template "$label" "$bin" "$config" "$log_file"
+        if [ "$load" -eq 1 ] && is_macos; then
+            local domain
+            domain=$(gui_domain)
+            say "would run: launchctl bootout $domain/$label (if loaded)"
+            say "would run: launchctl enable $domain/$label"
+            say "would run: launchctl bootstrap $domain $plist"
+        fi
+        return 0
+    fi
     mkdir -p -- "$agents_dir" "$log_dir"
     write_plist "$plist" "$label" "$bin" "$config" "$log_file"
     say "wrote $plist"
@@ -254,9 +275,10 @@ install_agent() {
 }
 
 uninstall_agent() {
-    local home=$HOME label=$DEFAULT_LABEL load=1
+    local home=$HOME label=$DEFAULT_LABEL load=1 dry_run=0
     while [ $# -gt 0 ]; do
         case $1 in
+            --dry-run) dry_run=1; shift ;;
             --home) [ $# -ge 2 ] || usage_error "--home needs a directory"; home=$2; shift 2 ;;
             --label) [ $# -ge 2 ] || usage_error "--label needs a value"; label=$2; shift 2 ;;
             --no-load) load=0; shift ;;
@@ -267,6 +289,12 @@ uninstall_agent() {
     [ -d "$home" ] || die "home directory $home does not exist"
     home=$(CDPATH='' cd -- "$home" && pwd)
     local plist="$home/Library/LaunchAgents/$label.plist"
+    if [ "$dry_run" -eq 1 ]; then
+        say "dry run: nothing is changed"
+        if [ "$load" -eq 1 ] && is_macos; then say "would run: launchctl bootout $(gui_domain)/$label (if loaded)"; fi
+        if [ -e "$plist" ]; then say "would remove $plist"; else say "$plist does not exist; nothing to remove"; fi
+        return 0
+    fi
 
     # Unload even when the file is already gone: a job stays loaded in
     # launchd until bootout or logout, whatever happens to its plist.
@@ -282,6 +310,39 @@ uninstall_agent() {
     say "logs, if any, are kept in $home/Library/Logs/loopgate/"
 }
 
+status_agent() {
+    local home=$HOME label=$DEFAULT_LABEL
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --home) [ $# -ge 2 ] || usage_error "--home needs a directory"; home=$2; shift 2 ;;
+            --label) [ $# -ge 2 ] || usage_error "--label needs a value"; label=$2; shift 2 ;;
+            *) usage_error "status: unknown argument '$1'" ;;
+        esac
+    done
+    check_label "$label"
+    local plist="$home/Library/LaunchAgents/$label.plist" log_file="$home/Library/Logs/loopgate/$label.log"
+    local healthy=1
+    if [ -e "$plist" ]; then say "installed: $plist"; else say "not installed: no $plist"; healthy=0; fi
+    if is_macos; then
+        local target
+        target="$(gui_domain)/$label"
+        if service_loaded "$target"; then
+            say "loaded: $target"
+            launchctl print "$target" 2>/dev/null | grep -E '^[[:space:]]*(state|pid|last exit code) =' || true
+        else
+            say "not loaded in launchd ($target)"
+            healthy=0
+        fi
+    else
+        say "launchd exists only on macOS ($(uname -s) here): nothing to ask"
+    fi
+    if [ -f "$log_file" ]; then
+        say "last lines of $log_file:"
+        tail -n 5 -- "$log_file"
+    fi
+    [ "$healthy" -eq 1 ]
+}
+
 main() {
     [ $# -ge 1 ] || usage_error "missing command"
     local command=$1
@@ -289,6 +350,7 @@ main() {
     case $command in
         install) install_agent "$@" ;;
         uninstall) uninstall_agent "$@" ;;
+        status) status_agent "$@" ;;
         -h | --help | help) usage ;;
         *) usage_error "unknown command '$command'" ;;
     esac

@@ -364,3 +364,41 @@ def test_systemd_unit_example_passes_systemd_analyze_verify(loopgate_bin, tmp_pa
     # verify exits 0 even for directives it ignores; those show up as output.
     assert result.returncode == 0 and result.stdout + result.stderr == "", \
         result.stdout + result.stderr
+
+
+# --- --dry-run and status ---------------------------------------------------------
+
+def tree(root):
+    """Every path under root with its size and mode, to prove nothing changed."""
+    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mode) for p in root.rglob("*"))
+
+
+def test_dry_run_prints_the_plist_and_the_commands_and_changes_nothing_on_macos(loopgate_bin, config, home, tmp_path):
+    fake = FakeMac(tmp_path)
+    before = tree(home)
+    result = run_agent("install", "--bin", loopgate_bin, "--config", config, "--home", home, "--dry-run",
+                       env=fake.env())
+    assert result.returncode == 0, result.stderr
+    assert tree(home) == before
+    assert fake.calls() == []  # not even `launchctl print`
+    assert "<key>ProgramArguments</key>" in result.stdout and str(config) in result.stdout
+    assert f"would run: launchctl bootstrap gui/{os.getuid()} {plist_path(home)}" in result.stdout
+
+    install(loopgate_bin, config, home, "--no-load")
+    before = tree(home)
+    result = run_agent("uninstall", "--home", home, "--dry-run", env=fake.env())
+    assert result.returncode == 0
+    assert tree(home) == before and fake.calls() == []
+    assert f"would remove {plist_path(home)}" in result.stdout
+
+
+def test_status_says_installed_and_loaded_on_macos_and_fails_when_not(loopgate_bin, config, home, tmp_path):
+    fake = FakeMac(tmp_path)
+    result = run_agent("status", "--home", home, env=fake.env())
+    assert result.returncode == 1
+    assert "not installed" in result.stdout
+    install(loopgate_bin, config, home, env=fake.env())
+    result = run_agent("status", "--home", home, env=fake.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"installed: {plist_path(home)}" in result.stdout
+    assert f"loaded: gui/{os.getuid()}/{DEFAULT_LABEL}" in result.stdout
