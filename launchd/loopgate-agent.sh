@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs or removes the loopgate LaunchAgent for the current user.
 #
-#   loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--no-load] [--dry-run]
+#   loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--socket ROUTE=IPV4:PORT]... [--no-load] [--dry-run]
 #   loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load] [--dry-run]
 #   loopgate-agent.sh status    [--home DIR] [--label LABEL]
 #
@@ -23,7 +23,8 @@ die() { warn "$*"; exit 1; }
 
 usage() {
     cat <<'EOF'
-usage: loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--no-load] [--dry-run]
+usage: loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL]
+                                   [--socket ROUTE=IPV4:PORT]... [--no-load] [--dry-run]
        loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load] [--dry-run]
        loopgate-agent.sh status    [--home DIR] [--label LABEL]
 
@@ -39,6 +40,8 @@ status     whether the plist is there, whether launchd has the agent loaded and
   --home DIR     home directory to install into (default: $HOME)
   --label LABEL  launchd label and plist name (default: com.loopgate.agent)
   --no-load      only write or remove the file; never call launchctl
+  --socket ROUTE=IPV4:PORT
+                 let launchd hold that route's listening socket (repeat per route)
   --dry-run      print the plist it would write and every command it would run;
                  change nothing
 EOF
@@ -110,7 +113,7 @@ validate_config() {
 # contain another placeholder's name is never substituted again. Values come
 # through the environment because `awk -v` would interpret backslashes.
 render_template() {
-    LG_LABEL=$1 LG_LOOPGATE_BIN=$2 LG_CONFIG=$3 LG_LOG_FILE=$4 awk '
+    LG_LABEL=$1 LG_LOOPGATE_BIN=$2 LG_CONFIG=$3 LG_LOG_FILE=$4 LG_SOCKETS=${5:-} awk '
         function replace_all(text, needle, value,   out, at) {
             out = ""
             while ((at = index(text, needle)) > 0) {
@@ -146,9 +149,35 @@ render_template() {
         BEGIN {
             split("LABEL LOOPGATE_BIN CONFIG LOG_FILE", names, " ")
             for (i = 1; i <= 4; i++) value[names[i]] = xml_escape(ENVIRON["LG_" names[i]])
+            value["SOCKETS"] = ENVIRON["LG_SOCKETS"]  # XML built from validated parts (socket_xml)
         }
         { print render($0) }
     ' <"$TEMPLATE"
+}
+
+# The plist's Sockets dictionary for ROUTE=HOST:PORT specs: one entry per
+# route, keyed by its name, which loopgate asks launchd for at start. Each
+# part is checked to be plain (a route name, an IPv4 address, a port), so
+# nothing needs escaping.
+socket_xml() {
+    [ $# -gt 0 ] || return 0
+    local spec name address host port
+    printf '  <key>Sockets</key>\n  <dict>\n'
+    for spec in "$@"; do
+        name=${spec%%=*} address=${spec#*=}
+        host=${address%:*} port=${address##*:}
+        printf '%s' "$name" | grep -Eq '^[A-Za-z0-9_.-]{1,64}$' ||
+            usage_error "--socket $spec: the route name must be 1 to 64 letters, digits, '_', '.' or '-'"
+        printf '%s' "$host" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,3}){3}$' ||
+            usage_error "--socket $spec: expected ROUTE=IPV4:PORT, e.g. gateway=127.0.0.1:18789"
+        printf '%s' "$port" | grep -Eq '^[0-9]{1,5}$' && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] ||
+            usage_error "--socket $spec: the port must be 1 to 65535"
+        printf '    <key>%s</key>\n    <dict>\n' "$name"
+        printf '      <key>SockNodeName</key>\n      <string>%s</string>\n' "$host"
+        printf '      <key>SockServiceName</key>\n      <string>%s</string>\n' "$port"
+        printf '    </dict>\n'
+    done
+    printf '  </dict>'
 }
 
 # Writes beside the target and renames, so launchd (which may read the
@@ -204,10 +233,11 @@ load_agent() {
 }
 
 install_agent() {
-    local bin='' config='' home=$HOME label=$DEFAULT_LABEL load=1 dry_run=0
+    local bin='' config='' home=$HOME label=$DEFAULT_LABEL load=1 dry_run=0 sockets='' socket_specs=()
     while [ $# -gt 0 ]; do
         case $1 in
             --dry-run) dry_run=1; shift ;;
+            --socket) [ $# -ge 2 ] || usage_error "--socket needs ROUTE=HOST:PORT"; socket_specs+=("$2"); shift 2 ;;
             --bin) [ $# -ge 2 ] || usage_error "--bin needs a path"; bin=$2; shift 2 ;;
             --config) [ $# -ge 2 ] || usage_error "--config needs a path"; config=$2; shift 2 ;;
             --home) [ $# -ge 2 ] || usage_error "--home needs a directory"; home=$2; shift 2 ;;
@@ -239,6 +269,7 @@ install_agent() {
     refuse_control_characters "config path" "$config"
     refuse_control_characters "home directory" "$home"
     validate_config "$bin" "$config"
+    if [ ${#socket_specs[@]} -gt 0 ]; then sockets=$(socket_xml "${socket_specs[@]}"); fi
 
     local agents_dir="$home/Library/LaunchAgents" log_dir="$home/Library/Logs/loopgate"
     local plist="$agents_dir/$label.plist" log_file="$log_dir/$label.log"
@@ -246,7 +277,7 @@ install_agent() {
         say "dry run: nothing is changed"
         say "would run: mkdir -p $agents_dir $log_dir"
         say "would write $plist (mode 644):"
-        render_template "$label" "$bin" "$config" "$log_file"
+        render_template "$label" "$bin" "$config" "$log_file" "$sockets"
         if [ "$load" -eq 1 ] && is_macos; then
             local domain
             domain=$(gui_domain)
@@ -257,7 +288,7 @@ install_agent() {
         return 0
     fi
     mkdir -p -- "$agents_dir" "$log_dir"
-    write_plist "$plist" "$label" "$bin" "$config" "$log_file"
+    write_plist "$plist" "$label" "$bin" "$config" "$log_file" "$sockets"
     say "wrote $plist"
     say "logs go to $log_file"
 

@@ -97,7 +97,7 @@ def test_installed_plist_runs_loopgate_with_the_config(loopgate_bin, config, hom
     for path in (job["ProgramArguments"][0], job["ProgramArguments"][3]):
         assert os.path.isabs(path) and os.path.exists(path)
     assert job["RunAtLoad"] is True
-    assert "Sockets" not in job  # socket activation comes later
+    assert "Sockets" not in job  # only with --socket
 
 
 def test_installed_plist_restarts_loopgate_only_after_a_failure(loopgate_bin, config, home):
@@ -402,3 +402,29 @@ def test_status_says_installed_and_loaded_on_macos_and_fails_when_not(loopgate_b
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"installed: {plist_path(home)}" in result.stdout
     assert f"loaded: gui/{os.getuid()}/{DEFAULT_LABEL}" in result.stdout
+
+
+def test_socket_option_declares_each_routes_socket_for_launchd(loopgate_bin, config, home):
+    install(loopgate_bin, config, home, "--no-load", "--socket", "gw=127.0.0.1:18789",
+            "--socket", "admin-ui=127.0.0.1:18791")
+    job = load_plist(home)
+    assert job["Sockets"] == {
+        "gw": {"SockNodeName": "127.0.0.1", "SockServiceName": "18789"},
+        "admin-ui": {"SockNodeName": "127.0.0.1", "SockServiceName": "18791"},
+    }
+    assert job["ProgramArguments"][1:3] == ["run", "--config"]
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("gw", "expected ROUTE=IPV4:PORT"),
+    ("g w=127.0.0.1:1", "the route name must be"),
+    ("gw=localhost:1", "expected ROUTE=IPV4:PORT"),
+    ("gw=127.0.0.1:70000", "the port must be 1 to 65535"),
+    ("gw=127.0.0.1:1<x>", "the port must be"),
+])
+def test_a_bad_socket_option_is_a_usage_error_and_writes_nothing(loopgate_bin, config, home, spec, says):
+    result = run_agent("install", "--bin", loopgate_bin, "--config", config, "--home", home, "--no-load",
+                       "--socket", spec)
+    assert result.returncode == 64, result.stdout + result.stderr
+    assert says in result.stderr
+    assert not plist_path(home).exists()
