@@ -33,7 +33,7 @@ public:
     };
 
     // Takes both transports (their handler stays the session, which passes
-    // their events on). `policy` is what the handshake negotiated.
+    // their events on). `allowed_rsv`: the RSV bits the negotiated extensions allow.
     Relay(const RouteSettings& route, RouteRuntime& runtime, Owner& owner, SessionRecord& record, Transport* app,
           Transport* upstream, uint8_t allowed_rsv);
     ~Relay();
