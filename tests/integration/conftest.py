@@ -321,6 +321,20 @@ def start_loopgate(tmp_path):
     stop_all(started)
 
 
+def port_of(loopgate, route):
+    """The TCP port a route of a running loopgate listens on."""
+    return int(loopgate.addresses[route].rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def recorder():
+    """A plain ws:// upstream that records every frame it receives (recording_upstream.py)."""
+    from recording_upstream import RecordingUpstream
+    upstream = RecordingUpstream()
+    yield upstream
+    upstream.stop()
+
+
 @pytest.fixture
 def loopgate(start_loopgate, gateway, certs):
     """loopgate in front of a fresh TLS test gateway, default settings."""

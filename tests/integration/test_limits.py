@@ -10,14 +10,11 @@ import time
 import pytest
 
 import wsraw
-from conftest import parse_logfmt, route_for
+from conftest import parse_logfmt, route_for, port_of
 from recording_upstream import RecordingUpstream
 
 BINARY, CLOSE = 0x2, 0x8
 
-
-def port_of(loopgate, route):
-    return int(loopgate.addresses[route].rsplit(":", 1)[1])
 
 
 def assert_echoes(conn, size=10_000):
@@ -149,12 +146,6 @@ def test_request_dribbled_a_byte_a_second_gets_408_and_its_connection_is_closed(
 
 
 # ---- idle sessions ----
-
-@pytest.fixture
-def recorder():
-    upstream = RecordingUpstream()
-    yield upstream
-    upstream.stop()
 
 
 def test_session_without_frames_for_idle_ms_is_closed_1001_idle_on_both_sides(start_loopgate, recorder):

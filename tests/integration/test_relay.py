@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import parse_logfmt, route_for
+from conftest import parse_logfmt, route_for, port_of
 from recording_upstream import RecordingUpstream
 import wsraw
 
@@ -27,16 +27,6 @@ def first_frame_json(conn):
     return json.loads(payload)
 
 
-@pytest.fixture
-def recorder():
-    """A plain ws:// upstream that records every frame it receives (recording_upstream.py)."""
-    upstream = RecordingUpstream()
-    yield upstream
-    upstream.stop()
-
-
-def port_of(loopgate, route):
-    return int(loopgate.addresses[route].rsplit(":", 1)[1])
 
 
 def echoes_byte_exact(conn, payload):

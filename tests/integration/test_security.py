@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 import wsraw
-from conftest import LOOPGATE_BIN, parse_logfmt, route_for
+from conftest import LOOPGATE_BIN, parse_logfmt, route_for, port_of
 from recording_upstream import RecordingUpstream
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING = 0x1, 0x2, 0x0, 0x8, 0x9
@@ -23,15 +23,6 @@ MAX_FRAME_BYTES = 4096
 ALLOWED_ORIGIN = "http://localhost:5173"
 
 
-@pytest.fixture
-def recorder():
-    upstream = RecordingUpstream()
-    yield upstream
-    upstream.stop()
-
-
-def port_of(loopgate, route):
-    return int(loopgate.addresses[route].rsplit(":", 1)[1])
 
 
 @pytest.fixture
