@@ -88,11 +88,13 @@ def test_an_app_connecting_while_loopgate_restarts_is_served_after_it(tmp_path, 
     config = write(tmp_path, {"routes": [route_for(gateway, certs, name="gw")], "shutdown_timeout_ms": 1000})
 
     first, log = start_with_socket(tmp_path, config, listener, "first")
-    wait_for_text(log, 'socket="handed over"')
-    conn = wsraw.open_ws(number, "/echo")
-    echo_once(conn, b"before the restart")
-    conn.close()
-    first.terminate()
+    try:
+        wait_for_text(log, 'socket="handed over"')
+        conn = wsraw.open_ws(number, "/echo")
+        echo_once(conn, b"before the restart")
+        conn.close()
+    finally:
+        first.terminate()
     assert first.wait(timeout=10) == 0
 
     # loopgate is gone; the socket is not: this app waits instead of being refused.
