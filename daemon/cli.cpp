@@ -124,7 +124,7 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
             args.command = "--version";
         } else if (args.command.empty() && find_command(arg) != nullptr) {
             args.command = std::string(arg);
-        } else if (arg == "--print-pin" && args.command == "probe") {
+        } else if (arg == "--print-pin") {
             args.print_pin = true;
         } else if ((args.command == "probe" || args.command == "help") && !args.operand && !arg.empty() &&
                    arg[0] != '-') {
@@ -135,6 +135,7 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     }
     if (args.command.empty() && !args.help) return "no command given";
     if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
+    if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
     return std::nullopt;
 }
 

@@ -19,6 +19,8 @@ import pytest
 import wsraw
 from conftest import LOOPGATE_BIN, Process, parse_logfmt, route_for, stop_all
 
+EX_UNAVAILABLE = 69  # sysexits: a listener that cannot start
+
 BINARY, CLOSE = 0x2, 0x8
 
 
@@ -109,7 +111,7 @@ def test_socket_someone_listens_on_is_left_alone(tmp_path, gateway, certs, priva
     other.bind(str(path))
     other.listen(4)
     code, stderr = run_expecting_failure(tmp_path, {"routes": [unix_route(gateway, certs, path)]})
-    assert code == 1
+    assert code == EX_UNAVAILABLE  # a listener that cannot start
     assert f"cannot listen on unix:{path}: another process is already listening on {path}" in stderr
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(str(path))  # still the other process's
@@ -121,7 +123,7 @@ def test_file_that_is_not_a_socket_is_left_alone(tmp_path, gateway, certs, priva
     path = private_dir / "lg.sock"
     path.write_text("precious")
     code, stderr = run_expecting_failure(tmp_path, {"routes": [unix_route(gateway, certs, path)]})
-    assert code == 1
+    assert code == EX_UNAVAILABLE  # a listener that cannot start
     assert f"{path} exists and is not a socket; loopgate does not replace it" in stderr
     assert path.read_text() == "precious"
 
@@ -130,7 +132,7 @@ def test_directory_others_can_enter_is_refused_with_the_fix(tmp_path, gateway, c
     private_dir.chmod(0o755)
     path = private_dir / "lg.sock"
     code, stderr = run_expecting_failure(tmp_path, {"routes": [unix_route(gateway, certs, path)]})
-    assert code == 1
+    assert code == EX_UNAVAILABLE  # a listener that cannot start
     assert (f"directory {private_dir} can be entered or written by other users (mode 0755); only its owner may: "
             f"chmod 700 {private_dir}") in stderr
     assert not os.path.lexists(path)
