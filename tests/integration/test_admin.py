@@ -139,3 +139,14 @@ def test_admin_listen_outside_loopback_is_refused_by_check(tmp_path, gateway, ce
     done = subprocess.run([str(LOOPGATE_BIN), "check", "--config", str(config)], capture_output=True, text=True)
     assert done.returncode == 78
     assert "admin.listen: 0.0.0.0 is not a loopback address" in done.stderr
+
+
+def test_admin_answers_a_malformed_or_oversized_request_and_keeps_serving(known_state):
+    _, base, _ = known_state
+    port = int(base.rsplit(":", 1)[1])
+    garbage = wsraw.exchange(port, b"NOT HTTP AT ALL\r\n\r\n")
+    assert garbage[0] == 400
+    huge = wsraw.exchange(port, b"GET /status HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Pad: %s\r\n\r\n"
+                          % (port, b"a" * 9000))
+    assert huge[0] == 431
+    assert curl(base + "/healthz") == (200, "ok\n")  # still serving
