@@ -110,8 +110,11 @@ private:
     Timer deadline_;
 };
 
-AdminServer::AdminServer(uv_loop_t* loop, Snapshot snapshot, Reload reload)
-    : loop_(loop), snapshot_(std::move(snapshot)), reload_(std::move(reload)), socket_(loop, "listener", "admin") {}
+AdminServer::AdminServer(uv_loop_t* loop, SocketFiles* files, Snapshot snapshot, Reload reload)
+    : loop_(loop),
+      snapshot_(std::move(snapshot)),
+      reload_(std::move(reload)),
+      socket_(loop, "listener", "admin", nullptr, files) {}
 
 AdminServer::~AdminServer() {
     socket_.stop();

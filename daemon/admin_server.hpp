@@ -35,7 +35,8 @@ public:
     };
     using Reload = std::function<ReloadResult()>;
 
-    AdminServer(uv_loop_t* loop, Snapshot snapshot, Reload reload);
+    // `files` make a unix socket endpoint's file private (the daemon's UnixSocketFiles).
+    AdminServer(uv_loop_t* loop, SocketFiles* files, Snapshot snapshot, Reload reload);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;

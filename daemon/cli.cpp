@@ -178,9 +178,8 @@ int print_version() {
 int command_run(const Args& args, config::Config config) {
     std::optional<log::Level> level_override;
     if (args.log_level) level_override = parse_level(*args.log_level);
-    log::set_level(level_override ? *level_override : *parse_level(config::log_level_name(config.log_level)));
+    Daemon daemon(std::move(config), *args.config_path, level_override);  // installs the log sink
     log::info("starting").kv("version", LOOPGATE_VERSION).kv("config", *args.config_path);
-    Daemon daemon(std::move(config), *args.config_path, level_override);
     return daemon.run();
 }
 

@@ -68,7 +68,10 @@ bool same_network_settings(const config::Network& a, const config::Network& b) {
 }  // namespace
 
 Daemon::Daemon(config::Config config, std::filesystem::path config_file, std::optional<log::Level> log_level)
-    : config_(std::move(config)), config_file_(std::move(config_file)), log_level_override_(log_level) {
+    : config_(std::move(config)),
+      config_file_(std::move(config_file)),
+      log_level_override_(log_level),
+      log_sink_(log_level ? *log_level : log_level_of(config_.log_level)) {
     loop_error_ = uv_loop_init(&loop_);
 }
 
@@ -94,7 +97,7 @@ int Daemon::run() {
     // other signals loopgate has no use for must not end it either.
     for (int ignored : {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM}) std::signal(ignored, SIG_IGN);
     apply_process_settings();
-    routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_});
+    routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_, &trust_, &socket_files_});
     started_ms_ = clock_.now_ms();
     ActivatedSockets activated = take_activated_sockets();
     if (int status = routes_->start(config_.routes, activated); status != kExitOk) return status;
@@ -137,7 +140,7 @@ ActivatedSockets Daemon::take_activated_sockets() const {
 }
 
 void Daemon::apply_process_settings() {
-    log::set_level(log_level_override_ ? *log_level_override_ : log_level_of(config_.log_level));
+    log_sink_.set_level(log_level_override_ ? *log_level_override_ : log_level_of(config_.log_level));
     raise_file_limit(config_);
     process_load_.max_connections = config_.max_connections;
 }
@@ -290,7 +293,7 @@ bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std:
                         std::string& error) {
     out.reset();
     if (!listen) return true;
-    auto admin = std::make_unique<AdminServer>(&loop_, [this] { return status(); },
+    auto admin = std::make_unique<AdminServer>(&loop_, &socket_files_, [this] { return status(); },
                                                [this] { return reload_now("admin"); });
     if (!admin->start(*listen, error)) {
         error = "admin.listen: " + error;

@@ -15,11 +15,14 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "log_sink.hpp"
 #include "network_monitor.hpp"
 #include "route.hpp"
 #include "route_set.hpp"
 #include "timer.hpp"
 #include "transport.hpp"
+#include "trust_store.hpp"
+#include "unix_socket_file.hpp"
 
 namespace loopgate {
 
@@ -63,6 +66,7 @@ private:
     config::Config config_;
     std::filesystem::path config_file_;
     std::optional<log::Level> log_level_override_;
+    StderrLogSink log_sink_;  // first in, last out: everything below may log while it goes
     uint64_t generation_ = 1;  // config generation: 1 at start, +1 per applied reload
     uint64_t reloads_ = 0;
     uint64_t failed_reloads_ = 0;
@@ -75,6 +79,9 @@ private:
     LoopClock clock_{&loop_};
     TransportSet transports_;   // every connection, for the shutdown deadline
     ProcessLoad process_load_;  // the global connection limit, shared by every route
+    // The system store as this process's environment names it (SSL_CERT_FILE, SSL_CERT_DIR).
+    SystemTrustAnchors trust_ = SystemTrustAnchors::from_environment();
+    UnixSocketFiles socket_files_;  // unix socket listeners' files: private, removed at the end
     std::unique_ptr<RouteSet> routes_;
     std::unique_ptr<AdminServer> admin_;
     // The endpoint a reload moved away from, kept until the next reload: the

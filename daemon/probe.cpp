@@ -15,12 +15,14 @@
 #include "handshake.hpp"
 #include "http_reader.hpp"
 #include "log.hpp"
+#include "log_sink.hpp"
 #include "probe_report.hpp"
 #include "loopgate_version.h"
 #include "route.hpp"
 #include "route_health.hpp"
 #include "timer.hpp"
 #include "transport.hpp"
+#include "trust_store.hpp"
 #include "upgrade_response.hpp"
 #include "upstream_dialer.hpp"
 #include "ws_frame.hpp"
@@ -96,7 +98,7 @@ private:
             return true;
         }
         std::string error;
-        settings_->tls = tls::make_upstream_context(settings_->config, error);
+        settings_->tls = tls::make_upstream_context(settings_->config, SystemTrustAnchors::from_environment(), error);
         if (!route_.tls) {
             fail("trust", error);
             return false;
@@ -419,7 +421,7 @@ int run_probe(const config::Config& config, const ProbeOptions& options) {
         std::fprintf(stderr, "loopgate: no route named '%s' (routes: %s)\n", options.route->c_str(), names.c_str());
         return kExitUsage;
     }
-    log::set_level(log::Level::error);  // the probe prints its own account of every step
+    StderrLogSink log_sink(log::Level::error);  // the probe prints its own account of every step
     uv_loop_t loop{};
     if (int rc = uv_loop_init(&loop)) {
         std::fprintf(stderr, "loopgate: cannot start the event loop: %s\n", uv_strerror(rc));

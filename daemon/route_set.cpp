@@ -23,7 +23,7 @@ std::shared_ptr<RouteSettings> RouteSet::prepare(const config::Route& route, std
             .kv("upstream", route.upstream.text());
         return settings;
     }
-    settings->tls = tls::make_upstream_context(route, error);
+    settings->tls = tls::make_upstream_context(route, *env_.trust, error);
     if (!settings->tls) {
         error = "route \"" + route.name + "\": cannot prepare TLS: " + error;
         return nullptr;
@@ -48,6 +48,7 @@ bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out,
     runtime->process = env_.process;
     runtime->clock = env_.clock;
     runtime->transports = env_.transports;
+    runtime->socket_files = env_.socket_files;
     runtime->dialers = std::make_unique<UpstreamDialers>(env_.loop, runtime->stats, env_.transports);
     runtime->health = std::make_unique<RouteHealth>(*runtime);
     auto listener = std::make_unique<Listener>(env_.loop, *runtime);

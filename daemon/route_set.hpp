@@ -37,6 +37,8 @@ public:
         Clock* clock;
         TransportSet* transports;
         ProcessLoad* process;
+        const tls::TrustAnchors* trust;  // where "full" routes' anchors come from
+        SocketFiles* socket_files;       // unix socket listeners' files
     };
 
     explicit RouteSet(Environment environment);

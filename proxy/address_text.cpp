@@ -1,6 +1,7 @@
 #include "address_text.hpp"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 namespace loopgate {
 
@@ -24,6 +25,21 @@ std::string ipv4_text(const sockaddr_in& address) {
     char text[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
     return text;
+}
+
+std::string unix_peer_text(int fd) {
+#if defined(SO_PEERCRED)
+    struct ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        return "unix:uid=" + std::to_string(cred.uid) + ",pid=" + std::to_string(cred.pid);
+    }
+#else
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (::getpeereid(fd, &uid, &gid) == 0) return "unix:uid=" + std::to_string(uid);
+#endif
+    return "unix";
 }
 
 }  // namespace loopgate

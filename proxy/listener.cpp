@@ -7,7 +7,7 @@
 namespace loopgate {
 
 Listener::Listener(uv_loop_t* loop, RouteRuntime& route)
-    : route_(route), socket_(loop, "route", route.settings->config.name, route.transports) {}
+    : route_(route), socket_(loop, "route", route.settings->config.name, route.transports, route.socket_files) {}
 
 Listener::~Listener() {
     stop_accepting();

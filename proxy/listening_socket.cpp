@@ -9,12 +9,12 @@
 
 #include "address_text.hpp"
 #include "log.hpp"
-#include "unix_socket.hpp"
 
 namespace loopgate {
 
-ListeningSocket::ListeningSocket(uv_loop_t* loop, std::string key, std::string value, TransportSet* transports)
-    : loop_(loop), log_key_(std::move(key)), log_value_(std::move(value)), transports_(transports) {}
+ListeningSocket::ListeningSocket(uv_loop_t* loop, std::string key, std::string value, TransportSet* transports,
+                                 SocketFiles* files)
+    : loop_(loop), log_key_(std::move(key)), log_value_(std::move(value)), transports_(transports), files_(files) {}
 
 ListeningSocket::~ListeningSocket() { stop(); }
 
@@ -59,6 +59,12 @@ bool ListeningSocket::listen_tcp(const config::ListenAddress& listen, std::strin
 }
 
 bool ListeningSocket::listen_unix(const config::ListenAddress& listen, std::string& error) {
+    if (files_ == nullptr) {
+        error = "cannot listen on " + listen.text() + ": no socket files were handed to this listener";
+        delete server_;
+        server_ = nullptr;
+        return false;
+    }
     if (int rc = uv_pipe_init(loop_, &server_->handle.pipe, 0)) {
         error = "cannot listen on " + listen.text() + ": " + uv_strerror(rc);
         delete server_;
@@ -66,7 +72,7 @@ bool ListeningSocket::listen_unix(const config::ListenAddress& listen, std::stri
         return false;
     }
     server_->handle.pipe.data = server_;
-    socket_file_ = std::make_unique<UnixSocketFile>(listen.unix_path);
+    socket_file_ = files_->open(listen.unix_path);
     bool removed_stale = false;
     auto problem = socket_file_->prepare(removed_stale);
     if (removed_stale) {

@@ -1,7 +1,8 @@
 // A listening socket on a TCP address or a unix socket path, for a route's
 // listener and for the admin endpoint: binds, says which address it got, and
 // hands each new connection over as a Transport. A unix socket's file is
-// created private and removed when the socket closes (see unix_socket.hpp).
+// made private and removed when the socket closes, by the SocketFile the
+// owner's SocketFiles gives (socket_file.hpp).
 #pragma once
 
 #include <uv.h>
@@ -12,11 +13,11 @@
 #include <string>
 
 #include "config.hpp"
+#include "socket_file.hpp"
 #include "transport.hpp"
 
 namespace loopgate {
 
-class UnixSocketFile;
 
 class ListeningSocket {
 public:
@@ -24,7 +25,9 @@ public:
     using OnConnection = std::function<void(Transport* connection)>;
 
     // Log lines name the owner as `key`=`value` (route=gw, listener=admin).
-    ListeningSocket(uv_loop_t* loop, std::string key, std::string value, TransportSet* transports = nullptr);
+    // Without `files`, a unix socket address cannot be listened on.
+    ListeningSocket(uv_loop_t* loop, std::string key, std::string value, TransportSet* transports = nullptr,
+                    SocketFiles* files = nullptr);
     ~ListeningSocket();
     ListeningSocket(const ListeningSocket&) = delete;
     ListeningSocket& operator=(const ListeningSocket&) = delete;
@@ -64,7 +67,8 @@ private:
     Server* server_ = nullptr;
     std::string bound_;
     uint16_t bound_port_ = 0;
-    std::unique_ptr<UnixSocketFile> socket_file_;  // unix sockets only
+    SocketFiles* files_;
+    std::unique_ptr<SocketFile> socket_file_;  // unix sockets only
 };
 
 }  // namespace loopgate

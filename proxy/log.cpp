@@ -1,8 +1,5 @@
 #include "log.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -12,8 +9,7 @@
 namespace loopgate::log {
 namespace {
 
-Level g_level = Level::info;
-int g_fd = 2;
+thread_local Sink* t_sink = nullptr;
 
 // A level is written as log.level spells it in the config: one table of names.
 static_assert(static_cast<int>(Level::debug) == static_cast<int>(config::LogLevel::debug) &&
@@ -46,9 +42,13 @@ bool needs_quotes(std::string_view value) {
 
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
-bool enabled(Level level) { return level >= g_level; }
-void set_fd(int fd) { g_fd = fd; }
+Sink* use_sink(Sink* sink) {
+    Sink* previous = t_sink;
+    t_sink = sink;
+    return previous;
+}
+
+bool enabled(Level level) { return t_sink != nullptr && level >= t_sink->level(); }
 
 void append_value(std::string& out, std::string_view value) {
     if (!needs_quotes(value)) {
@@ -110,15 +110,7 @@ Line& Line::kv(std::string_view key, uint64_t value) {
 Line::~Line() {
     if (!on_) return;
     text_ += '\n';
-    const char* p = text_.data();
-    size_t left = text_.size();
-    while (left > 0) {
-        ssize_t n = ::write(g_fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // logging must never take the daemon down
-        p += n;
-        left -= static_cast<size_t>(n);
-    }
+    if (t_sink != nullptr) t_sink->write(text_);
 }
 
 }  // namespace loopgate::log

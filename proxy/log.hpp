@@ -1,5 +1,10 @@
 // Structured logging in logfmt: `ts=... level=info msg="..." key=value ...`.
-// One write(2) per line so lines from one process never interleave.
+//
+// The data path only builds lines; where they go, and from which level, is
+// its owner's choice: the daemon installs a Sink (daemon/log_sink.hpp writes
+// each line with one write(2) to stderr). The sink is per thread, so each
+// event loop's data path logs where whoever runs that loop says; a thread with
+// no sink drops every line (unit tests run quiet).
 #pragma once
 
 #include <cstdint>
@@ -10,11 +15,19 @@ namespace loopgate::log {
 
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
-void set_level(Level level);
-bool enabled(Level level);
+class Sink {
+public:
+    virtual ~Sink() = default;
+    // Lines below this level are never built.
+    virtual Level level() const = 0;
+    // One finished line, ending in '\n'.
+    virtual void write(std::string_view line) = 0;
+};
 
-// Output goes to stderr unless redirected (tests capture it through the fd).
-void set_fd(int fd);
+// Installs the calling thread's sink (null: drop everything); returns the one
+// it replaces. The sink must outlive its use.
+Sink* use_sink(Sink* sink);
+bool enabled(Level level);
 
 // A log line under construction; written when it goes out of scope.
 // A line below the current level costs almost nothing.

@@ -16,6 +16,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "dialer.hpp"
+#include "socket_file.hpp"
 #include "tls_context.hpp"
 #include "transport.hpp"
 
@@ -71,6 +72,7 @@ struct RouteRuntime {
     Clock* clock = nullptr;
     std::unique_ptr<DialerFactory> dialers;
     TransportSet* transports = nullptr;  // the data path's, for shutdown; may be null
+    SocketFiles* socket_files = nullptr; // for a unix socket listener's file; null: TCP only
 };
 
 }  // namespace loopgate

@@ -4,7 +4,6 @@
 #include <openssl/x509v3.h>
 
 #include "tls_verify.hpp"
-#include "trust_store.hpp"
 
 namespace loopgate::tls {
 namespace {
@@ -79,7 +78,7 @@ bool use_client_certificate(SSL_CTX* ctx, const config::TlsSettings& settings, s
 
 }  // namespace
 
-SslCtxPtr make_upstream_context(const config::Route& route, std::string& error) {
+SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& anchors, std::string& error) {
     SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
     if (!ctx) {
         error = "cannot create TLS context: " + last_openssl_error();
@@ -92,7 +91,9 @@ SslCtxPtr make_upstream_context(const config::Route& route, std::string& error) 
     SSL_CTX_set_ex_data(ctx.get(), policy_index(), policy);  // freed with the context
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     set_versions(ctx.get(), route.tls);
-    TrustLoad trust = load_trust_anchors(ctx.get(), route.tls);
+    TrustLoad trust = route.tls.verify == config::TlsVerify::pin_only
+                          ? TrustLoad{true, "none: \"verify\": \"pin-only\" (only tls.pins authenticate the upstream)", ""}
+                          : anchors.load(ctx.get(), route.tls);
     if (!trust.ok) {
         error = trust.error;
         return nullptr;

@@ -22,12 +22,29 @@ struct SslCtxFree {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
+// What a route trusts, for the start log and probe.
+struct TrustLoad {
+    bool ok = false;
+    std::string description;  // "system store: /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE, 140 certificates)"
+    std::string error;        // when !ok: why the route has no usable trust anchor
+};
+
+// Where the anchors of a "verify": "full" route come from: its ca_file /
+// ca_dir or the system store, read from disk by the daemon
+// (daemon/trust_store.hpp); a unit test may hand in its own.
+class TrustAnchors {
+public:
+    virtual ~TrustAnchors() = default;
+    // Adds the anchors for `settings` to ctx's store.
+    virtual TrustLoad load(SSL_CTX* ctx, const config::TlsSettings& settings) const = 0;
+};
+
 // Verification per tls.verify (chain and name, then pins; or pins alone),
-// the route's trust anchors, TLS 1.2 or newer within min/max_version, the
+// the route's trust anchors (none for "pin-only"), TLS 1.2 or newer within min/max_version, the
 // client certificate, ALPN http/1.1 and a client session cache. Returns null
 // and sets error when it cannot be built, including when a "full" route has
 // no usable trust anchor.
-SslCtxPtr make_upstream_context(const config::Route& route, std::string& error);
+SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& anchors, std::string& error);
 
 // What the route trusts, for the start log and probe:
 // "system store: /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE, 140 certificates)".

@@ -6,7 +6,6 @@
 #include "address_text.hpp"
 #include "log.hpp"
 #include "socket_tuning.hpp"
-#include "unix_socket.hpp"
 
 namespace loopgate {
 namespace {
@@ -63,7 +62,7 @@ void Transport::drop_pending() {
 void Transport::set_socket_options() {
     if (kind_ == Kind::unix_socket) {
         uv_os_fd_t fd;
-        peer_ = uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0 ? describe_unix_peer(fd) : "unix";
+        peer_ = uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0 ? unix_peer_text(fd) : "unix";
         return;
     }
     if (int rc = uv_tcp_nodelay(&tcp_, 1)) log::debug("TCP_NODELAY failed").kv("error", uv_strerror(rc));

@@ -109,7 +109,6 @@ bool FakeDialers::succeed(FakeDial& dial, Transport* upstream) {
 }
 
 FakeRoute::FakeRoute(config::Route settings) {
-    log::set_level(log::Level::error);  // the state machines' own lines would drown the test report
     auto initial = std::make_shared<RouteSettings>();
     initial->config = std::move(settings);
     runtime.settings = std::move(initial);

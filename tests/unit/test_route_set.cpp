@@ -7,8 +7,9 @@
 
 #include "clock.hpp"
 #include "config.hpp"
-#include "log.hpp"
 #include "route_set.hpp"
+#include "trust_store.hpp"
+#include "unix_socket_file.hpp"
 
 using namespace loopgate;
 
@@ -48,9 +49,8 @@ struct Blocker {
 
 struct Fixture {
     Fixture() {
-        log::set_level(log::Level::error);
         uv_loop_init(&loop);
-        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process});
+        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process, &trust, &socket_files});
     }
     ~Fixture() {
         routes.reset();
@@ -65,6 +65,8 @@ struct Fixture {
     LoopClock clock{&loop};
     TransportSet transports;
     ProcessLoad process;
+    SystemTrustAnchors trust = SystemTrustAnchors::from_environment();
+    UnixSocketFiles socket_files;
     std::unique_ptr<RouteSet> routes;
 };
 

@@ -1,4 +1,4 @@
-// proxy/unix_socket: the socket file of a unix socket listener. Its directory
+// daemon/unix_socket_file: the socket file of a unix socket listener. Its directory
 // must be private, a stale file is replaced, a live socket or a regular file
 // never, and only our own file is removed at the end.
 #include <doctest/doctest.h>
@@ -14,7 +14,7 @@
 #include <string>
 
 #include "temp_dir.hpp"
-#include "unix_socket.hpp"
+#include "unix_socket_file.hpp"
 
 namespace fs = std::filesystem;
 using loopgate::test::TempDir;

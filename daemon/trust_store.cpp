@@ -12,7 +12,10 @@
 #include <filesystem>
 #include <vector>
 
-namespace loopgate::tls {
+namespace loopgate {
+
+using tls::TrustLoad;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -123,14 +126,14 @@ std::vector<std::string> platform_bundles() {
 #endif
 }
 
-TrustLoad load_system(SSL_CTX* ctx) {
+}  // namespace
+
+TrustLoad SystemTrustAnchors::load_system(SSL_CTX* ctx) const {
     TrustLoad result;
-    const char* env_file = std::getenv(X509_get_default_cert_file_env());
-    const char* env_dir = std::getenv(X509_get_default_cert_dir_env());
-    std::string file = env_file != nullptr ? env_file : X509_get_default_cert_file();
-    std::string dir = env_dir != nullptr ? env_dir : X509_get_default_cert_dir();
-    std::string file_source = env_file != nullptr ? X509_get_default_cert_file_env() : "OpenSSL default";
-    std::string dir_source = env_dir != nullptr ? X509_get_default_cert_dir_env() : "OpenSSL default";
+    std::string file = overrides_.file.value_or(X509_get_default_cert_file());
+    std::string dir = overrides_.dir.value_or(X509_get_default_cert_dir());
+    std::string file_source = overrides_.file ? X509_get_default_cert_file_env() : "OpenSSL default";
+    std::string dir_source = overrides_.dir ? X509_get_default_cert_dir_env() : "OpenSSL default";
 
     std::vector<std::string> parts, misses;
     std::string why;
@@ -163,14 +166,16 @@ TrustLoad load_system(SSL_CTX* ctx) {
     return result;
 }
 
-}  // namespace
+SystemTrustAnchors SystemTrustAnchors::from_environment() {
+    Overrides overrides;
+    if (const char* file = std::getenv(X509_get_default_cert_file_env())) overrides.file = file;
+    if (const char* dir = std::getenv(X509_get_default_cert_dir_env())) overrides.dir = dir;
+    return SystemTrustAnchors(std::move(overrides));
+}
 
-TrustLoad load_trust_anchors(SSL_CTX* ctx, const config::TlsSettings& settings) {
-    if (settings.verify == config::TlsVerify::pin_only) {
-        return TrustLoad{true, "none: \"verify\": \"pin-only\" (only tls.pins authenticate the upstream)", ""};
-    }
+TrustLoad SystemTrustAnchors::load(SSL_CTX* ctx, const config::TlsSettings& settings) const {
     if (settings.ca_file || settings.ca_dir) return load_configured(ctx, settings);
     return load_system(ctx);
 }
 
-}  // namespace loopgate::tls
+}  // namespace loopgate

@@ -8,23 +8,26 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "socket_file.hpp"
+
 namespace loopgate {
 
-class UnixSocketFile {
+class UnixSocketFile final : public SocketFile {
 public:
     explicit UnixSocketFile(std::filesystem::path path) : path_(std::move(path)) {}
-    ~UnixSocketFile() { remove(); }
+    ~UnixSocketFile() override { remove(); }
     UnixSocketFile(const UnixSocketFile&) = delete;
     UnixSocketFile& operator=(const UnixSocketFile&) = delete;
 
     // Before bind: checks the directory and clears a stale socket file.
     // Returns why the path cannot be used. Sets removed_stale when it removed one.
-    std::optional<std::string> prepare(bool& removed_stale);
+    std::optional<std::string> prepare(bool& removed_stale) override;
     // After bind, before listen: mode 0600, and remember which file is ours.
-    std::optional<std::string> claim();
+    std::optional<std::string> claim() override;
     // Removes the socket file if it is still the one we created.
     void remove();
 
@@ -40,8 +43,12 @@ private:
     ino_t inode_ = 0;
 };
 
-// Who is at the other end of a connected unix socket, for logs:
-// "unix:uid=501,pid=4242" (pid where the system tells it).
-std::string describe_unix_peer(int fd);
+// The daemon's: each unix socket listener's file is a UnixSocketFile.
+class UnixSocketFiles final : public SocketFiles {
+public:
+    std::unique_ptr<SocketFile> open(const std::filesystem::path& path) override {
+        return std::make_unique<UnixSocketFile>(path);
+    }
+};
 
 }  // namespace loopgate

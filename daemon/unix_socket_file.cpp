@@ -1,4 +1,4 @@
-#include "unix_socket.hpp"
+#include "unix_socket_file.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -115,21 +115,6 @@ void UnixSocketFile::remove() {
         return;
     }
     ::unlink(path.c_str());
-}
-
-std::string describe_unix_peer(int fd) {
-#if defined(SO_PEERCRED)
-    struct ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-        return "unix:uid=" + std::to_string(cred.uid) + ",pid=" + std::to_string(cred.pid);
-    }
-#else
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (::getpeereid(fd, &uid, &gid) == 0) return "unix:uid=" + std::to_string(uid);
-#endif
-    return "unix";
 }
 
 }  // namespace loopgate
