@@ -57,6 +57,8 @@ struct TlsSettings {
     std::optional<std::filesystem::path> client_key;   // PEM, unencrypted, matches client_cert
     std::optional<TlsVersion> min_version;          // unset: OpenSSL's default, never below 1.2
     std::optional<TlsVersion> max_version;          // unset: OpenSSL's default
+
+    bool operator==(const TlsSettings&) const = default;
 };
 
 struct Timeouts {

@@ -138,8 +138,18 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
             next.push_back(std::move(opened[i]));
             continue;
         }
+        RouteSettingsPtr before = old->runtime->settings;
+        bool same_upstream = before->config.upstream.text() == routes[i].upstream.text() &&
+                             before->config.connect_to == routes[i].connect_to;
+        bool resumable = same_upstream && before->tls && prepared[i]->tls && before->config.tls == routes[i].tls &&
+                         tls::carry_session(before->tls.get(), prepared[i]->tls.get());
         old->listener->use_settings(prepared[i]);
-        log::info("route updated").kv("route", routes[i].name).kv("address", old->listener->bound_address());
+        if (!same_upstream) old->runtime->health->upstream_changed();
+        log::info("route updated")
+            .kv("route", routes[i].name)
+            .kv("address", old->listener->bound_address())
+            .kv("upstream", same_upstream ? "unchanged" : routes[i].upstream.text())
+            .kv("tls_session", resumable ? "kept" : prepared[i]->tls ? "new" : "-");
         next.push_back(std::move(*old));  // leaves *old empty
     }
     for (auto& left : active_) {

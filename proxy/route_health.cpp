@@ -55,6 +55,19 @@ void RouteHealth::network_changed() {
     retry_now();
 }
 
+void RouteHealth::upstream_changed() {
+    if (stopped_) return;
+    state_ = State::unknown;
+    down_reason_.clear();
+    attempt_ = 0;
+    retry_alarm_->stop();
+    retry_deadline_->stop();
+    dialer_.reset();  // a retry toward the old upstream proves nothing now
+    // They dial with the settings they started with: if the old upstream is
+    // still down they are answered at once, and the app's next try reaches the new one.
+    release_all();
+}
+
 void RouteHealth::stop() {
     stopped_ = true;
     retry_alarm_->stop();

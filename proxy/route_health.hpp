@@ -53,6 +53,10 @@ public:
 
     // A network change: retry at once, from the first backoff step.
     void network_changed();
+    // A reload pointed the route at another upstream (route.settings is the
+    // new one): what was learnt of the old says nothing of the new, so the
+    // route starts over as a new one does, and held apps are let go at once.
+    void upstream_changed();
     // loopgate is stopping: no more retries, nobody newly held.
     void stop();
 

@@ -142,6 +142,22 @@ SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::st
     return ssl;
 }
 
+bool carry_session(SSL_CTX* from, SSL_CTX* to) {
+    RoutePolicy* old_policy = policy_of(from);
+    RoutePolicy* new_policy = policy_of(to);
+    if (old_policy == nullptr || new_policy == nullptr || old_policy->latest_session == nullptr) return false;
+    if (old_policy->trust != new_policy->trust) return false;
+    X509* old_cert = SSL_CTX_get0_certificate(from);
+    X509* new_cert = SSL_CTX_get0_certificate(to);
+    if ((old_cert == nullptr) != (new_cert == nullptr) || (old_cert != nullptr && X509_cmp(old_cert, new_cert) != 0)) {
+        return false;
+    }
+    if (SSL_SESSION_up_ref(old_policy->latest_session) != 1) return false;
+    if (new_policy->latest_session != nullptr) SSL_SESSION_free(new_policy->latest_session);
+    new_policy->latest_session = old_policy->latest_session;
+    return true;
+}
+
 void forget_session(SSL_CTX* ctx) {
     RoutePolicy* policy = policy_of(ctx);
     if (policy == nullptr || policy->latest_session == nullptr) return;

@@ -54,6 +54,14 @@ const std::string& trust_description(SSL_CTX* ctx);
 // name or IP the certificate must match, and the route's latest session.
 SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::string& error);
 
+// After a reload that rebuilt a route's context with the same TLS settings:
+// `to` offers the session `from` holds, so the first dial after the reload
+// resumes instead of paying a full handshake. Only when both trust the same
+// anchors (the same description) and present the same client certificate: a
+// session is never carried across a change of identity or trust.
+// Returns whether a session was carried.
+bool carry_session(SSL_CTX* from, SSL_CTX* to);
+
 // After a failed handshake: stop offering the cached session, so a session
 // the server no longer accepts cannot make every later dial fail too.
 void forget_session(SSL_CTX* ctx);

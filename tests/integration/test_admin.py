@@ -6,6 +6,7 @@ person and exits non-zero while a route is down."""
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -150,3 +151,17 @@ def test_admin_answers_a_malformed_or_oversized_request_and_keeps_serving(known_
                           % (port, b"a" * 9000))
     assert huge[0] == 431
     assert curl(base + "/healthz") == (200, "ok\n")  # still serving
+
+
+def test_admin_answers_408_to_a_request_never_finished_and_serves_others_meanwhile(known_state):
+    _, base, _ = known_state
+    port = int(base.rsplit(":", 1)[1])
+    slow = wsraw.connect(port, timeout=10)
+    started = time.monotonic()
+    slow.send(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the blank line never comes
+    assert curl(base + "/healthz") == (200, "ok\n")  # the slow client blocks nobody
+    status, _, body = slow.read_response(10)
+    waited = time.monotonic() - started
+    assert status == 408 and "not complete within 5000 ms" in body
+    assert waited > 4.5, waited  # the deadline, not an early refusal (read_response bounds the wait)
+    slow.close()

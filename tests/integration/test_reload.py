@@ -223,3 +223,65 @@ def test_reload_command_asks_the_running_loopgate_and_says_what_happened(
     assert done.returncode == 1
     assert "routes[0].listen: required key is missing" in done.stderr
     assert "reload failed: still running generation 2" in done.stderr
+
+
+def echo_once(port, payload):
+    session = wsraw.open_ws(port, "/echo")
+    session.send(wsraw.frame(BINARY, payload))
+    assert session.read_frame() == (True, BINARY, payload)
+    session.close()
+
+
+def test_a_reload_that_keeps_a_routes_tls_resumes_the_next_upstream_session(
+        start_loopgate, gateway, certs, tmp_path):
+    config = {"routes": [route_for(gateway, certs, name="gw")]}
+    loopgate = start_loopgate(config)
+    echo_once(loopgate.port, b"before")
+    loopgate.wait_closed(1)
+
+    config["routes"][0]["timeouts"] = {"idle_ms": 60000}  # another setting: TLS is built anew
+    write_config(tmp_path / "loopgate0.json", config)
+    loopgate.process.signal(signal.SIGHUP)
+    loopgate.process.wait_for(r'msg="route updated" route=gw .*upstream=unchanged tls_session=kept')
+    echo_once(loopgate.port, b"after")
+    loopgate.wait_closed(2)
+    assert [s["tls_resumed"] for s in loopgate.summaries()] == ["false", "true"]
+
+    # A changed trust (another ca_file, though the same CA) never resumes an old session.
+    copy = tmp_path / "ca-copy.pem"
+    copy.write_bytes((certs / "ca.pem").read_bytes())
+    config["routes"][0]["tls"] = {"ca_file": str(copy)}
+    write_config(tmp_path / "loopgate0.json", config)
+    loopgate.process.signal(signal.SIGHUP)
+    loopgate.process.wait_for(r'msg="route updated" route=gw .*tls_session=new')
+    echo_once(loopgate.port, b"new trust")
+    loopgate.wait_closed(3)
+    assert loopgate.summaries()[-1]["tls_resumed"] == "false"
+
+
+def test_a_reload_to_another_upstream_forgets_the_old_ones_health(start_loopgate, start_gateway, certs, tmp_path):
+    from conftest import free_port
+    import urllib.request
+    old, new = start_gateway(), start_gateway()
+    admin = f"127.0.0.1:{free_port()}"
+    config = {"routes": [route_for(old, certs, name="gw")], "admin": {"listen": admin}}
+    loopgate = start_loopgate(config)
+
+    def state():
+        with urllib.request.urlopen(f"http://{admin}/status", timeout=5) as answer:
+            [route] = json.load(answer)["routes"]
+            return route["state"], route["down_reason"]
+
+    session = wsraw.open_ws(loopgate.port, "/echo")  # the route is up
+    old.process.stop()
+    loopgate.process.wait_for(r'msg="upstream down" route=gw')
+    session.close()
+    assert state()[0] == "down"
+
+    config["routes"][0] = route_for(new, certs, name="gw")
+    write_config(tmp_path / "loopgate0.json", config)
+    loopgate.process.signal(signal.SIGHUP)
+    loopgate.process.wait_for(rf'msg="route updated" route=gw .*upstream=wss://localhost:{new.port}')
+    assert state() == ("unknown", None)
+    echo_once(loopgate.port, b"the new upstream")
+    assert state()[0] == "up"

@@ -212,3 +212,26 @@ TEST_CASE("route health: a lost upstream reported while down changes nothing") {
     f.route.clock.advance(250);
     CHECK(f.dialers().count() == 1);
 }
+
+TEST_CASE("route health: a reload to another upstream forgets the old one's state and lets the held apps go") {
+    Fixture f;
+    f.bring_down();
+    Waiter waiter;
+    REQUIRE(f.health().hold(&waiter));
+    FakeDial& in_flight = f.dialers().last();
+    f.health().upstream_changed();
+    CHECK(f.health().state() == RouteHealth::State::unknown);
+    CHECK(f.health().down_reason().empty());
+    CHECK(f.health().held_count() == 0);
+    CHECK(waiter.called == 1);
+    CHECK(in_flight.abandoned);
+    // A new route is not retried and holds nobody until it has been up once.
+    f.route.clock.advance(600000);
+    CHECK(f.dialers().count() == 1);
+    Waiter late;
+    CHECK_FALSE(f.health().hold(&late));
+    // Up, then down again: the usual rules.
+    f.bring_down();
+    f.route.clock.advance(250);
+    CHECK(f.dialers().count() == 2);
+}

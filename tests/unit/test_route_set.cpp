@@ -10,8 +10,12 @@
 #include "route_set.hpp"
 #include "trust_store.hpp"
 #include "unix_socket_file.hpp"
+#include "self_signed.hpp"
+#include "temp_dir.hpp"
 
 using namespace loopgate;
+using loopgate::test::KeyPair;
+using loopgate::test::TempDir;
 
 namespace {
 
@@ -48,7 +52,7 @@ struct Blocker {
 };
 
 struct Fixture {
-    Fixture() {
+    explicit Fixture(SystemTrustAnchors anchors = SystemTrustAnchors::from_environment()) : trust(std::move(anchors)) {
         uv_loop_init(&loop);
         routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process, &trust, &socket_files});
     }
@@ -65,7 +69,7 @@ struct Fixture {
     LoopClock clock{&loop};
     TransportSet transports;
     ProcessLoad process;
-    SystemTrustAnchors trust = SystemTrustAnchors::from_environment();
+    SystemTrustAnchors trust;
     UnixSocketFiles socket_files;
     std::unique_ptr<RouteSet> routes;
 };
@@ -126,4 +130,19 @@ TEST_CASE("route set: a reload whose TLS cannot be set up changes nothing") {
     CHECK_FALSE(f.routes->apply({tls}, error));
     CHECK(error.find("route \"gw\": cannot prepare TLS") == 0);
     CHECK_FALSE(f.routes->address_of("gw").empty());
+}
+
+TEST_CASE("route set: two data paths in one process each trust what their owner handed them") {
+    TempDir dir;
+    KeyPair ca = test::make_self_signed(dir, "system-root");
+    // One daemon whose system store is a real bundle, one whose store is empty: side by side.
+    Fixture trusting(SystemTrustAnchors({ca.cert.string(), (dir.path() / "no-dir").string()}));
+    Fixture empty(SystemTrustAnchors({(dir.path() / "none.pem").string(), (dir.path() / "no-dir").string()}));
+    config::Route tls = plain_route("gw");
+    tls.upstream.tls = true;
+    tls.allow_plaintext_upstream = false;
+    CHECK(trusting.start({tls}) == 0);
+    CHECK_FALSE(trusting.routes->address_of("gw").empty());
+    CHECK(empty.start({tls}) != 0);
+    CHECK(empty.routes->address_of("gw").empty());
 }
