@@ -1,10 +1,12 @@
 #include "handshake.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <random>
 
 #include "http_text.hpp"
 
@@ -64,6 +66,16 @@ void append_header(std::string& out, std::string_view name, std::string_view val
     out += ": ";
     out += value;
     out += "\r\n";
+}
+
+std::string fresh_websocket_key() {
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        // The key need only be a fresh nonce (RFC 6455 4.1), not a secret.
+        std::random_device random;
+        for (unsigned char& byte : raw) byte = static_cast<unsigned char>(random());
+    }
+    return config::base64_encode(raw, sizeof raw);
 }
 
 }  // namespace
@@ -251,6 +263,19 @@ std::string build_refusal(const Refusal& refusal) {
     out += "\r\n";
     out += body;
     return out;
+}
+
+http::Request new_client_request(std::string_view host, std::string_view target, std::string_view user_agent) {
+    http::Request request;
+    request.method = "GET";
+    request.target = std::string(target);
+    request.headers.add("Host", std::string(host));
+    request.headers.add("Upgrade", "websocket");
+    request.headers.add("Connection", "Upgrade");
+    request.headers.add("Sec-WebSocket-Key", fresh_websocket_key());
+    request.headers.add("Sec-WebSocket-Version", "13");
+    request.headers.add("User-Agent", std::string(user_agent));
+    return request;
 }
 
 }  // namespace loopgate::handshake

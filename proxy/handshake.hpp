@@ -28,6 +28,11 @@ std::optional<Refusal> check_app_request(const http::Request& request);
 // base64(SHA-1(key + GUID)), RFC 6455 4.2.2.
 std::string accept_for_key(std::string_view key);
 
+// The upgrade request an app of loopgate's own makes (probe, setup): GET
+// `target` from `host` with a fresh random Sec-WebSocket-Key (RFC 6455 4.1)
+// and `user_agent`.
+http::Request new_client_request(std::string_view host, std::string_view target, std::string_view user_agent);
+
 // The upstream request target: the upstream's base path, then the app's path and query.
 std::string upstream_target(std::string_view base_path, std::string_view app_target);
 

@@ -467,3 +467,14 @@ TEST_CASE("handshake: upstream_headers replace the app's headers of the same nam
     CHECK(out.find("\r\nAuthorization: Bearer from-config\r\n") != std::string::npos);
     CHECK(out.find("\r\nX-Kept: 1\r\n") != std::string::npos);
 }
+
+TEST_CASE("loopgate's own client request (probe, setup) passes the app checks, with a fresh key each time") {
+    http::Request first = handshake::new_client_request("127.0.0.1:18789", "/path?q=1", "loopgate-probe/1");
+    http::Request second = handshake::new_client_request("127.0.0.1:18789", "/", "loopgate-probe/1");
+    CHECK_FALSE(handshake::check_app_request(first).has_value());
+    CHECK(first.target == "/path?q=1");
+    CHECK(*first.headers.find("host") == "127.0.0.1:18789");
+    REQUIRE(first.headers.find("sec-websocket-key") != nullptr);
+    CHECK(*first.headers.find("sec-websocket-key") != *second.headers.find("sec-websocket-key"));
+    CHECK(*first.headers.find("user-agent") == "loopgate-probe/1");
+}

@@ -1,0 +1,41 @@
+// One route's probe: the steps of `loopgate probe` (and of `loopgate setup`,
+// which checks a gateway the same way). It dials as a session would — A
+// records only, each address in turn, TLS with the route's trust, pins and
+// client certificate — sends a WebSocket upgrade with a fresh key, closes
+// with 1000, then dials again to see whether the TLS session resumes, and
+// prints each step with its duration on stdout.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "config.hpp"
+#include "tls_context.hpp"
+
+namespace loopgate {
+
+class RouteProbe {
+public:
+    // `index` is the route's place in the config, for --print-pin's lines.
+    RouteProbe(uv_loop_t* loop, const config::Route& route, size_t index, const tls::TrustAnchors& anchors);
+    ~RouteProbe();
+    RouteProbe(const RouteProbe&) = delete;
+    RouteProbe& operator=(const RouteProbe&) = delete;
+
+    // Drives the loop until the probe is over. True when the upgrade succeeded.
+    bool run();
+
+    // What the upstream presented (for --print-pin), and whether its chain verified.
+    const std::optional<tls::PeerReport>& seen() const;
+    bool chain_verified() const;
+    size_t index() const;
+
+private:
+    class Steps;
+    std::unique_ptr<Steps> steps_;
+};
+
+}  // namespace loopgate
