@@ -1,85 +1,38 @@
-// Config parsing and validation: every rule an admin can trip over, checked
-// by the exact message they would read.
+// config/config: the document as a whole — syntax errors with line and
+// column, types, unknown and duplicate keys, required keys, ranges, every
+// default and every key, loading a file, the shipped example — by the exact
+// message an admin would read. Each section's own rules have their own file
+// (test_rules_access.cpp, test_rules_upstream.cpp, ...).
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "config_text.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
-using loopgate::config::Config;
 using loopgate::config::LoadResult;
+using loopgate::test::check_errors;
+using loopgate::test::check_route_error;
+using loopgate::test::Errors;
+using loopgate::test::parse;
+using loopgate::test::parse_errors;
+using loopgate::test::parse_ok;
+using loopgate::test::route_config;
+using loopgate::test::route_with;
+using loopgate::test::TempDir;
+using loopgate::config::Config;
 using loopgate::config::LogLevel;
-using loopgate::config::UpstreamUrl;
-using Errors = std::vector<std::string>;
-
-// Shows both lists when a check on errors fails.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-    static String convert(const std::vector<std::string>& lines) {
-        std::string out = "{";
-        for (const auto& line : lines) out += "\n  \"" + line + "\"";
-        return String((out + "}").c_str());
-    }
-};
-}  // namespace doctest
 
 namespace {
-
-using loopgate::test::TempDir;
-
-LoadResult parse(const std::string& text, const fs::path& base_dir = fs::temp_directory_path()) {
-    return loopgate::config::parse_config(text, base_dir);
-}
-
-// One valid route plus `extra` members (each starting with a comma).
-std::string route_config(const std::string& extra) {
-    return R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": "wss://gateway.test")" + extra +
-           "}]}";
-}
-
-// A route with `members` as its whole body.
-std::string route_with(const std::string& members) { return R"({"routes": [{)" + members + "}]}"; }
-
-Config parse_ok(const std::string& text, const fs::path& base_dir = fs::temp_directory_path()) {
-    LoadResult result = parse(text, base_dir);
-    INFO("text: " << text);
-    REQUIRE(result.errors == Errors{});
-    REQUIRE(result.config.has_value());
-    return *result.config;
-}
-
-void check_errors(const std::string& text, const Errors& expected) {
-    LoadResult result = parse(text);
-    INFO("text: " << text);
-    CHECK(result.errors == expected);
-    CHECK_FALSE(result.config.has_value());
-}
-
-void check_route_error(const std::string& extra, const std::string& expected) {
-    check_errors(route_config(extra), {expected});
-}
-
-std::optional<std::string> upstream_error(const std::string& url) {
-    UpstreamUrl ignored;
-    return loopgate::config::parse_upstream_url(url, ignored);
-}
-
-UpstreamUrl upstream_ok(const std::string& url) {
-    UpstreamUrl out;
-    auto problem = loopgate::config::parse_upstream_url(url, out);
-    INFO("url: " << url);
-    REQUIRE(problem == std::nullopt);
-    return out;
-}
 
 fs::path find_source_file(const fs::path& relative) {
     fs::path next_to_test = fs::absolute(fs::path(__FILE__)).parent_path() / "../.." / relative;
@@ -99,9 +52,6 @@ std::string read_text(const fs::path& file) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------
-// Valid configs and defaults
 
 TEST_CASE("config: a minimal route gets every default") {
     Config config = parse_ok(route_config(""));
@@ -367,219 +317,6 @@ TEST_CASE("config: log.level must be a known level") {
     check_errors(R"({"log": {"level": "INFO"}, )" + route_config("").substr(1),
                  {"log.level: must be one of debug, info, warn, error"});
 }
-
-TEST_CASE("config: route names are short and plain") {
-    const std::string message = "routes[0].name: must be 1 to 64 characters of letters, digits, '_', '.' and '-'";
-    auto named = [](const std::string& name) {
-        return route_with(R"("name": ")" + name + R"(", "listen": "127.0.0.1:0", "upstream": "wss://g.test")");
-    };
-    check_errors(named(""), {message});
-    check_errors(named(std::string(65, 'a')), {message});
-    check_errors(named("my gateway"), {message});
-    check_errors(named("gw/1"), {message});
-    CHECK(parse_ok(named(std::string(64, 'a'))).routes.at(0).name == std::string(64, 'a'));
-}
-
-TEST_CASE("config: route names are unique") {
-    check_errors(R"({"routes": [
-        {"name": "x", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
-        {"name": "y", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
-        {"name": "x", "listen": "127.0.0.1:0", "upstream": "wss://b.test"}]})",
-                 {R"(routes[2].name: duplicate route name "x" (also routes[0].name))"});
-}
-
-// ---------------------------------------------------------------------------
-// listen
-
-TEST_CASE("config: listen must be an IPv4 HOST:PORT") {
-    auto listen_error = [](const std::string& listen, const std::string& message) {
-        check_errors(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": ")" + listen + "\""),
-                     {"routes[0].listen: " + message});
-    };
-    const std::string host_port = "expected HOST:PORT with a port between 0 and 65535";
-    listen_error("localhost:9000", "host must be an IPv4 address such as 127.0.0.1");
-    listen_error("127.0.0.256:9000", "host must be an IPv4 address such as 127.0.0.1");
-    listen_error("127.0.0.01:9000", "host must be an IPv4 address such as 127.0.0.1");
-    listen_error(":9000", "host must be an IPv4 address such as 127.0.0.1");
-    listen_error("[::1]:80", "IPv6 listen addresses are not supported yet");
-    listen_error("::1:80", "IPv6 listen addresses are not supported yet");
-    listen_error("127.0.0.1", host_port);
-    listen_error("127.0.0.1:", host_port);
-    listen_error("127.0.0.1:65536", host_port);
-    listen_error("127.0.0.1:http", host_port);
-    listen_error("127.0.0.1:-1", host_port);
-}
-
-TEST_CASE("config: listen accepts any loopback address and port 0") {
-    auto listen_of = [](const std::string& listen) {
-        return parse_ok(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": ")" + listen + "\""))
-            .routes.at(0)
-            .listen;
-    };
-    CHECK(listen_of("127.1.2.3:65535").text() == "127.1.2.3:65535");
-    CHECK(listen_of("127.1.2.3:65535").is_loopback);
-    CHECK(listen_of("127.0.0.1:0").port == 0);
-}
-
-TEST_CASE("config: a non-loopback listen address needs allow_non_loopback") {
-    std::string route = R"("name": "gw", "upstream": "wss://g.test", "listen": "0.0.0.0:9000")";
-    check_errors(route_with(route),
-                 {"routes[0].listen: 0.0.0.0 is not a loopback address; set routes[0].allow_non_loopback to true to "
-                  "listen on it"});
-    check_errors(route_with(route + R"(, "allow_non_loopback": false)"),
-                 {"routes[0].listen: 0.0.0.0 is not a loopback address; set routes[0].allow_non_loopback to true to "
-                  "listen on it"});
-    CHECK(parse_ok(route_with(route + R"(, "allow_non_loopback": true)")).routes.at(0).allow_non_loopback);
-    // A mistyped flag is reported once, without a second complaint about the address.
-    check_errors(route_with(route + R"(, "allow_non_loopback": "true")"),
-                 {"routes[0].allow_non_loopback: expected a boolean, got string"});
-}
-
-TEST_CASE("config: two routes cannot listen on the same address") {
-    check_errors(R"({"routes": [
-        {"name": "a", "listen": "127.0.0.1:9000", "upstream": "wss://a.test"},
-        {"name": "b", "listen": "127.0.0.1:9000", "upstream": "wss://b.test"}]})",
-                 {"routes[1].listen: 127.0.0.1:9000 is already used by routes[0]"});
-    check_errors(R"({"routes": [
-        {"name": "a", "listen": "0.0.0.0:9000", "allow_non_loopback": true, "upstream": "wss://a.test"},
-        {"name": "b", "listen": "127.0.0.1:9000", "upstream": "wss://b.test"}]})",
-                 {"routes[1].listen: 127.0.0.1:9000 is already used by routes[0] (0.0.0.0:9000)"});
-    check_errors(R"({"routes": [
-        {"name": "a", "listen": "127.0.0.1:9000", "upstream": "wss://a.test"},
-        {"name": "b", "listen": "0.0.0.0:9000", "allow_non_loopback": true, "upstream": "wss://b.test"}]})",
-                 {"routes[1].listen: 0.0.0.0:9000 is already used by routes[0] (127.0.0.1:9000)"});
-}
-
-// ---------------------------------------------------------------------------
-// upstream
-
-TEST_CASE("upstream url: scheme, host, port and path") {
-    UpstreamUrl url = upstream_ok("WSS://Gateway.Example.TS.net");
-    CHECK(url.tls);
-    CHECK(url.host == "gateway.example.ts.net");
-    CHECK(url.port == 443);
-    CHECK(url.base_path == "");
-    CHECK_FALSE(url.host_is_ipv4_literal);
-    CHECK(url.authority() == "gateway.example.ts.net");
-    CHECK(url.text() == "wss://gateway.example.ts.net");
-
-    url = upstream_ok("ws://127.0.0.1:18789/");
-    CHECK_FALSE(url.tls);
-    CHECK(url.host_is_ipv4_literal);
-    CHECK(url.port == 18789);
-    CHECK(url.base_path == "");
-    CHECK(url.authority() == "127.0.0.1:18789");
-    CHECK(url.text() == "ws://127.0.0.1:18789");
-
-    CHECK(upstream_ok("ws://g.test").port == 80);
-    CHECK(upstream_ok("ws://g.test:80").authority() == "g.test");
-    CHECK(upstream_ok("wss://g.test:80").authority() == "g.test:80");
-    CHECK(upstream_ok("wss://g.test:443/a/b//").base_path == "/a/b");
-    CHECK(upstream_ok("wss://g.test:443/a/b//").text() == "wss://g.test/a/b");
-    CHECK(upstream_ok("wss://g.test/ws%20x/~user").base_path == "/ws%20x/~user");
-}
-
-TEST_CASE("upstream url: what is refused") {
-    const std::string ipv6 = "IPv6 literal addresses are not allowed: loopgate connects over IPv4 only";
-    const std::string scheme = "scheme must be wss:// (or ws:// with allow_plaintext_upstream)";
-    CHECK(upstream_error("https://g.test") == scheme);
-    CHECK(upstream_error("tcp://g.test") == scheme);
-    CHECK(upstream_error("g.test:443") == "expected a URL of the form wss://host[:port][/path]");
-    CHECK(upstream_error("wss://[::1]:443/") == ipv6);
-    CHECK(upstream_error("wss://fd7a::1/") == ipv6);
-    CHECK(upstream_error("wss://user:secret@g.test/") == "credentials in the URL are not allowed");
-    CHECK(upstream_error("wss://g.test/?token=1") == "query and fragment are not allowed in upstream");
-    CHECK(upstream_error("wss://g.test#top") == "query and fragment are not allowed in upstream");
-    CHECK(upstream_error("wss://g.test:0") == "port must be between 1 and 65535");
-    CHECK(upstream_error("wss://g.test:65536") == "port must be between 1 and 65535");
-    CHECK(upstream_error("wss://g.test:/") == "port must be between 1 and 65535");
-    CHECK(upstream_error("wss://") == "host is missing");
-    CHECK(upstream_error("wss://:443") == "host is missing");
-    CHECK(upstream_error("wss://1.2.3") == "host 1.2.3 is not a valid IPv4 address");
-    CHECK(upstream_error("wss://100.64.0.300") == "host 100.64.0.300 is not a valid IPv4 address");
-    const std::string dns = "host must be a DNS name (letters, digits, '-', '.') or an IPv4 address";
-    CHECK(upstream_error("wss://gate_way.test") == dns);
-    CHECK(upstream_error("wss://-gw.test") == dns);
-    CHECK(upstream_error("wss://gw..test") == dns);
-    CHECK(upstream_error("wss://" + std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') +
-                         "." + std::string(62, 'd')) == dns);
-    CHECK(upstream_error("wss://" + std::string(64, 'a') + ".test") == dns);
-    CHECK(upstream_error("wss://g.test/a b") == "path contains a character that must be percent-encoded");
-    CHECK(upstream_error("wss://g.test/a%2") == "path contains a '%' that is not followed by two hex digits");
-}
-
-TEST_CASE("upstream url: a failed parse leaves the output untouched") {
-    UpstreamUrl url;
-    url.host = "before";
-    CHECK(loopgate::config::parse_upstream_url("wss://bad_host", url).has_value());
-    CHECK(url.host == "before");
-}
-
-TEST_CASE("config: upstream errors carry the route path") {
-    check_errors(route_with(R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "wss://[::1]/")"),
-                 {"routes[0].upstream: IPv6 literal addresses are not allowed: loopgate connects over IPv4 only"});
-    check_errors(route_with(R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "http://g.test")"),
-                 {"routes[0].upstream: scheme must be wss:// (or ws:// with allow_plaintext_upstream)"});
-}
-
-TEST_CASE("config: a ws:// upstream needs allow_plaintext_upstream") {
-    std::string route = R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "ws://127.0.0.1:8080")";
-    check_errors(route_with(route), {"routes[0].upstream: ws:// is unencrypted; set routes[0].allow_plaintext_upstream "
-                                     "to true to allow it"});
-    Config config = parse_ok(route_with(route + R"(, "allow_plaintext_upstream": true)"));
-    CHECK_FALSE(config.routes.at(0).upstream.tls);
-    CHECK(config.routes.at(0).allow_plaintext_upstream);
-    // allow_plaintext_upstream is harmless on a wss:// upstream.
-    CHECK(parse_ok(route_config(R"(, "allow_plaintext_upstream": true)")).routes.at(0).upstream.tls);
-}
-
-// ---------------------------------------------------------------------------
-// connect_to
-
-TEST_CASE("config: connect_to is null or an IPv4 address") {
-    CHECK(parse_ok(route_config(R"(, "connect_to": null)")).routes.at(0).connect_to == std::nullopt);
-    CHECK(parse_ok(route_config(R"(, "connect_to": "100.64.0.7")")).routes.at(0).connect_to ==
-          std::optional<std::string>("100.64.0.7"));
-    const std::string message = "routes[0].connect_to: must be an IPv4 address (loopgate connects over IPv4 only)";
-    check_route_error(R"(, "connect_to": "gateway.test")", message);
-    check_route_error(R"(, "connect_to": "fd7a:115c:a1e0::1")", message);
-    check_route_error(R"(, "connect_to": "100.64.0.7:443")", message);
-    check_route_error(R"(, "connect_to": 1681915904)", message);
-}
-
-// ---------------------------------------------------------------------------
-// tls
-
-TEST_CASE("config: a relative ca_file resolves against the config directory") {
-    TempDir dir;
-    fs::path ca = dir.write("certs/ca.pem", "pem");
-    fs::path config_dir = dir.path() / "etc";
-    fs::create_directories(config_dir);
-    Config config = parse_ok(route_config(R"(, "tls": {"ca_file": "../certs/./ca.pem"})"), config_dir);
-    REQUIRE(config.routes.at(0).tls.ca_file.has_value());
-    CHECK(*config.routes.at(0).tls.ca_file == ca);
-    CHECK(config.routes.at(0).tls.ca_file->is_absolute());
-}
-
-TEST_CASE("config: ca_file null or empty") {
-    CHECK(parse_ok(route_config(R"(, "tls": {"ca_file": null})")).routes.at(0).tls.ca_file == std::nullopt);
-    CHECK(parse_ok(route_config(R"(, "tls": {})")).routes.at(0).tls.ca_file == std::nullopt);
-    check_route_error(R"(, "tls": {"ca_file": ""})",
-                      "routes[0].tls.ca_file: must be a file path, or null to use only the system trust store");
-}
-
-TEST_CASE("config: TLS settings on a ws:// upstream are an error") {
-    TempDir dir;
-    fs::path ca = dir.write("ca.pem", "pem");
-    std::string route = R"("name": "gw", "listen": "127.0.0.1:0", "upstream": "ws://127.0.0.1:8080",
-                           "allow_plaintext_upstream": true)";
-    check_errors(route_with(route + R"(, "tls": {"ca_file": ")" + ca.string() + R"("})"),
-                 {"routes[0].tls: TLS settings have no effect on a ws:// upstream"});
-    CHECK(parse_ok(route_with(route + R"(, "tls": {"ca_file": null})")).routes.at(0).tls.ca_file == std::nullopt);
-}
-
-// ---------------------------------------------------------------------------
-// Many errors at once
 
 TEST_CASE("config: all errors are reported together, in order") {
     check_errors(R"({

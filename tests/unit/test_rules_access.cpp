@@ -1,10 +1,6 @@
-// config/config: the route keys that say who may use a route (access, secrets,
-// unix socket listen addresses) and how its upstream is authenticated (the
-// tls object), as parse_config reads and checks them.
-//
-// These came out of the old grab bags test_policy.cpp and test_tls_pins.cpp.
-// They test the same module as test_config.cpp and belong there; they live
-// apart only while test_config.cpp is being split with config/ by its owner.
+// config/rules_access: a route's listener and who may use it — name, listen
+// address (TCP or unix socket), the access keys and upstream_headers — and
+// the checks across routes, by the exact message an admin would read.
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
@@ -15,64 +11,28 @@
 #include <vector>
 
 #include "config.hpp"
-#include "sample_pins.hpp"
+#include "config_text.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using loopgate::config::LoadResult;
-using loopgate::test::kBase64;
-using loopgate::test::kColonHex;
-using loopgate::test::kHex;
-using loopgate::test::pin_ok;
+using loopgate::test::check_errors;
+using loopgate::test::check_route_error;
+using loopgate::test::Errors;
+using loopgate::test::parse;
+using loopgate::test::parse_errors;
+using loopgate::test::parse_ok;
+using loopgate::test::route_config;
+using loopgate::test::route_with;
 using loopgate::test::TempDir;
-using Errors = std::vector<std::string>;
 
 namespace {
-
-loopgate::config::Config parse_ok(const std::string& text, const fs::path& base = "/tmp") {
-    LoadResult result = loopgate::config::parse_config(text, base);
-    INFO("text: " << text);
-    REQUIRE(result.errors == Errors{});
-    return *result.config;
-}
-
-Errors parse_errors(const std::string& text) { return loopgate::config::parse_config(text, "/tmp").errors; }
-
-// One route with `extra` members (each starting with a comma).
-std::string route_config(const std::string& extra, const std::string& listen = "127.0.0.1:0") {
-    return R"({"routes": [{"name": "gw", "listen": ")" + listen + R"(", "upstream": "wss://gateway.test")" + extra +
-           "}]}";
-}
 
 loopgate::config::Route tcp_route(const std::string& extra = "", const std::string& listen = "127.0.0.1:0") {
     return parse_ok(route_config(extra, listen)).routes.at(0);
 }
 
-// One route whose "tls" member is `tls`.
-std::string tls_route_config(const std::string& tls) {
-    return R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": "wss://gateway.test", "tls": )" + tls +
-           "}]}";
-}
-
-Errors tls_errors(const std::string& tls) {
-    auto result = loopgate::config::parse_config(tls_route_config(tls), fs::temp_directory_path());
-    INFO("tls: " << tls);
-    CHECK(result.config.has_value() == result.errors.empty());
-    return result.errors;
-}
-
-loopgate::config::TlsSettings tls_ok(const std::string& tls) {
-    auto result = loopgate::config::parse_config(tls_route_config(tls), fs::temp_directory_path());
-    INFO("tls: " << tls);
-    REQUIRE(result.errors == Errors{});
-    return result.config->routes.at(0).tls;
-}
-
-std::string quoted(const fs::path& path) { return "\"" + path.string() + "\""; }
-
 }  // namespace
-
-// ---- access keys ----
 
 TEST_CASE("config: access keys are read with their defaults") {
     auto config = parse_ok(route_config(""));
@@ -171,71 +131,87 @@ TEST_CASE("config: unix socket listen addresses") {
 
 // ---- the route's tls object ----
 
-TEST_CASE("config tls: defaults are full verification, no pins, no client certificate, OpenSSL's versions") {
-    auto tls = tls_ok("{}");
-    CHECK(tls.verify == loopgate::config::TlsVerify::full);
-    CHECK(tls.pins.empty());
-    CHECK_FALSE(tls.ca_file.has_value());
-    CHECK_FALSE(tls.ca_dir.has_value());
-    CHECK_FALSE(tls.client_cert.has_value());
-    CHECK_FALSE(tls.min_version.has_value());
-    CHECK_FALSE(tls.max_version.has_value());
+TEST_CASE("config: route names are short and plain") {
+    const std::string message = "routes[0].name: must be 1 to 64 characters of letters, digits, '_', '.' and '-'";
+    auto named = [](const std::string& name) {
+        return route_with(R"("name": ")" + name + R"(", "listen": "127.0.0.1:0", "upstream": "wss://g.test")");
+    };
+    check_errors(named(""), {message});
+    check_errors(named(std::string(65, 'a')), {message});
+    check_errors(named("my gateway"), {message});
+    check_errors(named("gw/1"), {message});
+    CHECK(parse_ok(named(std::string(64, 'a'))).routes.at(0).name == std::string(64, 'a'));
 }
 
-TEST_CASE("config tls: pins, a backup pin and pin-only are read") {
-    auto tls = tls_ok(R"({"pins": [")" + kColonHex + R"(", "spki-sha256:)" + kBase64 +
-                      R"("], "verify": "pin-only", "min_version": "1.3", "max_version": "1.3"})");
-    REQUIRE(tls.pins.size() == 2);
-    CHECK(tls.pins[0] == pin_ok(kHex));
-    CHECK(tls.pins[1] == pin_ok(kBase64));
-    CHECK(tls.verify == loopgate::config::TlsVerify::pin_only);
-    CHECK(tls.min_version == loopgate::config::TlsVersion::tls1_3);
-    CHECK(tls.max_version == loopgate::config::TlsVersion::tls1_3);
+TEST_CASE("config: route names are unique") {
+    check_errors(R"({"routes": [
+        {"name": "x", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
+        {"name": "y", "listen": "127.0.0.1:0", "upstream": "wss://a.test"},
+        {"name": "x", "listen": "127.0.0.1:0", "upstream": "wss://b.test"}]})",
+                 {R"(routes[2].name: duplicate route name "x" (also routes[0].name))"});
 }
 
-TEST_CASE("config tls: each bad pin is reported at its own index") {
-    CHECK(tls_errors(R"({"pins": [")" + kHex + R"(", "abc", 7]})") ==
-          Errors{"routes[0].tls.pins[1]: has 3 hex digits; a SHA-256 fingerprint has 64",
-                 "routes[0].tls.pins[2]: expected a string, got number"});
-    CHECK(tls_errors(R"({"pins": "abc"})") == Errors{"routes[0].tls.pins: expected an array, got string"});
+// ---------------------------------------------------------------------------
+// listen
+
+TEST_CASE("config: listen must be an IPv4 HOST:PORT") {
+    auto listen_error = [](const std::string& listen, const std::string& message) {
+        check_errors(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": ")" + listen + "\""),
+                     {"routes[0].listen: " + message});
+    };
+    const std::string host_port = "expected HOST:PORT with a port between 0 and 65535";
+    listen_error("localhost:9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error("127.0.0.256:9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error("127.0.0.01:9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error(":9000", "host must be an IPv4 address such as 127.0.0.1");
+    listen_error("[::1]:80", "IPv6 listen addresses are not supported yet");
+    listen_error("::1:80", "IPv6 listen addresses are not supported yet");
+    listen_error("127.0.0.1", host_port);
+    listen_error("127.0.0.1:", host_port);
+    listen_error("127.0.0.1:65536", host_port);
+    listen_error("127.0.0.1:http", host_port);
+    listen_error("127.0.0.1:-1", host_port);
 }
 
-TEST_CASE("config tls: pin-only must be asked for explicitly and needs a pin") {
-    CHECK(tls_errors(R"({"verify": "pin-only"})") ==
-          Errors{"routes[0].tls.verify: \"pin-only\" needs at least one pin in routes[0].tls.pins"});
-    CHECK(tls_errors(R"({"verify": "pin-only", "pins": []})") ==
-          Errors{"routes[0].tls.verify: \"pin-only\" needs at least one pin in routes[0].tls.pins"});
-    CHECK(tls_errors(R"({"verify": "none"})") ==
-          Errors{"routes[0].tls.verify: must be \"full\" (chain, host name and any pins) or \"pin-only\" (only "
-                 "tls.pins)"});
-    // Pins alone keep full verification: the pin is checked in addition.
-    CHECK(tls_ok(R"({"pins": [")" + kHex + R"("]})").verify == loopgate::config::TlsVerify::full);
+TEST_CASE("config: listen accepts any loopback address and port 0") {
+    auto listen_of = [](const std::string& listen) {
+        return parse_ok(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": ")" + listen + "\""))
+            .routes.at(0)
+            .listen;
+    };
+    CHECK(listen_of("127.1.2.3:65535").text() == "127.1.2.3:65535");
+    CHECK(listen_of("127.1.2.3:65535").is_loopback);
+    CHECK(listen_of("127.0.0.1:0").port == 0);
 }
 
-TEST_CASE("config tls: a CA next to pin-only is refused, not silently ignored") {
-    TempDir dir;
-    fs::path ca = dir.write("ca.pem", "pem");
-    CHECK(tls_errors(R"({"verify": "pin-only", "pins": [")" + kHex + R"("], "ca_file": )" + quoted(ca) +
-                     R"(, "ca_dir": )" + quoted(dir.path()) + "}") ==
-          Errors{"routes[0].tls.ca_file: has no effect with \"verify\": \"pin-only\" (the pin alone authenticates "
-                 "the upstream); remove it, or use \"verify\": \"full\" to check the chain too",
-                 "routes[0].tls.ca_dir: has no effect with \"verify\": \"pin-only\" (the pin alone authenticates "
-                 "the upstream); remove it, or use \"verify\": \"full\" to check the chain too"});
+TEST_CASE("config: a non-loopback listen address needs allow_non_loopback") {
+    std::string route = R"("name": "gw", "upstream": "wss://g.test", "listen": "0.0.0.0:9000")";
+    check_errors(route_with(route),
+                 {"routes[0].listen: 0.0.0.0 is not a loopback address; set routes[0].allow_non_loopback to true to "
+                  "listen on it"});
+    check_errors(route_with(route + R"(, "allow_non_loopback": false)"),
+                 {"routes[0].listen: 0.0.0.0 is not a loopback address; set routes[0].allow_non_loopback to true to "
+                  "listen on it"});
+    CHECK(parse_ok(route_with(route + R"(, "allow_non_loopback": true)")).routes.at(0).allow_non_loopback);
+    // A mistyped flag is reported once, without a second complaint about the address.
+    check_errors(route_with(route + R"(, "allow_non_loopback": "true")"),
+                 {"routes[0].allow_non_loopback: expected a boolean, got string"});
 }
 
-TEST_CASE("config tls: versions are 1.2 or 1.3, and min may not exceed max") {
-    CHECK(tls_errors(R"({"min_version": "1.1"})") ==
-          Errors{"routes[0].tls.min_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
-    CHECK(tls_errors(R"({"max_version": 1.3})") ==
-          Errors{"routes[0].tls.max_version: must be \"1.2\" or \"1.3\" (older versions are never used)"});
-    CHECK(tls_errors(R"({"min_version": "1.3", "max_version": "1.2"})") ==
-          Errors{"routes[0].tls.min_version: 1.3 is above routes[0].tls.max_version (1.2)"});
+TEST_CASE("config: two routes cannot listen on the same address") {
+    check_errors(R"({"routes": [
+        {"name": "a", "listen": "127.0.0.1:9000", "upstream": "wss://a.test"},
+        {"name": "b", "listen": "127.0.0.1:9000", "upstream": "wss://b.test"}]})",
+                 {"routes[1].listen: 127.0.0.1:9000 is already used by routes[0]"});
+    check_errors(R"({"routes": [
+        {"name": "a", "listen": "0.0.0.0:9000", "allow_non_loopback": true, "upstream": "wss://a.test"},
+        {"name": "b", "listen": "127.0.0.1:9000", "upstream": "wss://b.test"}]})",
+                 {"routes[1].listen: 127.0.0.1:9000 is already used by routes[0] (0.0.0.0:9000)"});
+    check_errors(R"({"routes": [
+        {"name": "a", "listen": "127.0.0.1:9000", "upstream": "wss://a.test"},
+        {"name": "b", "listen": "0.0.0.0:9000", "allow_non_loopback": true, "upstream": "wss://b.test"}]})",
+                 {"routes[1].listen: 0.0.0.0:9000 is already used by routes[0] (127.0.0.1:9000)"});
 }
 
-TEST_CASE("config tls: TLS keys on a ws:// upstream are an error") {
-    auto result = loopgate::config::parse_config(
-        R"({"routes": [{"name": "gw", "listen": "127.0.0.1:0", "upstream": "ws://127.0.0.1:8080",
-            "allow_plaintext_upstream": true, "tls": {"pins": [")" + kHex + R"("]}}]})",
-        fs::temp_directory_path());
-    CHECK(result.errors == Errors{"routes[0].tls: TLS settings have no effect on a ws:// upstream"});
-}
+// ---------------------------------------------------------------------------
+// upstream
