@@ -8,7 +8,9 @@ DEBIAN_PACKAGES=(
   g++ meson ninja-build pkg-config
   libuv1-dev libssl-dev nlohmann-json3-dev doctest-dev node-llhttp
   openssl ca-certificates python3 python3-pytest python3-websockets python3-cryptography
-  util-linux strace iproute2 curl man-db
+  util-linux strace iproute2 curl man-db xz-utils git
+  # ruby: checks the Homebrew formula (packaging/homebrew) is valid Ruby.
+  ruby
   prometheus
   chromium
   # clang: the sanitizer and fuzz builds, and tools/check-darwin.sh (clang++).
