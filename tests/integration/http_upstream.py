@@ -280,7 +280,7 @@ class HttpUpstream:
         self.events_ended = threading.Event()  # set when an /events response was written to its end
         self.reported = threading.Event()  # the page reported its outcome to /report
         self.outcome = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # wait_for predicates may call recorded()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._threads = []
@@ -415,8 +415,8 @@ class HttpUpstream:
                     conn.state = "busy"
                 if not self._one_request(conn, reader):
                     return
-        except Closed:
-            pass
+        except (Closed, OSError, ssl.SSLError, ValueError):
+            pass  # the peer went away, or a test's stop() or drop woke the thread
         finally:
             with self._changed:
                 conn.state = "closed"
