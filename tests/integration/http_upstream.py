@@ -263,9 +263,13 @@ class _Reader:
 
 class HttpUpstream:
     def __init__(self, cert, key, host="127.0.0.1"):
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(cert), str(key))
-        self.context.set_alpn_protocols(["http/1.1"])
+        """TLS with `cert` and `key`; cert=None serves plain HTTP (only for checking the page
+        itself in a browser, see test_http_upstream.py)."""
+        self.context = None
+        if cert is not None:
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(str(cert), str(key))
+            self.context.set_alpn_protocols(["http/1.1"])
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, 0))
@@ -397,7 +401,8 @@ class HttpUpstream:
         try:
             conn.sock.settimeout(10)
             try:
-                conn.sock = self.context.wrap_socket(conn.sock, server_side=True)
+                if self.context is not None:
+                    conn.sock = self.context.wrap_socket(conn.sock, server_side=True)
             except (OSError, ssl.SSLError) as error:
                 with self._lock:
                     self.tls_failures.append(str(error))

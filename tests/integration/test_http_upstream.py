@@ -5,6 +5,7 @@ says nothing about loopgate."""
 import hashlib
 import json
 import os
+import shutil
 import ssl
 import time
 
@@ -167,3 +168,38 @@ def test_a_doomed_connection_closes_when_the_next_request_arrives_and_records_no
     second = connect()
     assert second.exchange("GET", "/api/json").status == 200
     assert upstream.accepted == 2
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (tools/install-deps.sh does it)")
+def test_the_page_itself_works_in_chromium_served_plain():
+    """The page, its script, the event stream and the WebSocket are right on their own, so a
+    failure through loopgate is loopgate's. (Plain HTTP: nothing but loopgate may stand between
+    a browser and this page's origin for the ws:// URL the script builds.)"""
+    from test_http_forward import open_in_chromium
+    server = HttpUpstream(None, None)
+    try:
+        outcome = open_in_chromium(f"http://127.0.0.1:{server.port}/")
+    finally:
+        server.stop()
+    assert outcome == "json:ok post:ok sse:ok ws:ok css:ok"
+    assert server.outcome == outcome
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (tools/install-deps.sh does it)")
+def test_the_foreign_page_really_sends_its_requests_to_the_target():
+    """The foreign-origin page of test_http_forward.py aims its API calls, event stream and
+    WebSocket at the target: here at this upstream, which has no CORS headers (so the browser
+    hides the answers from the script) and no Origin check (so the WebSocket works)."""
+    from test_http_forward import ForeignPage, open_in_chromium
+    server = HttpUpstream(None, None)
+    page = ForeignPage(target_base=f"http://127.0.0.1:{server.port}")
+    try:
+        outcome = open_in_chromium(f"http://127.0.0.1:{page.port}/")
+    finally:
+        page.stop()
+        server.stop()
+    assert outcome == "json:error post:error sse:error ws:ok css:ok"
+    assert {"/api/json", "/api/echo", "/events", "/ws"} <= {r.path for r in server.recorded()}
+    [post] = server.recorded("/api/echo")
+    assert post.header("origin") == f"http://127.0.0.1:{page.port}"
+    assert post.header("sec-fetch-site") == "same-site"
