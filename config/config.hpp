@@ -67,12 +67,14 @@ struct Timeouts {
     uint32_t handshake_ms = 15000;  // whole upstream dial: DNS + TCP + TLS + WebSocket upgrade
     uint32_t close_ms = 5000;       // close handshake after the first close frame
     uint32_t idle_ms = 0;           // no frame either way for this long: close 1001 "idle"; 0 = off
+    uint32_t response_ms = 60000;   // HTTP forwarding: the upstream's response head, once the request is sent
 };
 
 struct Limits {
     uint32_t max_request_header_bytes = 16384;      // app request line + headers -> 431
     uint64_t max_message_bytes = 64ull << 20;       // one WebSocket message, either way -> 1009
     uint64_t max_frame_bytes = 0;                   // one frame, either way -> 1009; 0 = only the message limit
+    uint64_t max_body_bytes = 64ull << 20;          // HTTP forwarding: one request body -> 413
 };
 
 // Finding dead upstreams: loopgate's own pings, and the probe after a network change.
@@ -106,6 +108,8 @@ struct Route {
     std::vector<OriginRule> allowed_origins;  // browser pages let in; a request without Origin always is
     uint32_t max_connections = 256;           // concurrent app connections; more get 503
     std::vector<HeaderSetting> upstream_headers;  // set on every upstream request, replacing the app's
+    bool http = true;                 // forward plain HTTP requests (a browser UI) besides WebSocket upgrades
+    bool forwarded_headers = false;   // add Forwarded / X-Forwarded-* to forwarded HTTP requests
 };
 
 // Watching the machine's network (netlink / routing socket) and wake from sleep.

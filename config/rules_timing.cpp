@@ -10,20 +10,24 @@ namespace {
 
 constexpr uint64_t k1TiB = uint64_t{1} << 40;
 
-constexpr std::string_view kTimeoutKeys[] = {"close_ms", "connect_ms", "handshake_ms", "idle_ms", "request_ms"};
+constexpr std::string_view kTimeoutKeys[] = {"close_ms", "connect_ms", "handshake_ms", "idle_ms", "request_ms",
+                                             "response_ms"};
 constexpr UintRule<Timeouts> kTimeoutRules[] = {
     {"request_ms", &Timeouts::request_ms, 100, 3600000},
     {"connect_ms", &Timeouts::connect_ms, 100, 600000},
     {"handshake_ms", &Timeouts::handshake_ms, 100, 600000},
     {"close_ms", &Timeouts::close_ms, 0, 600000},
     {"idle_ms", &Timeouts::idle_ms, 100, 86400000, /*zero_means_off=*/true},
+    {"response_ms", &Timeouts::response_ms, 100, 3600000},
 };
 
-constexpr std::string_view kLimitKeys[] = {"max_frame_bytes", "max_message_bytes", "max_request_header_bytes"};
+constexpr std::string_view kLimitKeys[] = {"max_body_bytes", "max_frame_bytes", "max_message_bytes",
+                                           "max_request_header_bytes"};
 constexpr UintRule<Limits> kLimitRules[] = {
     {"max_request_header_bytes", &Limits::max_request_header_bytes, 1024, 1048576},
     {"max_message_bytes", &Limits::max_message_bytes, 1, k1TiB},
     {"max_frame_bytes", &Limits::max_frame_bytes, 0, k1TiB},
+    {"max_body_bytes", &Limits::max_body_bytes, 0, k1TiB},
 };
 
 constexpr std::string_view kLivenessKeys[] = {"ping_interval_ms", "ping_timeout_ms", "probe_timeout_ms"};

@@ -6,6 +6,7 @@
 #include "exit_status.hpp"
 #include "log.hpp"
 #include "route_health.hpp"
+#include "upstream_pool.hpp"
 #include "upstream_dialer.hpp"
 
 namespace loopgate {
@@ -51,6 +52,7 @@ bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out,
     runtime->socket_files = env_.socket_files;
     runtime->dialers = std::make_unique<UpstreamDialers>(env_.loop, runtime->stats, env_.transports);
     runtime->health = std::make_unique<RouteHealth>(*runtime);
+    runtime->pool = std::make_unique<UpstreamPool>(*env_.clock);
     auto listener = std::make_unique<Listener>(env_.loop, *runtime);
     bool started = activated_fd >= 0 ? listener->start_on(activated_fd, error) : listener->start(error);
     if (!started) {
@@ -145,6 +147,7 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
                          tls::carry_session(before->tls.get(), prepared[i]->tls.get());
         old->listener->use_settings(prepared[i]);
         if (!same_upstream) old->runtime->health->upstream_changed();
+        old->runtime->pool->clear();  // made for the old settings: new requests dial afresh
         log::info("route updated")
             .kv("route", routes[i].name)
             .kv("address", old->listener->bound_address())
@@ -164,6 +167,7 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
 
 void RouteSet::retire(Running running) {
     running.runtime->health->stop();  // no more retries for a route that accepts no one
+    running.runtime->pool->clear();
     Listener* listener = running.listener.get();
     retiring_.push_back(std::move(running));
     listener->retire([this] { reaper_.start(0, [this] { reap_retired(); }); });
@@ -251,7 +255,10 @@ void RouteSet::shut_down(std::function<void()> on_idle) {
         for (auto& running : *group) all.push_back(&running);
     }
     // No more retries toward down upstreams: their timers would keep the loop alive.
-    for (Running* running : all) running->runtime->health->stop();
+    for (Running* running : all) {
+        running->runtime->health->stop();
+        running->runtime->pool->clear();  // idle connections would keep the loop alive
+    }
     busy_ = all.size() + 1;  // +1: on_idle cannot run before every listener was told
     auto one_idle = [this, on_idle] {
         if (--busy_ == 0) on_idle();

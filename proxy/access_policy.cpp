@@ -25,6 +25,7 @@ AccessPolicy AccessPolicy::for_route(const config::Route& route, uint16_t bound_
     AccessPolicy policy;
     policy.route_name_ = route.name;
     policy.origins_ = route.allowed_origins;
+    policy.own_origin_ = route.http;
     if (route.listen.is_unix()) {
         policy.any_host_ = true;
         return policy;
@@ -54,6 +55,38 @@ std::optional<handshake::Refusal> AccessPolicy::check(const http::Request& reque
     return check_origin(request);
 }
 
+std::optional<handshake::Refusal> AccessPolicy::check_http(const http::Request& request) const {
+    if (auto refusal = check(request)) return refusal;
+    return check_fetch_site(request);
+}
+
+std::optional<handshake::Refusal> AccessPolicy::check_fetch_site(const http::Request& request) const {
+    const std::string* site = request.headers.find("sec-fetch-site");
+    if (site == nullptr || (*site != "cross-site" && *site != "same-site")) return std::nullopt;
+    // A page from an allowed origin says so; the rest may only navigate here.
+    if (request.headers.count("origin") == 1) {
+        config::OriginRule origin;
+        if (!config::parse_origin(*request.headers.find("origin"), false, origin) &&
+            std::any_of(origins_.begin(), origins_.end(), [&](const config::OriginRule& r) { return r.matches(origin); })) {
+            return std::nullopt;
+        }
+    }
+    const std::string* mode = request.headers.find("sec-fetch-mode");
+    if (mode != nullptr && *mode == "navigate" && request.method == "GET") return std::nullopt;
+    return handshake::Refusal{403,
+                              "a page on another site may only navigate to route \"" + route_name_ +
+                                  "\", not fetch from it (Sec-Fetch-Site: " + quoted_value(*site) +
+                                  ", Sec-Fetch-Mode: " + (mode ? quoted_value(*mode) : std::string("none")) +
+                                  "); if you trust that page, add its origin to the route's allowed_origins",
+                              {}};
+}
+
+bool AccessPolicy::is_own_origin(const config::OriginRule& origin) const {
+    if (!own_origin_ || any_host_ || origin.scheme != "http") return false;
+    uint16_t port = origin.port.value_or(80);
+    return port == port_ && host_allowed(config::HostRule{origin.host, port});
+}
+
 bool AccessPolicy::host_allowed(const config::HostRule& host) const {
     return std::any_of(hosts_.begin(), hosts_.end(), [&](const config::HostRule& rule) {
         if (rule.host != host.host) return false;
@@ -79,8 +112,9 @@ std::optional<handshake::Refusal> AccessPolicy::check_origin(const http::Request
     const std::string& value = *request.headers.find("origin");
     config::OriginRule origin;
     bool parsed = !config::parse_origin(value, false, origin);
-    bool allowed = parsed && std::any_of(origins_.begin(), origins_.end(),
-                                         [&](const config::OriginRule& rule) { return rule.matches(origin); });
+    bool allowed = parsed && (is_own_origin(origin) ||
+                              std::any_of(origins_.begin(), origins_.end(),
+                                          [&](const config::OriginRule& rule) { return rule.matches(origin); }));
     if (allowed) return std::nullopt;
     std::string reason = "Origin " + quoted_value(value) + " is not allowed: a web page from there may not use route \"" +
                          route_name_ + "\"";

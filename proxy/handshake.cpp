@@ -90,6 +90,7 @@ std::string_view status_text(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -97,9 +98,12 @@ std::string_view status_text(int status) {
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
 }
+
+bool is_websocket_upgrade(const http::Request& request) { return request.headers.has_token("upgrade", "websocket"); }
 
 std::optional<Refusal> check_app_request(const http::Request& req) {
     const auto& h = req.headers;

@@ -22,6 +22,10 @@ struct Refusal {
     std::vector<http::Header> headers;  // extra response headers (e.g. Sec-WebSocket-Version)
 };
 
+// Does the app ask for a WebSocket ("Upgrade: websocket")? Anything else is
+// plain HTTP, forwarded when the route allows it.
+bool is_websocket_upgrade(const http::Request& request);
+
 // Is this a WebSocket upgrade loopgate can forward? Returns why not.
 std::optional<Refusal> check_app_request(const http::Request& request);
 

@@ -49,10 +49,11 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
     return false;
 }
 
-Reader::Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes)
+Reader::Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes, bool stream_body)
     : kind_(kind),
       max_head_bytes_(max_head_bytes),
       max_body_bytes_(max_body_bytes),
+      stream_body_(stream_body),
       headers_(kind == Kind::request ? &request_.headers : &response_.headers) {
     llhttp_settings_init(&settings_);
     settings_.on_url = on_url;
@@ -72,8 +73,9 @@ void Reader::reset() {
     parser_.data = this;
     request_ = {};
     response_ = {};
-    in_value_ = head_done_ = done_ = too_many_headers_ = false;
+    in_value_ = head_done_ = done_ = too_many_headers_ = no_body_ = paused_at_head_ = false;
     head_bytes_ = 0;
+    body_bytes_ = 0;
     error_status_ = 0;
     error_reason_.clear();
 }
@@ -135,6 +137,8 @@ int Reader::on_headers_complete(llhttp_t* p) {
 
 int Reader::on_body(llhttp_t* p, const char* at, size_t len) {
     Reader& r = self(p);
+    r.body_bytes_ += len;
+    if (r.stream_body_) return 0;  // the caller forwards the raw bytes
     size_t room = r.max_body_bytes_ - std::min(r.max_body_bytes_, r.response_.body.size());
     r.response_.body.append(at, std::min(room, len));
     if (len > room) r.response_.body_truncated = true;
@@ -178,6 +182,11 @@ Reader::Status Reader::feed(const char* data, size_t len, size_t& consumed) {
             consumed = len;
             return Status::need_more;
         }
+        if (stream_body_) {
+            paused_at_head_ = paused;
+            consumed = offset;
+            return Status::complete;
+        }
         if (kind_ == Kind::response && done_ && response_.status >= 100 && response_.status < 200 &&
             response_.status != 101) {
             // An interim response (100 Continue, 103 Early Hints): clients skip
@@ -207,8 +216,41 @@ Reader::Status Reader::feed(const char* data, size_t len, size_t& consumed) {
     }
 }
 
+Reader::Status Reader::feed_body(const char* data, size_t len, size_t& consumed) {
+    consumed = 0;
+    if (error_status_ != 0) return Status::error;
+    if (done_) return Status::complete;
+    if (paused_at_head_) {
+        paused_at_head_ = false;
+        // A response to HEAD has no body, whatever its Content-Length says (RFC 9110 9.3.2).
+        if (no_body_) parser_.flags |= F_SKIPBODY;
+        llhttp_resume(&parser_);
+    }
+    // Even with no byte given, run once: a message without a body ends right here.
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        return done_ ? Status::complete : Status::need_more;
+    }
+    if (err != HPE_OK) return fail(400, std::string("malformed HTTP body: ") + llhttp_get_error_reason(&parser_));
+    consumed = len;
+    return done_ ? Status::complete : Status::need_more;
+}
+
 Reader::Status Reader::finish() {
     if (error_status_ != 0) return Status::error;
+    if (stream_body_ && head_done_ && !done_) {
+        if (paused_at_head_) {
+            // The connection ended right behind the head: the body (if any) runs to here.
+            paused_at_head_ = false;
+            if (no_body_) parser_.flags |= F_SKIPBODY;
+            llhttp_resume(&parser_);
+            llhttp_execute(&parser_, nullptr, 0);
+        }
+        if (!done_) llhttp_finish(&parser_);
+        if (done_) return Status::complete;
+        return fail(400, "connection closed before the body was complete");
+    }
     if (done_ || (head_done_ && (kind_ == Kind::request || response_.status == 101))) return Status::complete;
     llhttp_errno_t err = llhttp_finish(&parser_);
     if ((err == HPE_OK || err == HPE_PAUSED) && head_done_) return Status::complete;

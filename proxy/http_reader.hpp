@@ -2,6 +2,11 @@
 // both sides of the proxy: the app's upgrade request and the upstream's
 // response. Bytes after the header block are never consumed: they belong to
 // the WebSocket stream and are the caller's to forward.
+//
+// For HTTP forwarding the body is streamed instead: after the head,
+// feed_body() says how many of the bytes given belong to this message's body
+// (chunk framing and trailers included, to be forwarded as they are) and when
+// the message ends, so the bytes behind it are the next message's.
 #pragma once
 
 #include <llhttp.h>
@@ -62,7 +67,9 @@ public:
 
     // max_head_bytes bounds the request/status line plus headers; a response
     // body beyond max_body_bytes is read and dropped (body_truncated).
-    Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes = 0);
+    // With stream_body, feed() stops at the end of every head (an interim
+    // 1xx's too) and the body is the caller's, through feed_body().
+    Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes = 0, bool stream_body = false);
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
 
@@ -71,6 +78,17 @@ public:
     Status feed(const char* data, size_t len, size_t& consumed);
     // The peer closed: a response body delimited by the connection end is complete.
     Status finish();
+
+    // Streaming (after feed() gave a complete head): `consumed` bytes of data
+    // belong to this message; complete when it ended with them.
+    Status feed_body(const char* data, size_t len, size_t& consumed);
+    // The answer to a HEAD request: a response without a body, whatever its headers say.
+    void expect_no_body() { no_body_ = true; }
+    // After the message: whether the connection may carry another one, and
+    // whether this response's body ends only with the connection.
+    bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
+    bool body_until_close() const { return llhttp_message_needs_eof(&parser_) != 0; }
+    uint64_t body_bytes() const { return body_bytes_; }
     // Forget everything read, for another message from a new connection.
     void reset();
 
@@ -107,7 +125,11 @@ private:
     bool head_done_ = false;
     bool done_ = false;
     bool too_many_headers_ = false;
+    bool stream_body_ = false;
+    bool no_body_ = false;
+    bool paused_at_head_ = false;
     size_t head_bytes_ = 0;
+    uint64_t body_bytes_ = 0;
     int error_status_ = 0;
     std::string error_reason_;
 };

@@ -22,7 +22,8 @@
 
 namespace loopgate {
 
-class RouteHealth;  // route_health.hpp; whoever destroys a RouteRuntime includes it
+class RouteHealth;   // route_health.hpp; whoever destroys a RouteRuntime includes it
+class UpstreamPool;  // upstream_pool.hpp; likewise
 
 struct RouteSettings {
     config::Route config;
@@ -54,6 +55,8 @@ struct RouteStats {
     uint64_t bytes_from_app = 0;          // relayed by sessions that ended
     uint64_t bytes_from_upstream = 0;
     DialHistogram dial_seconds;           // dials that reached a TLS-verified connection
+    uint64_t http_requests = 0;           // forwarded plain HTTP requests (not upgrades)
+    uint64_t http_upstream_reused = 0;    // ... sent over a pooled upstream connection
 };
 
 // Shared by every route of the process: the global connection limit.
@@ -66,6 +69,7 @@ struct RouteRuntime {
     RouteSettingsPtr settings;            // what new sessions and retries start with
     RouteStats stats;
     std::unique_ptr<RouteHealth> health;  // set by whoever runs the route (the daemon)
+    std::unique_ptr<UpstreamPool> pool;   // idle upstream connections for HTTP; may be null
     ProcessLoad* process = nullptr;       // set by the daemon; null = this route alone
     // How sessions and the health tracker tell time and reach the upstream:
     // the loop's clock and UpstreamDialers in the daemon, fakes in unit tests.

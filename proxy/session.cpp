@@ -39,6 +39,7 @@ const char* Session::phase_name(Phase phase) {
     case Phase::reading_request: return "reading_request";
     case Phase::held: return "held";
     case Phase::connecting: return "connecting";
+    case Phase::forwarding: return "forwarding";
     case Phase::relaying: return "relaying";
     case Phase::finished: return "finished";
     }
@@ -76,6 +77,7 @@ std::optional<std::string> Session::over_capacity() const {
 
 void Session::shut_down() {
     if (phase_ == Phase::relaying) relay_->shut_down();
+    else if (phase_ == Phase::forwarding) exchange_->shut_down();
     else if (phase_ != Phase::finished) refuse({503, "loopgate is shutting down", {{"Retry-After", "1"}}});
     settle();
 }
@@ -89,6 +91,7 @@ void Session::leave_phase(Phase next) {
     if (request_phase_) left_phases_.push_back(std::move(request_phase_));
     if (hold_) left_phases_.push_back(std::move(hold_));
     if (connect_) left_phases_.push_back(std::move(connect_));
+    if (exchange_) left_phases_.push_back(std::move(exchange_));
     phase_ = next;
 }
 
@@ -116,6 +119,10 @@ void Session::on_transport_data(Transport& t, const char* data, size_t len) {
         if (from_app) keep_early_app_bytes(data, len);
         else if (connect_->owns(t)) connect_->on_upstream_data(data, len);
         break;
+    case Phase::forwarding:
+        if (from_app) exchange_->on_app_data(data, len);
+        else if (exchange_->owns(t)) exchange_->on_upstream_data(data, len);
+        break;
     case Phase::relaying: relay_->on_data(relay_->side_of(t), data, len); break;
     case Phase::finished: break;
     }
@@ -133,6 +140,10 @@ void Session::on_transport_end(Transport& t, const Transport::End& end) {
         if (from_app) app_gave_up();
         else if (connect_->owns(t)) connect_->on_upstream_end(end);
         break;
+    case Phase::forwarding:
+        if (from_app) app_gave_up();
+        else if (exchange_->owns(t)) exchange_->on_upstream_end(end);
+        break;
     case Phase::relaying: relay_->on_end(relay_->side_of(t), end); break;
     case Phase::finished: break;
     }
@@ -140,7 +151,12 @@ void Session::on_transport_end(Transport& t, const Transport::End& end) {
 }
 
 void Session::on_transport_drained(Transport& t) {
-    if (phase_ == Phase::relaying) relay_->on_drained(relay_->side_of(t));
+    if (phase_ == Phase::relaying) {
+        relay_->on_drained(relay_->side_of(t));
+    } else if (phase_ == Phase::forwarding) {
+        if (&t == app_identity_) exchange_->on_app_drained();
+        else if (exchange_->owns(t)) exchange_->on_upstream_drained();
+    }
     settle();
 }
 
@@ -151,7 +167,8 @@ void Session::keep_early_app_bytes(const char* data, size_t len) {
 
 void Session::app_gave_up() {
     // Nothing to tell anyone: the app left before we answered.
-    record_.refusal_reason = "app closed the connection before the upgrade completed";
+    record_.refusal_reason = phase_ == Phase::forwarding ? "app closed the connection before the response was complete"
+                                                         : "app closed the connection before the upgrade completed";
     record_.closed_by = "app";
     end_app();
     leave_phase(Phase::finished);
@@ -255,6 +272,50 @@ void Session::end_app() {
     if (app_ == nullptr) return;
     app_->end(std::max<uint32_t>(route_.config.timeouts.close_ms, 100));
     app_ = nullptr;
+}
+
+// ---- plain HTTP ----
+
+void Session::on_http_request(std::unique_ptr<http::Reader> reader, std::string rest) {
+    leave_phase(Phase::forwarding);
+    HttpExchange::Owner& owner = *this;
+    Transport::Handler& events = *this;
+    exchange_ = std::make_unique<HttpExchange>(settings_, runtime_, owner, record_, *app_, std::move(reader),
+                                               std::move(rest), events);
+    exchange_->start();
+}
+
+void Session::on_exchange_done(bool keep_alive, std::string next_bytes) {
+    if (!keep_alive) {
+        record_.closed_by = "loopgate";
+        end_app();
+        leave_phase(Phase::finished);
+        return;
+    }
+    read_next_request(std::move(next_bytes));
+}
+
+void Session::read_next_request(std::string next_bytes) {
+    leave_phase(Phase::reading_request);
+    RequestPhase::Owner& owner = *this;
+    request_phase_ = std::make_unique<RequestPhase>(route_, runtime_, owner, record_, /*kept_alive=*/true);
+    app_->read_start();
+    if (!next_bytes.empty()) request_phase_->on_app_data(next_bytes.data(), next_bytes.size());
+}
+
+void Session::end_idle_connection() {
+    record_.closed_by = "loopgate";
+    end_app();
+    leave_phase(Phase::finished);
+}
+
+void Session::on_exchange_broken(const std::string& why) {
+    record_.refusal_reason = why;
+    record_.closed_by = "upstream";
+    // Cut, not ended: a clean end would let the app take a truncated body for a whole one.
+    if (app_ != nullptr) app_->close();
+    app_ = nullptr;
+    leave_phase(Phase::finished);
 }
 
 // ---- the 101 ----

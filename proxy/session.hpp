@@ -2,11 +2,14 @@
 //
 //   reading_request --(valid upgrade)--> [held while the upstream is down]
 //     --> connecting --(101 checked)--> relaying --(both sides done)--> finished
+//   reading_request --(plain HTTP, on a route that forwards it)--> forwarding
+//     --(response done, kept alive)--> reading_request (the next request) ...
 //
 // Each phase is an object that owns what it uses (RequestPhase: the reader
 // and its deadline; HoldPhase: the place on the held list; UpstreamConnect:
 // the dialer, the deadline and the upstream until its 101; Relay: both
-// transports, the close handshake and liveness). Leaving a phase destroys
+// transports, the close handshake and liveness; HttpExchange: one forwarded
+// HTTP request, its upstream connection and deadlines). Leaving a phase destroys
 // it, so nothing of a phase that is over can call back. Any failure before
 // the 101 answers the app with an HTTP error; after it, with a close frame.
 //
@@ -24,6 +27,7 @@
 
 #include "handshake.hpp"
 #include "hold_phase.hpp"
+#include "http_exchange.hpp"
 #include "http_reader.hpp"
 #include "relay.hpp"
 #include "request_phase.hpp"
@@ -49,9 +53,10 @@ class Session final : private Transport::Handler,
                       private RequestPhase::Owner,
                       private HoldPhase::Owner,
                       private UpstreamConnect::Owner,
+                      private HttpExchange::Owner,
                       private Relay::Owner {
 public:
-    enum class Phase { reading_request, held, connecting, relaying, finished };
+    enum class Phase { reading_request, held, connecting, forwarding, relaying, finished };
 
     // Keeps the route's current settings for its whole life; uses the
     // runtime's clock and dialers. Takes the app's transport.
@@ -85,11 +90,16 @@ private:
                      std::string_view after_101) override;
     void on_upstream_refused(const http::Response& response) override;
     void on_connect_failed(const DialFailure& failure) override;
+    void on_http_request(std::unique_ptr<http::Reader> reader, std::string rest) override;
+    void on_exchange_done(bool keep_alive, std::string next_bytes) override;
+    void on_exchange_broken(const std::string& why) override;
     void refuse(handshake::Refusal refusal) override;
+    void end_idle_connection() override;
     void settle() override;
     void after_relay_alarm() override { settle(); }
 
     void connect();
+    void read_next_request(std::string next_bytes);
     void hold_while_down();
     // Bytes the app sends while it waits for the 101: kept for the relay (bounded).
     void keep_early_app_bytes(const char* data, size_t len);
@@ -115,6 +125,7 @@ private:
     std::unique_ptr<RequestPhase> request_phase_;
     std::unique_ptr<HoldPhase> hold_;
     std::unique_ptr<UpstreamConnect> connect_;
+    std::unique_ptr<HttpExchange> exchange_;
     std::unique_ptr<Relay> relay_;
     // Phases left during this event; freed by settle(), once nothing of theirs is on the stack.
     std::vector<std::shared_ptr<void>> left_phases_;

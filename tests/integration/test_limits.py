@@ -127,7 +127,7 @@ def test_request_dribbled_a_byte_a_second_gets_408_and_its_connection_is_closed(
     status, _, body = conn.read_response(timeout=5)
     answered = time.monotonic() - started
     assert status == 408
-    assert body == f"loopgate: the WebSocket upgrade request was not complete within {request_ms} ms\n"
+    assert body == f"loopgate: the request was not complete within {request_ms} ms\n"
     assert request_ms / 1000 * 0.9 <= answered < request_ms / 1000 + 1
     assert conn.read_until_eof(timeout=3) == b""
     stop.set()

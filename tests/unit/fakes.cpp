@@ -6,6 +6,7 @@
 
 #include "log.hpp"
 #include "route_health.hpp"
+#include "upstream_pool.hpp"
 
 namespace loopgate::testing {
 

@@ -1,0 +1,60 @@
+// A route's idle upstream connections, kept for the next forwarded HTTP
+// request (a UI that loads 40 assets pays one TLS handshake, not 40).
+//
+// A connection comes back after a response that ended cleanly and waits
+// here, read so that the upstream closing it is noticed, for at most idle_ms;
+// then, or when anything arrives on it, or when the pool is full, it is
+// closed. Each is kept with the settings it was dialed with and is only
+// handed to a request with the same settings: a reload never sends a request
+// over a connection made for an older config.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "clock.hpp"
+#include "transport.hpp"
+
+namespace loopgate {
+
+struct RouteSettings;
+
+class UpstreamPool final : private Transport::Handler {
+public:
+    static constexpr size_t kMaxIdle = 8;
+    static constexpr uint64_t kIdleMs = 30000;
+
+    explicit UpstreamPool(Clock& clock, size_t max_idle = kMaxIdle, uint64_t idle_ms = kIdleMs);
+    ~UpstreamPool();  // closes every idle connection
+    UpstreamPool(const UpstreamPool&) = delete;
+    UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+    // The most recently used idle connection made with `settings`, or null.
+    // The caller sets its handler; it is still reading.
+    Transport* take(const RouteSettings* settings);
+    // Keeps a connection whose last response ended cleanly.
+    void put(Transport* upstream, const RouteSettings* settings);
+    // Closes every idle connection (a reload changed where they lead).
+    void clear();
+    size_t idle() const { return idle_.size(); }
+
+private:
+    struct Idle {
+        Transport* upstream;
+        const RouteSettings* settings;
+        std::unique_ptr<Alarm> expiry;
+    };
+
+    void on_transport_data(Transport& t, const char* data, size_t len) override;
+    void on_transport_end(Transport& t, const Transport::End& end) override;
+    void drop(Transport& t);
+
+    Clock& clock_;
+    size_t max_idle_;
+    uint64_t idle_ms_;
+    std::vector<Idle> idle_;  // oldest first
+};
+
+}  // namespace loopgate
