@@ -114,6 +114,7 @@ TEST_CASE("config: a minimal route gets every default") {
     CHECK(route.listen.port == 0);
     CHECK(route.listen.is_loopback);
     CHECK_FALSE(route.allow_non_loopback);
+    CHECK_FALSE(route.allow_other_users);
     CHECK(route.upstream.tls);
     CHECK(route.upstream.host == "gateway.test");
     CHECK(route.upstream.port == 443);
@@ -259,8 +260,8 @@ TEST_CASE("config: duplicate keys are errors at any depth") {
 // (alphabetical). Adding a config key means adding it here too.
 const std::string kTopKeys = "admin, log, max_connections, network, routes, shutdown_timeout_ms";
 const std::string kRouteKeys =
-    "allow_non_loopback, allow_plaintext_upstream, allowed_hosts, allowed_origins, connect_to, limits, listen, "
-    "liveness, max_connections, name, reconnect, timeouts, tls, upstream, upstream_headers";
+    "allow_non_loopback, allow_other_users, allow_plaintext_upstream, allowed_hosts, allowed_origins, connect_to, "
+    "limits, listen, liveness, max_connections, name, reconnect, timeouts, tls, upstream, upstream_headers";
 const std::string kTimeoutKeys = "close_ms, connect_ms, handshake_ms, idle_ms, request_ms";
 const std::string kLimitKeys = "max_frame_bytes, max_message_bytes, max_request_header_bytes";
 const std::string kTlsKeys = "ca_dir, ca_file, client_cert, client_key, max_version, min_version, pins, verify";
@@ -433,6 +434,26 @@ TEST_CASE("config: a non-loopback listen address needs allow_non_loopback") {
     // A mistyped flag is reported once, without a second complaint about the address.
     check_errors(route_with(route + R"(, "allow_non_loopback": "true")"),
                  {"routes[0].allow_non_loopback: expected a boolean, got string"});
+}
+
+TEST_CASE("config: allow_other_users is a TCP route's boolean, off by default") {
+    CHECK_FALSE(parse_ok(route_config("")).routes.at(0).allow_other_users);
+    CHECK(parse_ok(route_config(R"(, "allow_other_users": true)")).routes.at(0).allow_other_users);
+    CHECK_FALSE(parse_ok(route_config(R"(, "allow_other_users": false)")).routes.at(0).allow_other_users);
+    check_route_error(R"(, "allow_other_users": "yes")", "routes[0].allow_other_users: expected a boolean, got string");
+    check_route_error(R"(, "allow_other_users": 1)", "routes[0].allow_other_users: expected a boolean, got number");
+    // With allow_non_loopback, another machine's connections need it too; both parse.
+    auto open = parse_ok(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": "0.0.0.0:9000", )"
+                                    R"("allow_non_loopback": true, "allow_other_users": true)"));
+    CHECK(open.routes.at(0).allow_other_users);
+}
+
+TEST_CASE("config: allow_other_users on a unix socket route is refused: its file mode decides") {
+    std::string unix_route = R"("name": "gw", "upstream": "wss://g.test", "listen": "unix:/run/lg/lg.sock")";
+    check_errors(route_with(unix_route + R"(, "allow_other_users": true)"),
+                 {"routes[0].allow_other_users: has no effect on a unix socket listener (its file is mode 0600 in a "
+                  "directory only loopgate's user can enter: other users cannot connect to it at all)"});
+    CHECK_FALSE(parse_ok(route_with(unix_route + R"(, "allow_other_users": false)")).routes.at(0).allow_other_users);
 }
 
 TEST_CASE("config: two routes cannot listen on the same address") {
