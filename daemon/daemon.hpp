@@ -16,6 +16,7 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "network_monitor.hpp"
+#include "peer_owner.hpp"
 #include "route.hpp"
 #include "route_set.hpp"
 #include "timer.hpp"
@@ -75,6 +76,9 @@ private:
     LoopClock clock_{&loop_};
     TransportSet transports_;   // every connection, for the shutdown deadline
     ProcessLoad process_load_;  // the global connection limit, shared by every route
+    // Who owns an app's TCP socket, for every route: one per process (one
+    // netlink socket on Linux), opened before the routes start.
+    std::unique_ptr<PeerOwner> peer_owner_;
     std::unique_ptr<RouteSet> routes_;
     std::unique_ptr<AdminServer> admin_;
     // The endpoint a reload moved away from, kept until the next reload: the

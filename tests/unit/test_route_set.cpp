@@ -7,7 +7,9 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "exit_status.hpp"
 #include "log.hpp"
+#include "peer_owner.hpp"
 #include "route_set.hpp"
 
 using namespace loopgate;
@@ -46,11 +48,22 @@ struct Blocker {
     uint16_t port;
 };
 
+// Never asked here: no test connects.
+struct NoOwner final : PeerOwner {
+    std::optional<uid_t> owner_of(const sockaddr_in&, const sockaddr_in&, std::string& error) override {
+        error = "not in this test";
+        return std::nullopt;
+    }
+};
+
 struct Fixture {
-    Fixture() {
+    // With `owner` null: a system that cannot tell who owns a TCP socket.
+    explicit Fixture(bool can_tell_owners = true) {
         log::set_level(log::Level::error);
         uv_loop_init(&loop);
-        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process});
+        PeerOwner* peer_owner = can_tell_owners ? &owner : nullptr;
+        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process, peer_owner,
+                                                                  "no sock_diag here", geteuid()});
     }
     ~Fixture() {
         routes.reset();
@@ -65,6 +78,7 @@ struct Fixture {
     LoopClock clock{&loop};
     TransportSet transports;
     ProcessLoad process;
+    NoOwner owner;
     std::unique_ptr<RouteSet> routes;
 };
 
@@ -124,4 +138,26 @@ TEST_CASE("route set: a reload whose TLS cannot be set up changes nothing") {
     CHECK_FALSE(f.routes->apply({tls}, error));
     CHECK(error.find("route \"gw\": cannot prepare TLS") == 0);
     CHECK_FALSE(f.routes->address_of("gw").empty());
+}
+
+TEST_CASE("route set: a TCP route that keeps other users out does not start where owners cannot be told") {
+    std::string expected =
+        "route \"gw\": cannot tell which user an app connection comes from (no sock_diag here), and a TCP route "
+        "lets in only loopgate's user unless allow_other_users is true: set allow_other_users to true on this "
+        "route to let every local user in";
+    {
+        Fixture f(false);
+        CHECK(f.start({plain_route("gw")}) == kExitConfig);
+        CHECK(f.routes->address_of("gw").empty());
+    }
+    Fixture f(false);
+    config::Route open = plain_route("gw");
+    open.allow_other_users = true;
+    REQUIRE(f.start({open}) == 0);
+    std::string before = f.routes->address_of("gw");
+    // A reload that turns the check on changes nothing, and says why.
+    std::string error;
+    CHECK_FALSE(f.routes->apply({plain_route("gw")}, error));
+    CHECK(error == expected);
+    CHECK(f.routes->address_of("gw") == before);
 }
