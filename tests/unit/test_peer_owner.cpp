@@ -1,7 +1,7 @@
 // Who owns an app's TCP socket: the netlink messages (request built, replies
-// read: whole, cut short, failed, foreign), the kernel asked for real over
-// loopback, macOS's socket list read from bytes laid out as xnu lays them,
-// and the listener closing a connection of another user before reading it.
+// read: whole, cut short, failed, foreign) and the kernel asked for real over
+// loopback. macOS's socket list: test_pcblist.cpp; the listener's use of the
+// answer: test_listener_owner.cpp.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -13,9 +13,6 @@
 #include <optional>
 #include <vector>
 
-#include "fakes.hpp"
-#include "listener.hpp"
-#include "pcblist.hpp"
 #include "peer_owner.hpp"
 
 #if defined(__linux__)
@@ -27,6 +24,7 @@
 #endif
 
 using namespace loopgate;
+
 namespace {
 
 sockaddr_in address(const char* ip, uint16_t port) {
@@ -346,228 +344,4 @@ TEST_CASE("peer owner: the kernel names this process's uid for a loopback connec
     auto ours = owner->owner_of(pair.server, pair.app, error);
     REQUIRE_MESSAGE(ours.has_value(), error);
     CHECK(*ours == geteuid());
-}
-
-// ---------------------------------------------------------------------------
-// macOS's socket list, laid out as xnu's get_pcblist_n writes it
-
-namespace {
-
-struct PcbList {
-    std::vector<uint8_t> bytes;
-
-    PcbList() { generation(); }
-    void put32(size_t at, uint32_t v) { std::memcpy(bytes.data() + at, &v, 4); }
-    void put64(size_t at, uint64_t v) { std::memcpy(bytes.data() + at, &v, 8); }
-    size_t record(uint32_t kind, uint32_t len) {
-        size_t at = bytes.size();
-        bytes.resize(at + ((len + 7) & ~7u));
-        put32(at, len);
-        put32(at + 4, kind);
-        return at;
-    }
-    void generation() {
-        size_t at = bytes.size();
-        bytes.resize(at + pcblist::kXinpgenSize);
-        put32(at, pcblist::kXinpgenSize);
-        put32(at + 4, 2);  // xig_count
-    }
-    PcbList& socket(const sockaddr_in& local, const sockaddr_in& remote, uint32_t uid, uint64_t so = 0xdead,
-                    uint8_t vflag = 0x1) {
-        size_t inp = record(pcblist::kXsoInpcb, 104);
-        std::memcpy(bytes.data() + inp + pcblist::kInpFport, &remote.sin_port, 2);
-        std::memcpy(bytes.data() + inp + pcblist::kInpLport, &local.sin_port, 2);
-        bytes[inp + pcblist::kInpVflag] = vflag;
-        std::memcpy(bytes.data() + inp + pcblist::kInpFaddr4, &remote.sin_addr, 4);
-        std::memcpy(bytes.data() + inp + pcblist::kInpLaddr4, &local.sin_addr, 4);
-        size_t so_at = record(pcblist::kXsoSocket, 104);
-        put64(so_at + pcblist::kXsoSo, so);
-        put32(so_at + pcblist::kXsoUid, uid);
-        record(0x002, 32);   // xsockbuf_n, receive
-        record(0x004, 32);   // xsockbuf_n, send
-        record(0x008, 136);  // xsockstat_n
-        record(0x020, 204);  // xtcpcb_n
-        return *this;
-    }
-    std::optional<uid_t> owner(std::string& error) const {
-        return pcblist::owner_of(bytes, kApp, kOurs, error);
-    }
-};
-
-}  // namespace
-
-TEST_CASE("pcblist: the app's socket is found among the machine's, by its own address") {
-    PcbList list;
-    list.socket(kOurs, kApp, 0)                          // our accepted socket: the other side
-        .socket(address("127.0.0.1", 50000), kOurs, 77)  // another app
-        .socket(kApp, kOurs, 501)
-        .generation();
-    std::string error;
-    auto uid = list.owner(error);
-    REQUIRE_MESSAGE(uid.has_value(), error);
-    CHECK(*uid == 501);
-}
-
-TEST_CASE("pcblist: no such socket, a closed one, an IPv6-only one, or two owners fail") {
-    std::string error;
-    PcbList none;
-    none.socket(kOurs, kApp, 0).generation();
-    CHECK_FALSE(none.owner(error).has_value());
-    CHECK(error == "no TCP socket with that address is listed");
-
-    PcbList closed;
-    closed.socket(kApp, kOurs, 0, /*so*/ 0).generation();
-    CHECK_FALSE(closed.owner(error).has_value());
-    CHECK(error == "the app already closed its socket: its owner is no longer known");
-
-    PcbList v6;
-    v6.socket(kApp, kOurs, 501, 0xdead, /*INP_IPV6*/ 0x2).generation();
-    CHECK_FALSE(v6.owner(error).has_value());
-
-    PcbList two;
-    two.socket(kApp, kOurs, 501).socket(kApp, kOurs, 502).generation();
-    CHECK_FALSE(two.owner(error).has_value());
-    CHECK(error == "two TCP sockets of different owners have that address");
-}
-
-TEST_CASE("pcblist: a list cut short or malformed fails") {
-    std::string error;
-    PcbList list;
-    list.socket(kApp, kOurs, 501).generation();
-
-    std::vector<uint8_t> cut(list.bytes.begin(), list.bytes.begin() + 100);  // inside the xinpcb_n
-    CHECK_FALSE(pcblist::owner_of(cut, kApp, kOurs, error).has_value());
-    CHECK(error == "the TCP socket list (net.inet.tcp.pcblist_n) has a record cut short");
-
-    std::vector<uint8_t> header_only(list.bytes.begin(), list.bytes.begin() + 10);
-    CHECK_FALSE(pcblist::owner_of(header_only, kApp, kOurs, error).has_value());
-    CHECK(error == "the TCP socket list (net.inet.tcp.pcblist_n) has no valid header");
-
-    PcbList short_inpcb;
-    short_inpcb.record(pcblist::kXsoInpcb, 40);
-    short_inpcb.generation();
-    CHECK_FALSE(short_inpcb.owner(error).has_value());
-    CHECK(error == "the TCP socket list (net.inet.tcp.pcblist_n) has an xinpcb_n of 40 bytes");
-
-    // The socket record is cut off by the end of the list: no owner to take.
-    std::vector<uint8_t> no_socket(list.bytes.begin(), list.bytes.begin() + 24 + 104);
-    CHECK_FALSE(pcblist::owner_of(no_socket, kApp, kOurs, error).has_value());
-}
-
-// ---------------------------------------------------------------------------
-// The listener: asked at accept, refused before a byte is read
-
-namespace {
-
-struct FixedOwner final : PeerOwner {
-    std::optional<uid_t> owner_of(const sockaddr_in& app, const sockaddr_in& ours, std::string& error) override {
-        asked_app = app;
-        asked_ours = ours;
-        ++asks;
-        if (!uid) error = "the test says nobody";
-        return uid;
-    }
-    std::optional<uid_t> uid;
-    sockaddr_in asked_app{};
-    sockaddr_in asked_ours{};
-    int asks = 0;
-};
-
-struct ListenerFixture {
-    ListenerFixture() : route(testing::test_route_settings()) {
-        REQUIRE(uv_loop_init(&loop) == 0);
-        route.runtime.peer_owner = &owner;
-        route.runtime.own_uid = 1000;
-        listener = std::make_unique<Listener>(&loop, route.runtime);
-        std::string error;
-        REQUIRE_MESSAGE(listener->start(error), error);
-        server = address("127.0.0.1", listener->bound_port());
-    }
-    ~ListenerFixture() {
-        if (client >= 0) ::close(client);
-        listener.reset();
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-    }
-    void connect_and_send() {
-        client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0);
-        socklen_t len = sizeof app;
-        ::getsockname(client, reinterpret_cast<sockaddr*>(&app), &len);
-        const char request[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-        REQUIRE(::send(client, request, sizeof request - 1, 0) == static_cast<ssize_t>(sizeof request - 1));
-    }
-    // What the client reads until the connection ends: "" for a close without an answer.
-    std::string client_reads() {
-        std::string got;
-        char buf[512];
-        for (int i = 0; i < 100; ++i) {
-            ssize_t n = ::recv(client, buf, sizeof buf, MSG_DONTWAIT);
-            if (n > 0) got.append(buf, static_cast<size_t>(n));
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return got;
-            uv_run(&loop, UV_RUN_NOWAIT);
-        }
-        return got + "(still open)";
-    }
-    uv_loop_t loop{};
-    FixedOwner owner;
-    testing::FakeRoute route;
-    std::unique_ptr<Listener> listener;
-    sockaddr_in server{};
-    sockaddr_in app{};
-    int client = -1;
-};
-
-}  // namespace
-
-TEST_CASE("listener: another user's connection is closed unread; the owner is asked about the app's side") {
-    ListenerFixture f;
-    f.owner.uid = 1001;
-    f.connect_and_send();
-    REQUIRE(testing::run_until(&f.loop, [&] { return f.route.runtime.stats.refused_other_user == 1; }));
-    CHECK(f.owner.asks == 1);
-    CHECK(f.owner.asked_app.sin_port == f.app.sin_port);
-    CHECK(f.owner.asked_app.sin_addr.s_addr == f.app.sin_addr.s_addr);
-    CHECK(f.owner.asked_ours.sin_port == f.server.sin_port);
-    CHECK(f.route.runtime.stats.sessions_accepted == 0);
-    CHECK(f.listener->session_count() == 0);
-    CHECK(f.client_reads() == "");
-}
-
-TEST_CASE("listener: loopgate's own user and root get in") {
-    for (uid_t uid : {uid_t{1000}, uid_t{0}}) {
-        ListenerFixture f;
-        f.owner.uid = uid;
-        f.connect_and_send();
-        REQUIRE(testing::run_until(&f.loop, [&] { return f.route.runtime.stats.sessions_accepted == 1; }));
-        CHECK(f.route.runtime.stats.refused_other_user == 0);
-        CHECK(f.route.runtime.stats.refused_owner_unknown == 0);
-    }
-}
-
-TEST_CASE("listener: an owner that cannot be told is refused; allow_other_users does not ask") {
-    SUBCASE("unknown") {
-        ListenerFixture f;
-        f.connect_and_send();
-        REQUIRE(testing::run_until(&f.loop, [&] { return f.route.runtime.stats.refused_owner_unknown == 1; }));
-        CHECK(f.route.runtime.stats.sessions_accepted == 0);
-        CHECK(f.client_reads() == "");
-    }
-    SUBCASE("no way to ask") {
-        ListenerFixture f;
-        f.route.runtime.peer_owner = nullptr;
-        f.connect_and_send();
-        REQUIRE(testing::run_until(&f.loop, [&] { return f.route.runtime.stats.refused_owner_unknown == 1; }));
-        CHECK(f.route.runtime.stats.sessions_accepted == 0);
-    }
-    SUBCASE("allow_other_users") {
-        ListenerFixture f;
-        auto settings = std::make_shared<RouteSettings>(*f.route.runtime.settings);
-        settings->config.allow_other_users = true;
-        f.listener->use_settings(settings);
-        f.owner.uid = 1001;
-        f.connect_and_send();
-        REQUIRE(testing::run_until(&f.loop, [&] { return f.route.runtime.stats.sessions_accepted == 1; }));
-        CHECK(f.owner.asks == 0);
-    }
 }
