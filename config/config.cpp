@@ -17,10 +17,10 @@ namespace {
 // Alphabetical, because these lists are printed in "unknown key" errors.
 constexpr std::string_view kTopLevelKeys[] = {"admin", "log", "max_connections", "network", "routes",
                                              "shutdown_timeout_ms"};
-constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_plaintext_upstream", "allowed_hosts",
-                                           "allowed_origins", "connect_to", "forwarded_headers", "http", "limits",
-                                           "listen", "liveness", "max_connections", "name", "reconnect", "timeouts",
-                                           "tls", "upstream", "upstream_headers"};
+constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_other_users", "allow_plaintext_upstream",
+                                           "allowed_hosts", "allowed_origins", "connect_to", "forwarded_headers",
+                                           "http", "limits", "listen", "liveness", "max_connections", "name",
+                                           "reconnect", "timeouts", "tls", "upstream", "upstream_headers"};
 
 RouteDraft read_route(Validator& v, const json& value, const std::string& path) {
     RouteDraft draft;
