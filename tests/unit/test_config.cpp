@@ -65,6 +65,10 @@ TEST_CASE("config: a minimal route gets every default") {
     CHECK(route.listen.is_loopback);
     CHECK_FALSE(route.allow_non_loopback);
     CHECK_FALSE(route.allow_other_users);
+    CHECK(route.http);
+    CHECK_FALSE(route.forwarded_headers);
+    CHECK(route.timeouts.response_ms == 60000);
+    CHECK(route.limits.max_body_bytes == 64ull << 20);
     CHECK(route.upstream.tls);
     CHECK(route.upstream.host == "gateway.test");
     CHECK(route.upstream.port == 443);
