@@ -97,6 +97,8 @@ std::string status_json(const StatusView& status) {
                           {"refused_owner_unknown", r.stats.refused_owner_unknown},
                           {"tls_handshakes_full", r.stats.tls_handshakes_full},
                           {"tls_handshakes_resumed", r.stats.tls_handshakes_resumed},
+                          {"http_requests", r.stats.http_requests},
+                          {"http_upstream_reused", r.stats.http_upstream_reused},
                           {"sessions", sessions}});
     }
     nlohmann::json doc = {
@@ -146,6 +148,11 @@ std::string metrics_text(const StatusView& whole) {
     per_route("loopgate_refused_owner_unknown_total", "counter",
               "TCP app connections closed at accept: the owner of their socket could not be told.",
               [](const RouteView& r) { return r.stats.refused_owner_unknown; });
+    per_route("loopgate_http_requests_total", "counter", "Plain HTTP requests forwarded (a browser UI's; not upgrades).",
+              [](const RouteView& r) { return r.stats.http_requests; });
+    per_route("loopgate_http_upstream_reused_total", "counter",
+              "Forwarded HTTP requests sent over an idle upstream connection instead of a new one.",
+              [](const RouteView& r) { return r.stats.http_upstream_reused; });
     per_route("loopgate_held_connections", "gauge", "Apps waiting for the upstream to come back.",
               [](const RouteView& r) { return r.held; });
     per_route("loopgate_upstream_up", "gauge", "1 when the route's upstream is reachable or not known to be down.",
