@@ -17,10 +17,10 @@ namespace {
 // Alphabetical, because these lists are printed in "unknown key" errors.
 constexpr std::string_view kTopLevelKeys[] = {"admin", "log", "max_connections", "network", "routes",
                                              "shutdown_timeout_ms"};
-constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_plaintext_upstream", "allowed_hosts",
-                                           "allowed_origins", "connect_to", "forwarded_headers", "http", "limits",
-                                           "listen", "liveness", "max_connections", "name", "reconnect", "timeouts",
-                                           "tls", "upstream", "upstream_headers"};
+constexpr std::string_view kRouteKeys[] = {"allow_non_loopback", "allow_other_users", "allow_plaintext_upstream",
+                                           "allowed_hosts", "allowed_origins", "connect_to", "forwarded_headers",
+                                           "http", "limits", "listen", "liveness", "max_connections", "name",
+                                           "reconnect", "timeouts", "tls", "upstream", "upstream_headers"};
 
 RouteDraft read_route(Validator& v, const json& value, const std::string& path) {
     RouteDraft draft;
@@ -41,7 +41,7 @@ RouteDraft read_route(Validator& v, const json& value, const std::string& path) 
     route.liveness = read_liveness(v, value, path);
     route.reconnect = read_reconnect(v, value, path);
     read_access(v, value, path, route);
-    route.http = v.read_bool(value, path, "http").value_or(true);
+    route.http = v.read_bool(value, path, "http", /*absent=*/true).value_or(true);
     route.forwarded_headers = v.read_bool(value, path, "forwarded_headers").value_or(false);
     route.allow_non_loopback = allow_non_loopback.value_or(false);
     route.allow_plaintext_upstream = allow_plaintext.value_or(false);

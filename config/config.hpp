@@ -96,6 +96,9 @@ struct Route {
     std::string name;
     ListenAddress listen;
     bool allow_non_loopback = false;        // must be true to listen outside 127.0.0.0/8
+    // TCP only: let in connections whose socket another local user owns (or
+    // that come from another machine). Off: only loopgate's own user and root.
+    bool allow_other_users = false;
     UpstreamUrl upstream;
     bool allow_plaintext_upstream = false;  // must be true for ws:// upstreams
     std::optional<std::string> connect_to;  // IPv4 literal replacing DNS; SNI/Host keep the name

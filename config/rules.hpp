@@ -30,7 +30,8 @@ bool read_listen(Validator& v, const json& route, const std::string& path, Liste
 // Two listen addresses that cannot both be bound.
 bool listen_clash(const ListenAddress& a, const ListenAddress& b);
 void check_loopback(Validator& v, const Route& route, const std::string& path);
-// allowed_hosts, allowed_origins, max_connections, upstream_headers (secrets).
+// allowed_hosts, allowed_origins, max_connections, upstream_headers (secrets),
+// allow_other_users (TCP listeners only).
 void read_access(Validator& v, const json& route, const std::string& path, Route& out);
 void check_unique_names(Validator& v, const std::vector<RouteDraft>& drafts);
 void check_unique_listen(Validator& v, const std::vector<RouteDraft>& drafts);

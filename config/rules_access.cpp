@@ -1,6 +1,6 @@
 // Rules for a route's listener and who may use it: name, listen address,
-// allow_non_loopback, allowed_hosts, allowed_origins, max_connections,
-// upstream_headers; and the checks across routes (unique names and addresses).
+// allow_non_loopback, allow_other_users, allowed_hosts, allowed_origins,
+// max_connections, upstream_headers; and the checks across routes (unique names and addresses).
 #include <algorithm>
 #include <utility>
 
@@ -105,6 +105,13 @@ void read_access(Validator& v, const json& route, const std::string& path, Route
                                                      });
     out.max_connections = v.read_uint<uint32_t>(route, path, "max_connections", out.max_connections, 1, 100000);
     out.upstream_headers = read_upstream_headers(v, route, path);
+    std::optional<bool> allow_other_users = v.read_bool(route, path, "allow_other_users");
+    out.allow_other_users = allow_other_users.value_or(false);
+    if (out.listen.is_unix() && out.allow_other_users) {
+        v.error(member_path(path, "allow_other_users"),
+                "has no effect on a unix socket listener (its file is mode 0600 in a directory only loopgate's user "
+                "can enter: other users cannot connect to it at all)");
+    }
     if (out.listen.is_unix() && !out.allowed_hosts.empty()) {
         v.error(member_path(path, "allowed_hosts"),
                 "has no effect on a unix socket listener (the Host check guards TCP listeners against DNS "

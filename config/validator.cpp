@@ -68,9 +68,10 @@ const json* Validator::read_object(const json& object, const std::string& path, 
     return value;
 }
 
-std::optional<bool> Validator::read_bool(const json& object, const std::string& path, const std::string& key) {
+std::optional<bool> Validator::read_bool(const json& object, const std::string& path, const std::string& key,
+                                         bool absent) {
     const json* value = find(object, key);
-    if (!value) return false;
+    if (!value) return absent;
     if (!expect(*value, Kind::boolean, member_path(path, key))) return std::nullopt;
     return value->get<bool>();
 }

@@ -69,9 +69,10 @@ public:
     // it is absent or not an object.
     const json* read_object(const json& object, const std::string& path, const std::string& key, KeyList allowed);
 
-    // Absent: false. Nothing when the value was given but is wrong, so that
+    // Absent: `absent`. Nothing when the value was given but is wrong, so that
     // checks which depend on the flag do not pile a second error on top.
-    std::optional<bool> read_bool(const json& object, const std::string& path, const std::string& key);
+    std::optional<bool> read_bool(const json& object, const std::string& path, const std::string& key,
+                                  bool absent = false);
 
     // An integer in min..max (or 0 when zero_means_off); absent or wrong: fallback.
     template <typename T>

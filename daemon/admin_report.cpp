@@ -93,8 +93,12 @@ std::string status_json(const StatusView& status) {
                           {"retiring", r.retiring},
                           {"sessions_active", r.sessions.size()},
                           {"sessions_total", r.stats.sessions_accepted},
+                          {"refused_other_user", r.stats.refused_other_user},
+                          {"refused_owner_unknown", r.stats.refused_owner_unknown},
                           {"tls_handshakes_full", r.stats.tls_handshakes_full},
                           {"tls_handshakes_resumed", r.stats.tls_handshakes_resumed},
+                          {"http_requests", r.stats.http_requests},
+                          {"http_upstream_reused", r.stats.http_upstream_reused},
                           {"sessions", sessions}});
     }
     nlohmann::json doc = {
@@ -138,6 +142,17 @@ std::string metrics_text(const StatusView& whole) {
               [](const RouteView& r) { return r.stats.sessions_accepted; });
     per_route("loopgate_upgrades_refused_total", "counter", "App connections answered with an HTTP error.",
               [](const RouteView& r) { return r.stats.upgrades_refused; });
+    per_route("loopgate_refused_other_user_total", "counter",
+              "TCP app connections closed at accept: their socket belongs to another local user.",
+              [](const RouteView& r) { return r.stats.refused_other_user; });
+    per_route("loopgate_refused_owner_unknown_total", "counter",
+              "TCP app connections closed at accept: the owner of their socket could not be told.",
+              [](const RouteView& r) { return r.stats.refused_owner_unknown; });
+    per_route("loopgate_http_requests_total", "counter", "Plain HTTP requests forwarded (a browser UI's; not upgrades).",
+              [](const RouteView& r) { return r.stats.http_requests; });
+    per_route("loopgate_http_upstream_reused_total", "counter",
+              "Forwarded HTTP requests sent over an idle upstream connection instead of a new one.",
+              [](const RouteView& r) { return r.stats.http_upstream_reused; });
     per_route("loopgate_held_connections", "gauge", "Apps waiting for the upstream to come back.",
               [](const RouteView& r) { return r.held; });
     per_route("loopgate_upstream_up", "gauge", "1 when the route's upstream is reachable or not known to be down.",
@@ -212,6 +227,10 @@ std::string status_text(const StatusView& status, bool& ready) {
         if (r.state == "down") out += " for " + std::to_string(r.down_for_ms / 1000) + " s: " + r.down_reason;
         out += "\n  sessions " + std::to_string(r.sessions.size()) + " open, " + std::to_string(r.stats.sessions_accepted) +
                " accepted, " + std::to_string(r.stats.upgrades_refused) + " refused; " + std::to_string(r.held) + " held\n";
+        if (r.stats.refused_other_user + r.stats.refused_owner_unknown != 0) {
+            out += "  closed at accept " + std::to_string(r.stats.refused_other_user) + " from other users, " +
+                   std::to_string(r.stats.refused_owner_unknown) + " whose owner was unknown\n";
+        }
         out += "  tls handshakes " + std::to_string(r.stats.tls_handshakes_full) + " full, " +
                std::to_string(r.stats.tls_handshakes_resumed) + " resumed\n";
         for (const auto& s : r.sessions) {

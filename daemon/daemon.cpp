@@ -97,7 +97,12 @@ int Daemon::run() {
     // other signals loopgate has no use for must not end it either.
     for (int ignored : {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM}) std::signal(ignored, SIG_IGN);
     apply_process_settings();
-    routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_, &trust_, &socket_files_});
+    // Opened whatever the routes say: a reload may add one that needs it.
+    std::string no_peer_owner;
+    peer_owner_ = open_peer_owner(no_peer_owner);
+    routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_, &trust_,
+                                                               &socket_files_, peer_owner_.get(), no_peer_owner,
+                                                               geteuid()});
     started_ms_ = clock_.now_ms();
     ActivatedSockets activated = take_activated_sockets();
     if (int status = routes_->start(config_.routes, activated); status != kExitOk) return status;

@@ -17,6 +17,7 @@
 #include "log.hpp"
 #include "log_sink.hpp"
 #include "network_monitor.hpp"
+#include "peer_owner.hpp"
 #include "route.hpp"
 #include "route_set.hpp"
 #include "timer.hpp"
@@ -82,6 +83,9 @@ private:
     // The system store as this process's environment names it (SSL_CERT_FILE, SSL_CERT_DIR).
     SystemTrustAnchors trust_ = SystemTrustAnchors::from_environment();
     UnixSocketFiles socket_files_;  // unix socket listeners' files: private, removed at the end
+    // Who owns an app's TCP socket, for every route: one per process (one
+    // netlink socket on Linux), opened before the routes start.
+    std::unique_ptr<PeerOwner> peer_owner_;
     std::unique_ptr<RouteSet> routes_;
     std::unique_ptr<AdminServer> admin_;
     // The endpoint a reload moved away from, kept until the next reload: the

@@ -40,6 +40,28 @@ std::shared_ptr<RouteSettings> RouteSet::prepare(const config::Route& route, std
     return settings;
 }
 
+bool RouteSet::check_users(const config::Route& route, std::string& error) const {
+    if (route.listen.is_unix()) return true;  // the socket file's mode keeps other users out
+    if (route.allow_other_users) {
+        log::warn("route lets other users in: any local user's app may use its upstream")
+            .kv("route", route.name)
+            .kv("allow_other_users", true);
+        return true;
+    }
+    if (env_.peer_owner == nullptr) {
+        error = "route \"" + route.name + "\": cannot tell which user an app connection comes from (" +
+                env_.peer_owner_error + "), and a TCP route lets in only loopgate's user unless allow_other_users " +
+                "is true: set allow_other_users to true on this route to let every local user in";
+        return false;
+    }
+    if (!route.listen.is_loopback) {
+        log::warn("route listens beyond loopback: a connection from another machine has no local owner and is refused")
+            .kv("route", route.name)
+            .kv("hint", "allow_other_users lets other machines (and users) in");
+    }
+    return true;
+}
+
 bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error, int activated_fd) {
     // Kept alive here: the listener replaces runtime->settings (with its access policy) when it starts.
     RouteSettingsPtr keep = settings;
@@ -50,6 +72,8 @@ bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out,
     runtime->clock = env_.clock;
     runtime->transports = env_.transports;
     runtime->socket_files = env_.socket_files;
+    runtime->peer_owner = env_.peer_owner;
+    runtime->own_uid = env_.own_uid;
     runtime->dialers = std::make_unique<UpstreamDialers>(env_.loop, runtime->stats, env_.transports);
     runtime->health = std::make_unique<RouteHealth>(*runtime);
     runtime->pool = std::make_unique<UpstreamPool>(*env_.clock);
@@ -82,6 +106,10 @@ int RouteSet::start(const std::vector<config::Route>& routes, ActivatedSockets& 
             if (found->second.empty()) activated.by_name.erase(found);
         }
         std::string error;
+        if (!check_users(route, error)) {
+            log::error("cannot start route").kv("route", route.name).kv("error", error);
+            return kExitConfig;
+        }
         auto settings = prepare(route, error);
         if (!settings) {
             log::error("cannot prepare TLS").kv("route", route.name).kv("error", error);
@@ -115,6 +143,7 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
     // First everything that can fail, changing nothing that runs.
     std::vector<std::shared_ptr<RouteSettings>> prepared;
     for (const auto& route : routes) {
+        if (!check_users(route, error)) return false;
         auto settings = prepare(route, error);
         if (!settings) return false;
         prepared.push_back(std::move(settings));

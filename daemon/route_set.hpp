@@ -9,7 +9,8 @@
 //  - a new route, or one whose listen address changed, gets a new listener;
 //  - a removed route (or the old listener of a changed one) stops accepting
 //    and is kept until its last session ends.
-// Nothing is changed when a new listener cannot start or TLS cannot be set up.
+// Nothing is changed when a new listener cannot start, TLS cannot be set up
+// or a TCP route that keeps other users out has no way to tell them apart.
 #pragma once
 
 #include <uv.h>
@@ -24,6 +25,7 @@
 #include "admin_report.hpp"
 #include "config.hpp"
 #include "listener.hpp"
+#include "peer_owner.hpp"
 #include "route.hpp"
 #include "timer.hpp"
 #include "transport.hpp"
@@ -39,6 +41,11 @@ public:
         ProcessLoad* process;
         const tls::TrustAnchors* trust;  // where "full" routes' anchors come from
         SocketFiles* socket_files;       // unix socket listeners' files
+        // Who owns an app's TCP socket (the daemon's, or null and why not);
+        // a TCP route without allow_other_users cannot start without it.
+        PeerOwner* peer_owner = nullptr;
+        std::string peer_owner_error;
+        uid_t own_uid = 0;  // the user a TCP route lets in, with root
     };
 
     explicit RouteSet(Environment environment);
@@ -48,7 +55,8 @@ public:
 
     // Starts every route, on the socket handed over for it when there is one
     // (taken out of `activated`). Returns an exit status: 0, kExitConfig when
-    // TLS cannot be set up, kExitUnavailable when a listener cannot start.
+    // TLS cannot be set up or a TCP route cannot tell users apart (see
+    // PeerOwner), kExitUnavailable when a listener cannot start.
     int start(const std::vector<config::Route>& routes, ActivatedSockets& activated);
     // A reload: true when applied; false (and `error`) when nothing changed.
     bool apply(const std::vector<config::Route>& routes, std::string& error);
@@ -75,6 +83,9 @@ private:
     };
 
     std::shared_ptr<RouteSettings> prepare(const config::Route& route, std::string& error) const;
+    // Whether the route can keep other users out as it says (or need not);
+    // logs what a route that lets them in, or listens beyond loopback, means.
+    bool check_users(const config::Route& route, std::string& error) const;
     bool open_route(std::shared_ptr<RouteSettings> settings, Running& out, std::string& error, int activated_fd = -1);
     void retire(Running running);
     void reap_retired();

@@ -55,6 +55,9 @@ public:
 private:
     const config::Route& config() const { return route_.settings->config; }
     void accept(Transport* app);
+    // Whether the app's TCP socket is our user's or root's (or the route lets
+    // everyone in); false after logging and counting the refusal.
+    bool admit(Transport& app);
     void call_on_idle_if_empty();
     void on_session_finished(Session* session) override;
 

@@ -43,6 +43,8 @@ public:
     // "127.0.0.1:41234" (the port really bound, also when the config said 0) or "unix:/path".
     const std::string& bound_address() const { return bound_; }
     uint16_t bound_port() const { return bound_port_; }  // TCP only
+    // TCP or unix, as the socket itself is (an adopted one may differ from the config).
+    Transport::Kind kind() const { return kind_; }
 
 private:
     struct Server {

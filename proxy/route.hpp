@@ -9,6 +9,8 @@
 //    every session of the route.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 
@@ -24,6 +26,7 @@ namespace loopgate {
 
 class RouteHealth;   // route_health.hpp; whoever destroys a RouteRuntime includes it
 class UpstreamPool;  // upstream_pool.hpp; likewise
+class PeerOwner;     // peer_owner.hpp
 
 struct RouteSettings {
     config::Route config;
@@ -48,6 +51,8 @@ struct RouteStats {
     uint64_t upgrades_refused = 0;        // answered with an HTTP error before the 101
     uint64_t upstream_failures = 0;       // dial, TLS or handshake failures
     uint64_t local_exhaustion = 0;        // refused 503: loopgate ran out of descriptors or memory
+    uint64_t refused_other_user = 0;      // closed at accept: the app's socket is another user's
+    uint64_t refused_owner_unknown = 0;   // closed at accept: whose socket it is could not be told
     uint64_t tls_handshakes_full = 0;     // upstream TLS handshakes that sent a certificate
     uint64_t tls_handshakes_resumed = 0;  // ... that resumed a cached session instead
     uint64_t upstream_dials = 0;          // dials started by sessions (not the health tracker's retries)
@@ -77,6 +82,11 @@ struct RouteRuntime {
     std::unique_ptr<DialerFactory> dialers;
     TransportSet* transports = nullptr;  // the data path's, for shutdown; may be null
     SocketFiles* socket_files = nullptr; // for a unix socket listener's file; null: TCP only
+    // Who owns an app's TCP socket, asked at accept unless the route has
+    // allow_other_users; the daemon's (one per process). Null: nobody can be
+    // told, so such a route lets no TCP connection in.
+    PeerOwner* peer_owner = nullptr;
+    uid_t own_uid = 0;  // the user whose apps are let in (with root): loopgate's effective uid
 };
 
 }  // namespace loopgate

@@ -75,6 +75,21 @@ void Transport::set_socket_options() {
     }
 }
 
+int Transport::tcp_ends(sockaddr_in& local, sockaddr_in& peer) const {
+    if (init_error_ != 0) return init_error_;
+    if (kind_ != Kind::tcp) return UV_EINVAL;
+    sockaddr_storage mine{};
+    sockaddr_storage theirs{};
+    int mine_len = sizeof mine;
+    int theirs_len = sizeof theirs;
+    if (int rc = uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&mine), &mine_len)) return rc;
+    if (int rc = uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&theirs), &theirs_len)) return rc;
+    if (mine.ss_family != AF_INET || theirs.ss_family != AF_INET) return UV_EINVAL;
+    std::memcpy(&local, &mine, sizeof local);
+    std::memcpy(&peer, &theirs, sizeof peer);
+    return 0;
+}
+
 int Transport::accept_from(uv_stream_t* server) {
     if (init_error_ != 0) return init_error_;
     int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));

@@ -113,6 +113,9 @@ public:
     void close();
 
     const std::string& peer() const { return peer_; }
+    // A TCP connection's two IPv4 ends, as the kernel has them: 0, or a uv
+    // error (UV_EINVAL for a unix socket or another family).
+    int tcp_ends(sockaddr_in& local, sockaddr_in& peer) const;
     SSL* ssl() const { return ssl_; }
 
 private:

@@ -16,8 +16,10 @@ REQUEST_MS = 500
 
 @pytest.fixture
 def guarded(start_loopgate, gateway, certs):
-    """loopgate with tight limits, plus one healthy session opened before any bad request."""
-    route = route_for(gateway, certs,
+    """loopgate with tight limits, plus one healthy session opened before any bad request. A
+    WebSocket-only route ("http": false): a request without "Upgrade: websocket" is refused
+    here, not forwarded (test_http_forward.py covers the forwarding)."""
+    route = route_for(gateway, certs, http=False,
                       limits={"max_request_header_bytes": MAX_HEADER_BYTES, "max_message_bytes": MAX_MESSAGE_BYTES},
                       timeouts={"request_ms": REQUEST_MS})
     loopgate = start_loopgate({"routes": [route]})

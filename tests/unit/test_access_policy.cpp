@@ -107,14 +107,56 @@ TEST_CASE("policy: no Origin is a native app and is let in; an Origin must be li
           "more than one Origin header");
 }
 
-TEST_CASE("policy: by default every browser page is refused, also on a unix socket") {
-    for (const char* listen : {"127.0.0.1:0", "unix:/tmp/lg.sock"}) {
-        AccessPolicy policy = AccessPolicy::for_route(tcp_route("", listen), 18789);
-        CHECK(refusal(policy, request("localhost:18789", {"http://localhost:18789"})) != "");
-    }
+TEST_CASE("policy: by default only the listener's own pages are let in, and none on a unix socket") {
+    AccessPolicy tcp = AccessPolicy::for_route(tcp_route(), 18789);
+    // Only pages this listener served carry its origin (HTTP forwarding is on by default).
+    CHECK(refusal(tcp, request("localhost:18789", {"http://localhost:18789"})) == "");
+    CHECK(refusal(tcp, request("127.0.0.1:18789", {"http://127.0.0.1:18789"})) == "");
+    CHECK(refusal(tcp, request("127.0.0.1:18789", {"http://127.0.0.1:18790"})) != "");
+    CHECK(refusal(tcp, request("127.0.0.1:18789", {"https://127.0.0.1:18789"})) != "");
+    CHECK(refusal(tcp, request("127.0.0.1:18789", {"http://evil.test:18789"})) != "");
+    // Without HTTP forwarding the listener serves no page: its origin is no one's.
+    AccessPolicy no_http = AccessPolicy::for_route(tcp_route(R"(, "http": false)"), 18789);
+    CHECK(refusal(no_http, request("localhost:18789", {"http://localhost:18789"})) != "");
+    // A unix socket has no origin a browser could have loaded a page from.
+    AccessPolicy unix_socket = AccessPolicy::for_route(tcp_route("", "unix:/tmp/lg.sock"), 18789);
+    CHECK(refusal(unix_socket, request("localhost:18789", {"http://localhost:18789"})) != "");
 }
 
 TEST_CASE("policy: a default-constructed policy lets nothing in") {
     AccessPolicy nothing;
     CHECK(refusal(nothing, request("127.0.0.1")) != "");
+}
+
+TEST_CASE("policy: plain HTTP from another site may navigate, never fetch (Fetch Metadata)") {
+    AccessPolicy policy = AccessPolicy::for_route(tcp_route(R"(, "allowed_origins": ["http://localhost:5173"])"), 18789);
+    auto with = [](std::string method, std::vector<std::pair<std::string, std::string>> headers) {
+        loopgate::http::Request req = request("127.0.0.1:18789");
+        req.method = std::move(method);
+        for (auto& [name, value] : headers) req.headers.add(name, value);
+        return req;
+    };
+    auto http_refusal = [&](const loopgate::http::Request& req) {
+        auto refused = policy.check_http(req);
+        return refused ? refused->reason : std::string();
+    };
+    // A native client, and the listener's own pages.
+    CHECK(http_refusal(with("GET", {})) == "");
+    CHECK(http_refusal(with("POST", {{"Sec-Fetch-Site", "same-origin"}, {"Sec-Fetch-Mode", "cors"}})) == "");
+    CHECK(http_refusal(with("POST", {{"Origin", "http://127.0.0.1:18789"}, {"Sec-Fetch-Site", "same-origin"}})) == "");
+    // Another site: a link followed (a top-level GET) is fine, anything else is not.
+    CHECK(http_refusal(with("GET", {{"Sec-Fetch-Site", "cross-site"}, {"Sec-Fetch-Mode", "navigate"}})) == "");
+    CHECK(http_refusal(with("GET", {{"Sec-Fetch-Site", "cross-site"}, {"Sec-Fetch-Mode", "no-cors"}})) ==
+          "a page on another site may only navigate to route \"gw\", not fetch from it (Sec-Fetch-Site: "
+          "\"cross-site\", Sec-Fetch-Mode: \"no-cors\"); if you trust that page, add its origin to the route's "
+          "allowed_origins");
+    CHECK(http_refusal(with("POST", {{"Sec-Fetch-Site", "same-site"}, {"Sec-Fetch-Mode", "navigate"}})) != "");
+    CHECK(http_refusal(with("POST", {{"Origin", "http://evil.test"}})).rfind("Origin \"http://evil.test\" is not allowed", 0) == 0);
+    // A page from an allowed origin says who it is, and may fetch.
+    CHECK(http_refusal(with("POST", {{"Origin", "http://localhost:5173"}, {"Sec-Fetch-Site", "cross-site"},
+                                     {"Sec-Fetch-Mode", "cors"}})) == "");
+    // The Host check holds for HTTP as for upgrades.
+    loopgate::http::Request rebound = with("GET", {});
+    rebound.headers.list().front().value = "evil.test";
+    CHECK(http_refusal(rebound).rfind("Host \"evil.test\" is not a name of this listener", 0) == 0);
 }

@@ -64,6 +64,11 @@ TEST_CASE("config: a minimal route gets every default") {
     CHECK(route.listen.port == 0);
     CHECK(route.listen.is_loopback);
     CHECK_FALSE(route.allow_non_loopback);
+    CHECK_FALSE(route.allow_other_users);
+    CHECK(route.http);
+    CHECK_FALSE(route.forwarded_headers);
+    CHECK(route.timeouts.response_ms == 60000);
+    CHECK(route.limits.max_body_bytes == 64ull << 20);
     CHECK(route.upstream.tls);
     CHECK(route.upstream.host == "gateway.test");
     CHECK(route.upstream.port == 443);
@@ -209,8 +214,9 @@ TEST_CASE("config: duplicate keys are errors at any depth") {
 // (alphabetical). Adding a config key means adding it here too.
 const std::string kTopKeys = "admin, log, max_connections, network, routes, shutdown_timeout_ms";
 const std::string kRouteKeys =
-    "allow_non_loopback, allow_plaintext_upstream, allowed_hosts, allowed_origins, connect_to, forwarded_headers, "
-    "http, limits, listen, liveness, max_connections, name, reconnect, timeouts, tls, upstream, upstream_headers";
+    "allow_non_loopback, allow_other_users, allow_plaintext_upstream, allowed_hosts, allowed_origins, connect_to, "
+    "forwarded_headers, http, limits, listen, liveness, max_connections, name, reconnect, timeouts, tls, upstream, "
+    "upstream_headers";
 const std::string kTimeoutKeys = "close_ms, connect_ms, handshake_ms, idle_ms, request_ms, response_ms";
 const std::string kLimitKeys = "max_body_bytes, max_frame_bytes, max_message_bytes, max_request_header_bytes";
 const std::string kTlsKeys = "ca_dir, ca_file, client_cert, client_key, max_version, min_version, pins, verify";

@@ -7,6 +7,8 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "exit_status.hpp"
+#include "peer_owner.hpp"
 #include "route_set.hpp"
 #include "trust_store.hpp"
 #include "unix_socket_file.hpp"
@@ -51,10 +53,23 @@ struct Blocker {
     uint16_t port;
 };
 
+// Never asked here: no test connects.
+struct NoOwner final : PeerOwner {
+    std::optional<uid_t> owner_of(const sockaddr_in&, const sockaddr_in&, std::string& error) override {
+        error = "not in this test";
+        return std::nullopt;
+    }
+};
+
 struct Fixture {
-    explicit Fixture(SystemTrustAnchors anchors = SystemTrustAnchors::from_environment()) : trust(std::move(anchors)) {
+    // can_tell_owners false: a system that cannot tell who owns a TCP socket.
+    explicit Fixture(SystemTrustAnchors anchors = SystemTrustAnchors::from_environment(), bool can_tell_owners = true)
+        : trust(std::move(anchors)) {
         uv_loop_init(&loop);
-        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process, &trust, &socket_files});
+        PeerOwner* peer_owner = can_tell_owners ? &owner : nullptr;
+        routes = std::make_unique<RouteSet>(RouteSet::Environment{&loop, &clock, &transports, &process, &trust,
+                                                                  &socket_files, peer_owner, "no sock_diag here",
+                                                                  geteuid()});
     }
     ~Fixture() {
         routes.reset();
@@ -71,6 +86,7 @@ struct Fixture {
     ProcessLoad process;
     SystemTrustAnchors trust;
     UnixSocketFiles socket_files;
+    NoOwner owner;
     std::unique_ptr<RouteSet> routes;
 };
 
@@ -145,4 +161,26 @@ TEST_CASE("route set: two data paths in one process each trust what their owner 
     CHECK_FALSE(trusting.routes->address_of("gw").empty());
     CHECK(empty.start({tls}) != 0);
     CHECK(empty.routes->address_of("gw").empty());
+}
+
+TEST_CASE("route set: a TCP route that keeps other users out does not start where owners cannot be told") {
+    std::string expected =
+        "route \"gw\": cannot tell which user an app connection comes from (no sock_diag here), and a TCP route "
+        "lets in only loopgate's user unless allow_other_users is true: set allow_other_users to true on this "
+        "route to let every local user in";
+    {
+        Fixture f(SystemTrustAnchors::from_environment(), false);
+        CHECK(f.start({plain_route("gw")}) == kExitConfig);
+        CHECK(f.routes->address_of("gw").empty());
+    }
+    Fixture f(SystemTrustAnchors::from_environment(), false);
+    config::Route open = plain_route("gw");
+    open.allow_other_users = true;
+    REQUIRE(f.start({open}) == 0);
+    std::string before = f.routes->address_of("gw");
+    // A reload that turns the check on changes nothing, and says why.
+    std::string error;
+    CHECK_FALSE(f.routes->apply({plain_route("gw")}, error));
+    CHECK(error == expected);
+    CHECK(f.routes->address_of("gw") == before);
 }

@@ -215,3 +215,23 @@ TEST_CASE("config: two routes cannot listen on the same address") {
 
 // ---------------------------------------------------------------------------
 // upstream
+
+TEST_CASE("config: allow_other_users is a TCP route's boolean, off by default") {
+    CHECK_FALSE(parse_ok(route_config("")).routes.at(0).allow_other_users);
+    CHECK(parse_ok(route_config(R"(, "allow_other_users": true)")).routes.at(0).allow_other_users);
+    CHECK_FALSE(parse_ok(route_config(R"(, "allow_other_users": false)")).routes.at(0).allow_other_users);
+    check_route_error(R"(, "allow_other_users": "yes")", "routes[0].allow_other_users: expected a boolean, got string");
+    check_route_error(R"(, "allow_other_users": 1)", "routes[0].allow_other_users: expected a boolean, got number");
+    // With allow_non_loopback, another machine's connections need it too; both parse.
+    auto open = parse_ok(route_with(R"("name": "gw", "upstream": "wss://g.test", "listen": "0.0.0.0:9000", )"
+                                    R"("allow_non_loopback": true, "allow_other_users": true)"));
+    CHECK(open.routes.at(0).allow_other_users);
+}
+
+TEST_CASE("config: allow_other_users on a unix socket route is refused: its file mode decides") {
+    std::string unix_route = R"("name": "gw", "upstream": "wss://g.test", "listen": "unix:/run/lg/lg.sock")";
+    check_errors(route_with(unix_route + R"(, "allow_other_users": true)"),
+                 {"routes[0].allow_other_users: has no effect on a unix socket listener (its file is mode 0600 in a "
+                  "directory only loopgate's user can enter: other users cannot connect to it at all)"});
+    CHECK_FALSE(parse_ok(route_with(unix_route + R"(, "allow_other_users": false)")).routes.at(0).allow_other_users);
+}
