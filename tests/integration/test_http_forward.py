@@ -345,6 +345,32 @@ def test_request_body_reaches_the_upstream_while_the_app_is_still_sending(web, u
     assert response.status == 200 and sha(response.body) == sha(body)
 
 
+def test_body_arriving_before_the_upstream_connection_is_ready_is_forwarded_whole(web, upstream, connect):
+    """The head and 4 MiB of body in one go, while loopgate is still dialing the upstream (no
+    pooled connection yet): the bytes read during the dial must not stall the rest."""
+    body = os.urandom(4 * MIB)
+    conn = connect(web.port)
+    request = HttpConn.build("POST", "/api/echo", conn.authority, body=body)
+    sending = conn.sock.dup()  # its own timeout, apart from the reader's
+    sending.settimeout(30)
+
+    def send():
+        with sending:
+            try:
+                sending.sendall(request)
+            except OSError:
+                pass  # loopgate answered and closed early: the response says why
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    response = conn.read_response(timeout=30)
+    sender.join(5)
+    assert response.status == 200, response
+    assert sha(response.body) == sha(body)
+    [seen] = upstream.wait_requests(1, "/api/echo")
+    assert (seen.body_length, seen.body_sha256) == (len(body), sha(body))
+
+
 def test_event_stream_delivers_its_first_event_before_the_upstream_ends_the_response(web, upstream, connect):
     conn = connect(web.port)
     conn.request("GET", "/events", headers=[("Accept", "text/event-stream")])
@@ -427,7 +453,7 @@ def test_early_hints_103_reaches_the_app_before_the_response(web, connect):
 
 
 def test_response_trailers_reach_the_app(web, connect):
-    body = os.urandom(300_000)
+    body = os.urandom(60_000)  # small: large bodies have tests of their own
     response = connect(web.port).exchange("POST", "/chunked-echo", body=body, timeout=30)
     assert response.status == 200 and response.body == body
     assert response.framing == "chunked"
