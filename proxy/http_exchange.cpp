@@ -153,6 +153,8 @@ void HttpExchange::send_request() {
         std::string early = std::move(pending_app_bytes_);
         pending_app_bytes_.clear();
         forward_request_body(early.data(), early.size());
+        // Reading may have stopped while the early bytes piled up: the upstream takes them now.
+        if (!finished_ && !request_done_ && !upstream_->above_high_water()) app_.read_start();
     }
     if (!finished_ && request_done_ && !deadline_->active()) {
         uint32_t ms = route_.config.timeouts.response_ms;
