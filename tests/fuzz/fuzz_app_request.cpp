@@ -3,7 +3,10 @@
 // and the route's Host/Origin policy must answer without crashing, the same
 // way for every chunking; a refusal's reason (which reaches logs and the
 // response body) carries no control bytes; and anything loopgate writes back
-// or forwards must be well-formed HTTP.
+// or forwards must be well-formed HTTP. A plain (non-upgrade) request on a
+// route that forwards HTTP goes through the HTTP policy and is rewritten as
+// a forwarded request; its body, streamed, must end at the same byte however
+// the stream is split.
 //
 // Options byte: bits 0-1 pick the header limit (16384, 1024, 128, 40 bytes),
 // bits 2-3 the upstream the request is rewritten for, bits 4-5 the route's
@@ -20,6 +23,7 @@
 #include "config.hpp"
 #include "fuzz_http.hpp"
 #include "handshake.hpp"
+#include "http_forward.hpp"
 
 using namespace loopgate;
 using namespace loopgate::fuzz;
@@ -137,6 +141,55 @@ void check_forwarded(const http::Request& app, const config::UpstreamUrl& upstre
     require(same_headers(sent.headers, expected), "the upstream headers are not exactly the app's end-to-end ones");
 }
 
+// A plain request forwarded: the method and target (under the base path)
+// survive, Host is the upstream's, and no hop-by-hop header reaches it.
+void check_forwarded_http(const http::Request& app, const config::UpstreamUrl& upstream) {
+    std::string text = http_forward::request_head(app, upstream, {}, false, "127.0.0.1:18789", "127.0.0.1");
+    http::Reader reader(http::Reader::Kind::request, 1 << 20, 0, true);
+    if (!reads_back(reader, text, "the HTTP request sent upstream")) return;
+    const http::Request& sent = reader.request();
+    require(sent.method == app.method, "the forwarded method changed");
+    require(sent.target == handshake::upstream_target(upstream.base_path, app.target), "the forwarded target changed");
+    require(sent.headers.count("host") == 1 && *sent.headers.find("host") == upstream.authority(),
+            "the forwarded request does not carry exactly the upstream's Host");
+    for (std::string_view hop : {"connection", "keep-alive", "proxy-connection", "te", "upgrade"}) {
+        require(sent.headers.count(hop) == 0, "a hop-by-hop header was forwarded");
+    }
+}
+
+// Where the body after a complete head ends, fed in the input's chunks.
+// Returns the bytes it took, or -1 (not ended), or -2 (an error).
+long streamed_body_end(http::Reader& reader, std::string_view rest, const std::vector<size_t>& sizes) {
+    size_t at = 0;
+    size_t turn = 0;
+    do {
+        size_t want = sizes.empty() ? rest.size() : sizes[turn++ % sizes.size()];
+        size_t len = std::min(want, rest.size() - at);
+        size_t consumed = 0;
+        auto status = reader.feed_body(rest.data() + at, len, consumed);
+        require(consumed <= len, "feed_body consumed more bytes than it was given");
+        if (status == http::Reader::Status::error) return -2;
+        at += consumed;
+        if (status == http::Reader::Status::complete) return static_cast<long>(at);
+        require(consumed == len, "feed_body left bytes of an unfinished body");
+    } while (at < rest.size());
+    return -1;
+}
+
+void check_streamed_body(const ChunkedInput& input, size_t head_bytes, size_t limit) {
+    std::string_view rest = input.stream.substr(head_bytes);
+    http::Reader chunked(http::Reader::Kind::request, limit, 0, true);
+    http::Reader whole(http::Reader::Kind::request, limit, 0, true);
+    size_t consumed = 0;
+    require(chunked.feed(input.stream.data(), head_bytes, consumed) == http::Reader::Status::complete &&
+                whole.feed(input.stream.data(), head_bytes, consumed) == http::Reader::Status::complete,
+            "a head read once is not read again");
+    long a = streamed_body_end(chunked, rest, input.chunk_sizes);
+    long b = streamed_body_end(whole, rest, {});
+    require(a == b, "where a streamed body ends depends on how the bytes were split");
+    if (a >= 0) require(chunked.body_bytes() == whole.body_bytes(), "the body's size depends on the split");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -156,7 +209,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "a complete request head is not within the limit or not exactly the bytes consumed");
 
     const http::Request& request = chunked.request();
-    // In the session's order: a valid upgrade first, then who may use the route.
+    // In the session's order: plain HTTP on a route that forwards it, else a
+    // valid upgrade first, then who may use the route.
+    if (!handshake::is_websocket_upgrade(request)) {
+        if (auto denied = access_for(input.options).check_http(request)) {
+            require(denied->status == 403, "an HTTP policy refusal is not a 403");
+            check_refusal_is_http(*denied);
+        } else {
+            check_forwarded_http(request, upstream_for(input.options));
+        }
+        check_streamed_body(input, a.consumed, limit);
+        return 0;
+    }
     if (auto refusal = handshake::check_app_request(request)) {
         check_refusal_is_http(*refusal);
     } else if (auto denied = access_for(input.options).check(request)) {

@@ -113,6 +113,20 @@ def app_requests():
         "many-fields": http(get, with_headers(*[(f"X-F{i}", "v") for i in range(101)])),
         "tls-client-hello": bytes.fromhex("16030100a5010000a10303") + bytes(32) + b"\x00\x00\x02\x13\x01\x01\x00",
         "truncated": http(get, UPGRADE)[:40],
+        # Plain HTTP, forwarded on a route that allows it: bodies streamed, the next request behind.
+        "http-post-length": http("POST /api/echo HTTP/1.1", [("Host", "127.0.0.1:18789"), ("Content-Length", "5")],
+                                 b"helloGET /next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        "http-post-chunked": http("POST /api HTTP/1.1", [("Host", "127.0.0.1:18789"), ("Transfer-Encoding", "chunked")],
+                                  b"5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n"),
+        "http-bad-chunk": http("PUT /x HTTP/1.1", [("Host", "127.0.0.1"), ("Transfer-Encoding", "chunked")],
+                               b"zz\r\nhello\r\n"),
+        "http-fetch-cross-site": http("GET /api HTTP/1.1", [("Host", "127.0.0.1:18789"),
+                                                            ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors")]),
+        "http-navigate": http("GET / HTTP/1.1", [("Host", "localhost:18789"), ("Sec-Fetch-Site", "cross-site"),
+                                                 ("Sec-Fetch-Mode", "navigate"), ("Connection", "keep-alive, X-Hop"),
+                                                 ("X-Hop", "1"), ("TE", "trailers")]),
+        "http-own-origin": http("POST /api HTTP/1.1", [("Host", "127.0.0.1:18789"), ("Origin", "http://127.0.0.1:18789"),
+                                                       ("Content-Length", "2")], b"{}"),
     }
 
 
