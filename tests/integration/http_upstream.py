@@ -51,7 +51,9 @@ import threading
 import time
 import urllib.parse
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+import recording_upstream
+from recording_upstream import server_frame, unmask
+
 MAX_HEAD_BYTES = 1 << 20
 PIECE = 1 << 16
 
@@ -128,32 +130,7 @@ def pattern(n):
 
 
 def accept_key(key):
-    return base64.b64encode(hashlib.sha1((key.strip() + GUID).encode()).digest()).decode()
-
-
-def unmask(payload, key):
-    n = len(payload)
-    if n == 0:
-        return b""
-    stream = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
-
-
-def ws_frame(opcode, payload=b"", fin=True):
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + struct.pack("!H", n)
-    else:
-        head += bytes([127]) + struct.pack("!Q", n)
-    return head + payload
-
-
-REASONS = {100: "Continue", 101: "Switching Protocols", 103: "Early Hints", 200: "OK", 204: "No Content",
-           302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-           404: "Not Found", 426: "Upgrade Required", 500: "Internal Server Error", 503: "Service Unavailable"}
+    return recording_upstream.accept_key(key.strip())
 
 
 class Closed(Exception):
@@ -652,15 +629,15 @@ class HttpUpstream:
                 payload = unmask(payload, mask)
             opcode, fin = b0 & 0x0F, bool(b0 & 0x80)
             if opcode == 0x8:
-                self._send(conn, ws_frame(0x8, payload[:2] if len(payload) >= 2 else b""))
+                self._send(conn, server_frame(0x8, payload[:2] if len(payload) >= 2 else b""))
                 return False
             if opcode == 0x9:
-                self._send(conn, ws_frame(0xA, payload))
+                self._send(conn, server_frame(0xA, payload))
             elif opcode in (0x0, 0x1, 0x2):
                 with self._changed:
                     rec.ws_messages.append((opcode, payload))
                     self._changed.notify_all()
-                self._send(conn, ws_frame(opcode, payload, fin))
+                self._send(conn, server_frame(opcode, payload, fin))
 
 
 def _shutdown(raw):

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "ipv4.hpp"
 #include "fakes.hpp"
 #include "listener.hpp"
 #include "peer_owner.hpp"
@@ -20,14 +21,6 @@
 using namespace loopgate;
 
 namespace {
-
-sockaddr_in address(const char* ip, uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
 
 }  // namespace
 
@@ -55,7 +48,7 @@ struct ListenerFixture {
         listener = std::make_unique<Listener>(&loop, route.runtime);
         std::string error;
         REQUIRE_MESSAGE(listener->start(error), error);
-        server = address("127.0.0.1", listener->bound_port());
+        server = test::ipv4("127.0.0.1", listener->bound_port());
     }
     ~ListenerFixture() {
         if (client >= 0) ::close(client);

@@ -11,22 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "ipv4.hpp"
 #include "pcblist.hpp"
 
 using namespace loopgate;
 
 namespace {
 
-sockaddr_in address(const char* ip, uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
-
-const sockaddr_in kApp = address("127.0.0.1", 50122);
-const sockaddr_in kOurs = address("127.0.0.1", 18789);
+const sockaddr_in kApp = test::ipv4("127.0.0.1", 50122);
+const sockaddr_in kOurs = test::ipv4("127.0.0.1", 18789);
 
 }  // namespace
 
@@ -81,7 +74,7 @@ struct PcbList {
 TEST_CASE("pcblist: the app's socket is found among the machine's, by its own address") {
     PcbList list;
     list.socket(kOurs, kApp, 0)                          // our accepted socket: the other side
-        .socket(address("127.0.0.1", 50000), kOurs, 77)  // another app
+        .socket(test::ipv4("127.0.0.1", 50000), kOurs, 77)  // another app
         .socket(kApp, kOurs, 501)
         .generation();
     std::string error;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "ipv4.hpp"
 #include "peer_owner.hpp"
 
 #if defined(__linux__)
@@ -27,16 +28,8 @@ using namespace loopgate;
 
 namespace {
 
-sockaddr_in address(const char* ip, uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
-
-const sockaddr_in kApp = address("127.0.0.1", 50122);
-const sockaddr_in kOurs = address("127.0.0.1", 18789);
+const sockaddr_in kApp = test::ipv4("127.0.0.1", 50122);
+const sockaddr_in kOurs = test::ipv4("127.0.0.1", 18789);
 
 }  // namespace
 
@@ -228,10 +221,10 @@ TEST_CASE("sock_diag: another socket than the one asked about is never taken for
     CHECK(answer.kind == Kind::incomplete);
     CHECK(answer.foreign == 1);
 
-    for (auto other : {sock_diag::Tuple{address("127.0.0.1", 50123), kOurs},
-                       sock_diag::Tuple{address("127.0.0.2", 50122), kOurs},
-                       sock_diag::Tuple{kApp, address("127.0.0.1", 18790)},
-                       sock_diag::Tuple{kApp, address("127.0.0.3", 18789)}}) {
+    for (auto other : {sock_diag::Tuple{test::ipv4("127.0.0.1", 50123), kOurs},
+                       sock_diag::Tuple{test::ipv4("127.0.0.2", 50122), kOurs},
+                       sock_diag::Tuple{kApp, test::ipv4("127.0.0.1", 18790)},
+                       sock_diag::Tuple{kApp, test::ipv4("127.0.0.3", 18789)}}) {
         Datagram wrong;
         wrong.socket(7, other, 0);
         CHECK(owner_reply(wrong).kind == Kind::incomplete);
@@ -290,7 +283,7 @@ namespace {
 struct LoopbackPair {
     LoopbackPair() {
         listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in any = address("127.0.0.1", 0);
+        sockaddr_in any = test::ipv4("127.0.0.1", 0);
         REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0);
         REQUIRE(::listen(listener, 4) == 0);
         socklen_t len = sizeof server;

@@ -16,15 +16,7 @@
 
 namespace fs = std::filesystem;
 using loopgate::config::LoadResult;
-using loopgate::test::check_errors;
-using loopgate::test::check_route_error;
-using loopgate::test::Errors;
-using loopgate::test::parse;
-using loopgate::test::parse_errors;
-using loopgate::test::parse_ok;
-using loopgate::test::route_config;
-using loopgate::test::route_with;
-using loopgate::test::TempDir;
+using namespace loopgate::test;
 
 namespace {
 
