@@ -45,6 +45,8 @@ public:
     RequestPhase& operator=(const RequestPhase&) = delete;
 
     void on_app_data(const char* data, size_t len);
+    // A kept-alive connection that has not begun its next request.
+    bool waiting_idle() const { return waiting_idle_; }
 
 private:
     void start_request_deadline();

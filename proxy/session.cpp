@@ -78,6 +78,8 @@ std::optional<std::string> Session::over_capacity() const {
 void Session::shut_down() {
     if (phase_ == Phase::relaying) relay_->shut_down();
     else if (phase_ == Phase::forwarding) exchange_->shut_down();
+    // An idle kept-alive connection asked nothing: a 503 there would answer no request.
+    else if (phase_ == Phase::reading_request && request_phase_->waiting_idle()) end_idle_connection();
     else if (phase_ != Phase::finished) refuse({503, "loopgate is shutting down", {{"Retry-After", "1"}}});
     settle();
 }

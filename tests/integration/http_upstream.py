@@ -133,6 +133,11 @@ def accept_key(key):
     return recording_upstream.accept_key(key.strip())
 
 
+REASONS = {100: "Continue", 101: "Switching Protocols", 103: "Early Hints", 200: "OK", 204: "No Content",
+           302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+           404: "Not Found", 426: "Upgrade Required", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
 class Closed(Exception):
     """The peer closed the connection (or reset it) while the server was reading."""
 

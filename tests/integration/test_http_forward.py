@@ -13,6 +13,7 @@ import html
 import http.client
 import http.server
 import json
+import signal
 import os
 import re
 import shutil
@@ -642,6 +643,15 @@ def test_connection_close_from_the_app_is_honoured(web, connect):
     assert response.status == 200
     assert "close" in response.connection_tokens()
     assert conn.wait_eof(timeout=5)
+
+
+def test_shutdown_ends_an_idle_kept_alive_connection_without_a_stray_response(web, connect):
+    conn = connect(web.port)
+    assert conn.exchange("GET", "/api/json").status == 200
+    web.process.signal(signal.SIGTERM)
+    # A 503 here would answer no request, and a browser would take it for the next one's.
+    assert conn.wait_eof(timeout=5)
+    assert web.process.wait(timeout=10) == 0
 
 
 def test_upstream_closing_after_its_response_costs_the_app_nothing(web, upstream, connect):
