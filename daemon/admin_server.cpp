@@ -110,10 +110,13 @@ private:
     Timer deadline_;
 };
 
-AdminServer::AdminServer(uv_loop_t* loop, SocketFiles* files, Snapshot snapshot, Reload reload)
+AdminServer::AdminServer(uv_loop_t* loop, SocketFiles* files, PeerOwner* owners, uid_t self, Snapshot snapshot,
+                         Reload reload)
     : loop_(loop),
       snapshot_(std::move(snapshot)),
       reload_(std::move(reload)),
+      owners_(owners),
+      self_(self),
       socket_(loop, "listener", "admin", nullptr, files) {}
 
 AdminServer::~AdminServer() {
@@ -122,16 +125,36 @@ AdminServer::~AdminServer() {
 }
 
 bool AdminServer::start(const config::ListenAddress& listen, std::string& error) {
+    // It tells where loopgate connects and lets its caller reload it: never another user's.
+    if (!listen.is_unix() && owners_ == nullptr) {
+        error = "this system cannot tell which user a TCP connection comes from, so a TCP admin endpoint would be "
+                "open to every local user; listen on a unix socket instead (\"unix:/path\")";
+        return false;
+    }
     if (!socket_.start(listen, [this](Transport* connection) { accept(connection); }, error)) return false;
     config::Route admin;  // the access policy of a route listening there, with no browser origin allowed
     admin.name = "admin";
     admin.listen = listen;
+    admin.http = false;  // it serves no page: no origin is its own
     access_ = AccessPolicy::for_route(admin, socket_.bound_port());
     log::info("admin endpoint listening").kv("address", socket_.bound_address());
     return true;
 }
 
-void AdminServer::accept(Transport* connection) { exchanges_.insert(new Exchange(*this, connection)); }
+void AdminServer::accept(Transport* connection) {
+    if (socket_.kind() == Transport::Kind::tcp) {
+        OwnerCheck check = check_owner(*connection, owners_, self_);
+        if (!check.allowed) {
+            log::warn("admin endpoint: refused a connection from another user")
+                .kv("app", connection->peer())
+                .kv("uid", check.uid ? std::to_string(*check.uid) : std::string("unknown"))
+                .kv("error", check.error);
+            connection->close();  // nothing read, nothing answered
+            return;
+        }
+    }
+    exchanges_.insert(new Exchange(*this, connection));
+}
 
 void AdminServer::finished(Exchange* exchange) {
     exchanges_.erase(exchange);

@@ -23,6 +23,7 @@
 #include "admin_report.hpp"
 #include "config.hpp"
 #include "listening_socket.hpp"
+#include "peer_owner.hpp"
 
 namespace loopgate {
 
@@ -35,8 +36,9 @@ public:
     };
     using Reload = std::function<ReloadResult()>;
 
-    // `files` make a unix socket endpoint's file private (the daemon's UnixSocketFiles).
-    AdminServer(uv_loop_t* loop, SocketFiles* files, Snapshot snapshot, Reload reload);
+    // `files` make a unix socket endpoint's file private (the daemon's UnixSocketFiles);
+    // on TCP, `owners` tells who is at the other end: only `self` and root get in.
+    AdminServer(uv_loop_t* loop, SocketFiles* files, PeerOwner* owners, uid_t self, Snapshot snapshot, Reload reload);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
@@ -56,6 +58,8 @@ private:
     uv_loop_t* loop_;
     Snapshot snapshot_;
     Reload reload_;
+    PeerOwner* owners_;
+    uid_t self_;
     ListeningSocket socket_;
     AccessPolicy access_;
     std::unordered_set<Exchange*> exchanges_;

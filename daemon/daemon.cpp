@@ -298,7 +298,7 @@ bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std:
                         std::string& error) {
     out.reset();
     if (!listen) return true;
-    auto admin = std::make_unique<AdminServer>(&loop_, &socket_files_, [this] { return status(); },
+    auto admin = std::make_unique<AdminServer>(&loop_, &socket_files_, peer_owner_.get(), geteuid(), [this] { return status(); },
                                                [this] { return reload_now("admin"); });
     if (!admin->start(*listen, error)) {
         error = "admin.listen: " + error;

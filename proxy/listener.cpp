@@ -47,31 +47,21 @@ void Listener::accept(Transport* app) {
 bool Listener::admit(Transport& app) {
     // A unix socket's file mode and directory keep other users out already.
     if (socket_.kind() != Transport::Kind::tcp || config().allow_other_users) return true;
-    sockaddr_in local{};
-    sockaddr_in peer{};
-    std::string error;
-    std::optional<uid_t> owner;
-    if (int rc = app.tcp_ends(local, peer); rc != 0) {
-        error = std::string("cannot read the connection's addresses: ") + uv_strerror(rc);
-    } else if (route_.peer_owner == nullptr) {
-        error = "this loopgate has no way to ask the system who owns a TCP socket";
-    } else {
-        owner = route_.peer_owner->owner_of(peer, local, error);
-    }
-    if (!owner) {
+    OwnerCheck check = check_owner(app, route_.peer_owner, route_.own_uid);
+    if (!check.uid) {
         ++route_.stats.refused_owner_unknown;
         log::warn("refused a connection: cannot tell which user it comes from")
             .kv("route", config().name)
             .kv("app", app.peer())
-            .kv("error", error);
+            .kv("error", check.error);
         return false;
     }
-    if (same_user_or_root(*owner, route_.own_uid)) return true;
+    if (check.allowed) return true;
     ++route_.stats.refused_other_user;
     log::warn("refused a connection from another user")
         .kv("route", config().name)
         .kv("app", app.peer())
-        .kv("uid", static_cast<uint64_t>(*owner))
+        .kv("uid", static_cast<uint64_t>(*check.uid))
         .kv("loopgate_uid", static_cast<uint64_t>(route_.own_uid))
         .kv("hint", "only loopgate's user and root may use this route; allow_other_users lets every local user in");
     return false;

@@ -20,6 +20,8 @@
 
 namespace loopgate {
 
+class Transport;
+
 class PeerOwner {
 public:
     virtual ~PeerOwner() = default;
@@ -37,5 +39,14 @@ std::unique_ptr<PeerOwner> open_peer_owner(std::string& error);
 // Whether a connection owned by `uid` may use a route that keeps other users
 // out: loopgate's own effective uid (`self`) and root.
 inline bool same_user_or_root(uid_t uid, uid_t self) { return uid == self || uid == 0; }
+
+// The question for one accepted TCP connection, as a route's listener and the
+// admin endpoint ask it: who owns the app's end, and may it come in.
+struct OwnerCheck {
+    bool allowed = false;
+    std::optional<uid_t> uid;  // nullopt: it could not be told (`error` says why)
+    std::string error;
+};
+OwnerCheck check_owner(Transport& app, PeerOwner* owner, uid_t self);
 
 }  // namespace loopgate

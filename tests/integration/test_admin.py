@@ -117,6 +117,9 @@ def test_admin_refuses_browsers_foreign_hosts_and_other_methods(known_state):
     _, base, _ = known_state
     status, body = curl(base + "/status", "-H", "Origin: http://127.0.0.1:8080")
     assert status == 403 and "origin" in body.lower()
+    # Not even its own origin: the admin endpoint serves no page that could carry it.
+    status, body = curl(base + "/status", "-H", f"Origin: {base}")
+    assert status == 403 and "origin" in body.lower()
     status, body = curl(base + "/metrics", "-H", "Host: attacker.example")
     assert status == 403 and "attacker.example" in body
     assert curl(base + "/status", "-X", "POST")[0] == 405

@@ -129,11 +129,12 @@ def run_loopgate(tmp_path):
     directory that user can read. Waits for every route and the admin endpoint."""
     started, dirs = [], []
 
-    def start(config, uid=ROOT, env=None):
+    def start(config, uid=ROOT, env=None, admin=True):
         directory = Path(tempfile.mkdtemp(prefix="lg-owner-", dir="/tmp"))
         directory.chmod(0o755)
         dirs.append(directory)
-        config = dict(config, admin={"listen": "127.0.0.1:0"})
+        if admin:
+            config = dict(config, admin={"listen": "127.0.0.1:0"})
         path = directory / "loopgate.json"
         path.write_text(json.dumps(config))
         path.chmod(0o644)
@@ -142,8 +143,11 @@ def run_loopgate(tmp_path):
         process = Process(argv, tmp_path, f"loopgate{len(started)}", wrap=wrap)
         started.append(process)
         matches = process.wait_for(r"msg=listening route=(\S+) address=127\.0\.0\.1:(\d+)", count=len(config["routes"]))
-        admin = process.wait_for(r'msg="admin endpoint listening" address=(127\.0\.0\.1:\d+)')[0].group(1)
-        return Running(process, config, {m.group(1): int(m.group(2)) for m in matches}, f"http://{admin}")
+        address = None
+        if admin:
+            address = process.wait_for(r'msg="admin endpoint listening" address=(127\.0\.0\.1:\d+)')[0].group(1)
+        return Running(process, config, {m.group(1): int(m.group(2)) for m in matches},
+                       address and f"http://{address}")
 
     yield start
     stop_all(started)
@@ -259,8 +263,38 @@ def test_a_route_on_a_system_that_cannot_tell_owners_does_not_start_unless_allow
     assert "msg=listening" not in done.stderr
 
     # The same system with the route open to everyone: it starts and serves.
-    loopgate = run_loopgate({"routes": [recorder.route(allow_other_users=True)]}, env=no_sock_diag)
+    loopgate = run_loopgate({"routes": [recorder.route(allow_other_users=True)]}, env=no_sock_diag, admin=False)
     assert client(NOBODY, loopgate.routes["rec"])["end"] == "echoed"
+
+    # A TCP admin endpoint there would be every user's: it is refused, naming the way out.
+    config.write_text(json.dumps({"routes": [recorder.route(allow_other_users=True)],
+                                  "admin": {"listen": "127.0.0.1:0"}}))
+    done = subprocess.run([LOOPGATE_BIN, "run", "--config", config], capture_output=True, text=True, timeout=20,
+                          env=dict(os.environ, **no_sock_diag))
+    assert done.returncode != 0
+    assert "a TCP admin endpoint would be open to every local user; listen on a unix socket instead" in done.stderr
+
+
+ADMIN_CLIENT = textwrap.dedent(r"""
+    import json, sys, urllib.request
+    try:
+        with urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=5) as response:
+            print(json.dumps({"status": response.status}))
+    except Exception as error:
+        print(json.dumps({"error": type(error).__name__}))
+""")
+
+
+def test_the_admin_endpoint_answers_loopgates_user_and_root_and_closes_on_another(run_loopgate, recorder):
+    loopgate = run_loopgate({"routes": [recorder.route()]}, uid=USER)
+    ask = lambda uid: json.loads(subprocess.run(as_user(uid, [sys.executable, "-c", ADMIN_CLIENT, loopgate.admin]),
+                                                capture_output=True, text=True, timeout=20, check=True).stdout)
+    assert ask(USER) == {"status": 200}
+    assert ask(ROOT) == {"status": 200}
+    # /status tells where loopgate connects, POST /reload reloads it: not another user's to ask.
+    refused = ask(OTHER)
+    assert "status" not in refused, refused
+    loopgate.process.wait_for(rf'msg="admin endpoint: refused a connection from another user" .*uid={OTHER}')
 
 
 # ---------------------------------------------------------------------------
