@@ -156,13 +156,15 @@ void HttpExchange::send_request() {
         // Reading may have stopped while the early bytes piled up: the upstream takes them now.
         if (!finished_ && !request_done_ && !upstream_->above_high_water()) app_.read_start();
     }
-    if (!finished_ && request_done_ && !deadline_->active()) {
-        uint32_t ms = route_.config.timeouts.response_ms;
-        deadline_->start(ms, [this, ms] {
-            fail({504, "upstream sent no response within " + std::to_string(ms) + " ms (timeouts.response_ms)", {}});
-            owner_.settle();
-        });
-    }
+    if (!finished_ && request_done_ && !deadline_->active()) start_response_deadline();
+}
+
+void HttpExchange::start_response_deadline() {
+    uint32_t ms = route_.config.timeouts.response_ms;
+    deadline_->start(ms, [this, ms] {
+        fail({504, "upstream sent no response within " + std::to_string(ms) + " ms (timeouts.response_ms)", {}});
+        owner_.settle();
+    });
 }
 
 void HttpExchange::on_app_data(const char* data, size_t len) {
@@ -195,13 +197,7 @@ void HttpExchange::forward_request_body(const char* data, size_t len) {
         body_deadline_->stop();
         pending_app_bytes_.append(data + consumed, len - consumed);
         if (pending_app_bytes_.size() >= kMaxPendingAppBytes) app_.read_stop();
-        uint32_t ms = route_.config.timeouts.response_ms;
-        if (!response_started_) {
-            deadline_->start(ms, [this, ms] {
-                fail({504, "upstream sent no response within " + std::to_string(ms) + " ms (timeouts.response_ms)", {}});
-                owner_.settle();
-            });
-        }
+        if (!response_started_) start_response_deadline();
         return;
     }
     uint32_t ms = route_.config.timeouts.request_ms;

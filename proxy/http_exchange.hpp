@@ -74,6 +74,8 @@ private:
     void connect();
     void dial();
     void send_request();
+    // Once the request is sent whole: the response head must come within timeouts.response_ms.
+    void start_response_deadline();
     void forward_request_body(const char* data, size_t len);
     void read_response(const char* data, size_t len);
     void response_complete(bool upstream_reusable);
