@@ -245,6 +245,7 @@ int run_setup(const SetupOptions& options) {
         for (const auto& route : existing.config->routes) {
             if (!route.listen.is_unix() && route.name != name) taken.insert(route.listen.port);
         }
+        if (existing.config->admin_listen) taken.insert(existing.config->admin_listen->port);
         if (!clash_why.empty() && !options.force) {
             return fail(kExitFailure, "refused: " + path.string() + ": " + clash_why +
                                           " (pick another --name/--port, or --force to replace it)");

@@ -216,3 +216,48 @@ def test_dry_run_changes_nothing(setup, ca_gateway, pki, tmp_path):
     assert done.returncode == 0, done.all
     assert "would add route" in done.out
     assert listing(setup.config.parent) == before
+
+
+def test_a_written_config_that_does_not_load_is_undone_with_78(setup, ca_gateway, pki):
+    admin = free_port()
+    setup.config.parent.mkdir(mode=0o700)
+    setup.config.write_text(EXISTING.replace('"routes"', '"admin": {"listen": "127.0.0.1:%d"},\n    "routes"' % admin)
+                            % free_port())
+    before = setup.config.read_bytes()
+    done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert), "--port", str(admin))
+    assert done.returncode == 78, done.all
+    assert "restored" in done.err and "admin" in done.err
+    assert setup.config.read_bytes() == before
+    assert sorted(p.name for p in setup.config.parent.iterdir()) == ["loopgate.jsonc"]
+
+
+def test_setup_help_and_usage(setup):
+    shown = subprocess.run([str(LOOPGATE_BIN), "help", "setup"], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0 and "usage: loopgate setup wss://HOST[:PORT]" in shown.stdout
+    assert subprocess.run([str(LOOPGATE_BIN), "setup", "--help"], capture_output=True, text=True,
+                          timeout=30).stdout == shown.stdout
+    missing = subprocess.run([str(LOOPGATE_BIN), "setup"], capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 64 and "needs a gateway URL" in missing.stderr
+    stray = subprocess.run([str(LOOPGATE_BIN), "check", "--pin", "x"], capture_output=True, text=True, timeout=30)
+    assert stray.returncode == 64 and "belong to the setup command" in stray.stderr
+    bad = setup("https://localhost:1")
+    assert bad.returncode == 64, bad.all
+
+
+@pytest.mark.parametrize("answer,status", [(b"yes\n", 0), (b"no\n", 1)])
+def test_on_a_terminal_setup_asks_for_the_fingerprint(setup, openclaw, pki, answer, status):
+    master, slave = os.openpty()
+    try:
+        os.write(master, answer)  # waits in the terminal's input until setup reads it
+        done = subprocess.run([str(LOOPGATE_BIN), "setup", f"wss://127.0.0.1:{openclaw.port}", "--config",
+                               str(setup.config)], stdin=slave, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == status, done.stdout + done.stderr
+    assert "type yes if the fingerprint matches" in done.stdout
+    if status == 0:
+        [route] = Setup(done, setup.config).routes()
+        assert route["tls"] == {"verify": "pin-only", "pins": [f"sha256:{pki.openclaw.sha256_hex}"]}
+    else:
+        assert not setup.config.parent.exists()
