@@ -108,7 +108,7 @@ struct Args {
     bool help = false;
     std::optional<std::string> config_path;
     std::optional<std::string> log_level;
-    std::optional<std::string> operand;  // probe: ROUTE; help: COMMAND
+    std::optional<std::string> operand;  // probe: ROUTE; help: COMMAND; setup: URL
     bool print_pin = false;
     SetupOptions setup;
     bool setup_only = false;  // a setup option was given
@@ -161,8 +161,8 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
             (arg == "--force" ? args.setup.force : args.setup.dry_run) = true;
         } else if (arg == "--print-pin") {
             args.print_pin = true;
-        } else if ((args.command == "probe" || args.command == "help" || args.command == "setup") && !args.operand && !arg.empty() &&
-                   arg[0] != '-') {
+        } else if ((args.command == "probe" || args.command == "help" || args.command == "setup") && !args.operand &&
+                   !arg.empty() && arg[0] != '-') {
             args.operand = std::string(arg);
         } else {
             return "unknown argument '" + std::string(arg) + "'";
@@ -171,8 +171,12 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     if (args.command.empty() && !args.help) return "no command given";
     if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
     if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
-    if (args.setup_only && args.command != "setup") return "--name, --port, --ca-file, --pin, --force and --dry-run belong to the setup command";
-    if (args.command == "setup" && !args.operand && !args.help) return "setup needs a gateway URL (wss://HOST[:PORT])";
+    if (args.setup_only && args.command != "setup") {
+        return "--name, --port, --ca-file, --pin, --force and --dry-run belong to the setup command";
+    }
+    if (args.command == "setup" && !args.operand && !args.help) {
+        return "setup needs a gateway URL (wss://HOST[:PORT])";
+    }
     return std::nullopt;
 }
 

@@ -127,7 +127,8 @@ def test_no_pin_without_a_terminal_is_refused_with_the_hint(setup, openclaw, pki
     assert not setup.config.parent.exists()
 
 
-@pytest.mark.parametrize("which,words", [("expired", "expired"), ("other_name", "")])
+@pytest.mark.parametrize("which,words", [("expired", "expired"), ("not_yet", "not yet valid"),
+                                         ("other_name", "")])
 def test_a_certificate_that_does_not_verify_is_refused(setup, start_gateway, pki, which, words):
     issued = getattr(pki, which)
     gateway = start_gateway(cert=issued.cert, key=issued.key)
