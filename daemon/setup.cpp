@@ -295,6 +295,8 @@ int run_setup(const SetupOptions& options) {
         text = *insert_route("// Written by `loopgate setup`. See loopgate.jsonc(5).\n{\n    \"routes\": [\n    ]\n}\n",
                              route.dump(4));
         what = "create " + path.string();
+        fs::path dir = path.parent_path();
+        if (!dir.empty() && !fs::exists(dir, error)) what += " (and its directory " + dir.string() + ", mode 0700)";
     } else if (!clash_why.empty()) {
         // --force: the clashing routes go; the file is rewritten from its parsed JSON.
         ordered_json whole = ordered_json::parse(existing.text, nullptr, true, true);
@@ -320,7 +322,8 @@ int run_setup(const SetupOptions& options) {
         std::printf("\ndry run: would %s (mode 0600), then load it as loopgate check does.\n", what.c_str());
         std::printf("%s:\n%s\n", existing.present && clash_why.empty() ? "the route it would add" : "the file",
                     existing.present && clash_why.empty() ? route.dump(4).c_str() : text.c_str());
-        std::printf("nothing was written.\nit would listen on ws://127.0.0.1:%u/\n", port);
+        std::printf("nothing was written. Then: loopgate run --config %s, and point your app at "
+                    "ws://127.0.0.1:%u/\n", path.c_str(), port);
         return kExitOk;
     }
 

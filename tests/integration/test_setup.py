@@ -210,6 +210,7 @@ def test_dry_run_changes_nothing(setup, ca_gateway, pki, tmp_path):
     assert done.returncode == 0, done.all
     assert not setup.config.parent.exists()
     assert '"upstream": "' + url + '"' in done.out and "nothing was written" in done.out
+    assert f"would create {setup.config} (and its directory {setup.config.parent}, mode 0700)" in done.out
     setup.config.parent.mkdir(mode=0o700)
     setup.config.write_text(EXISTING % free_port())
     before = listing(setup.config.parent)
