@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "log.hpp"
 #include "loopgate_version.h"
 #include "probe.hpp"
+#include "setup.hpp"
 
 namespace loopgate {
 namespace {
@@ -46,6 +48,21 @@ constexpr Command kCommands[] = {
      "step with its duration: addresses, TLS, the certificate chain and its pins, the verdict,\n"
      "the upgrade. --print-pin also prints the tls.pins lines that pin what was seen.\n"
      "Exit: 0 every route answered, 1 a step failed (named), 64 no such route."},
+    {"setup",
+     "loopgate setup wss://HOST[:PORT] [--name NAME] [--port N] [--ca-file FILE]\n"
+     "               [--pin sha256:...|spki-sha256:...] [--config FILE] [--force] [--dry-run]",
+     "Dials the gateway as probe does (printing the same steps) and adds a route for it to the\n"
+     "config (created 0600 in a 0700 directory when missing; the rest of an existing file, comments\n"
+     "included, is kept), then loads it as check does and prints the ws://127.0.0.1:PORT/ to use.\n"
+     "A certificate that verifies (system store or --ca-file) gives \"verify\": \"full\"; a self-signed\n"
+     "one gives \"pin-only\" with --pin, which must match its sha256: or spki-sha256: fingerprint\n"
+     "(on a terminal, without --pin, setup asks). Any other certificate failure is refused.\n"
+     "--port defaults to the gateway's own port when free on 127.0.0.1, else a free one; --name to\n"
+     "the host's first label. A route of the same name or port is refused unless --force (which\n"
+     "rewrites the file without its comments). --dry-run prints what it would write, writes nothing.\n"
+     "Not yet: installing or starting the agent, checking the upgrade through the new listener.\n"
+     "Exit: 0 written, 1 refused (nothing written), 64 bad URL or options, 69 gateway unreachable,\n"
+     "78 the config is (or would be) invalid."},
     {"status", "loopgate status [--config FILE]",
      "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
      "Exit: 0 all up, 1 a route is down, 69 no answer, 78 no admin endpoint configured."},
@@ -91,8 +108,10 @@ struct Args {
     bool help = false;
     std::optional<std::string> config_path;
     std::optional<std::string> log_level;
-    std::optional<std::string> operand;  // probe: ROUTE; help: COMMAND
+    std::optional<std::string> operand;  // probe: ROUTE; help: COMMAND; setup: URL
     bool print_pin = false;
+    SetupOptions setup;
+    bool setup_only = false;  // a setup option was given
 };
 
 int usage_error(const std::string& message) {
@@ -124,10 +143,26 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
             args.command = "--version";
         } else if (args.command.empty() && find_command(arg) != nullptr) {
             args.command = std::string(arg);
+        } else if (arg == "--name" || arg == "--ca-file" || arg == "--pin" || arg == "--port") {
+            auto given = value();
+            if (!given) return std::string(arg) + " needs a value";
+            args.setup_only = true;
+            if (arg == "--name") args.setup.name = *given;
+            if (arg == "--ca-file") args.setup.ca_file = *given;
+            if (arg == "--pin") args.setup.pin = *given;
+            if (arg == "--port") {
+                char* end = nullptr;
+                unsigned long port = std::strtoul(given->c_str(), &end, 10);
+                if (given->empty() || *end != '\0' || port == 0 || port > 65535) return "--port needs 1 to 65535";
+                args.setup.port = static_cast<uint16_t>(port);
+            }
+        } else if (arg == "--force" || arg == "--dry-run") {
+            args.setup_only = true;
+            (arg == "--force" ? args.setup.force : args.setup.dry_run) = true;
         } else if (arg == "--print-pin") {
             args.print_pin = true;
-        } else if ((args.command == "probe" || args.command == "help") && !args.operand && !arg.empty() &&
-                   arg[0] != '-') {
+        } else if ((args.command == "probe" || args.command == "help" || args.command == "setup") && !args.operand &&
+                   !arg.empty() && arg[0] != '-') {
             args.operand = std::string(arg);
         } else {
             return "unknown argument '" + std::string(arg) + "'";
@@ -136,6 +171,12 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     if (args.command.empty() && !args.help) return "no command given";
     if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
     if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
+    if (args.setup_only && args.command != "setup") {
+        return "--name, --port, --ca-file, --pin, --force and --dry-run belong to the setup command";
+    }
+    if (args.command == "setup" && !args.operand && !args.help) {
+        return "setup needs a gateway URL (wss://HOST[:PORT])";
+    }
     return std::nullopt;
 }
 
@@ -205,6 +246,11 @@ int run_cli(int argc, char** argv) {
     if (!args.config_path) return usage_error(args.command + " needs --config FILE (HOME is not set)");
     if (args.log_level && !parse_level(*args.log_level)) {
         return usage_error("--log-level must be debug, info, warn or error");
+    }
+    if (args.command == "setup") {
+        args.setup.url = *args.operand;
+        args.setup.config_path = *args.config_path;
+        return run_setup(args.setup);
     }
     int status = kExitOk;
     auto config = load_or_report(*args.config_path, status);

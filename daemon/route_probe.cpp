@@ -61,6 +61,8 @@ public:
     const std::optional<tls::PeerReport>& seen() const { return seen_; }
     bool chain_verified() const { return seen_ && seen_->chain_checked && seen_->chain_error == 0; }
     size_t index() const { return index_; }
+    const std::string& failed_step() const { return failed_step_; }
+    const std::string& failure_reason() const { return failure_reason_; }
 
 private:
     bool prepare_tls() {
@@ -340,6 +342,8 @@ private:
     // The step's own line already gave the reason, unless it was spread over several lines.
     void finish_failed(const std::string& step, const std::string& reason, bool repeat_reason = false) {
         if (finished_) return;
+        failed_step_ = step;
+        failure_reason_ = reason;
         if (repeat_reason) std::printf("probe failed at step %s: %s\n", step.c_str(), reason.c_str());
         else std::printf("probe failed at step %s\n", step.c_str());
         finish();
@@ -380,6 +384,8 @@ private:
     bool resuming_ = false;
     bool finished_ = false;
     bool ok_ = false;
+    std::string failed_step_;
+    std::string failure_reason_;
 };
 
 
@@ -392,5 +398,7 @@ bool RouteProbe::run() { return steps_->run(); }
 const std::optional<tls::PeerReport>& RouteProbe::seen() const { return steps_->seen(); }
 bool RouteProbe::chain_verified() const { return steps_->chain_verified(); }
 size_t RouteProbe::index() const { return steps_->index(); }
+const std::string& RouteProbe::failed_step() const { return steps_->failed_step(); }
+const std::string& RouteProbe::failure_reason() const { return steps_->failure_reason(); }
 
 }  // namespace loopgate

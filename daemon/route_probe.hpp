@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "config.hpp"
 #include "tls_context.hpp"
@@ -32,6 +33,10 @@ public:
     const std::optional<tls::PeerReport>& seen() const;
     bool chain_verified() const;
     size_t index() const;
+    // After a failed run: the step that failed ("resolve", "connect", "tls",
+    // "verify", "upgrade", ...) and why; empty after a success.
+    const std::string& failed_step() const;
+    const std::string& failure_reason() const;
 
 private:
     class Steps;

@@ -1,0 +1,350 @@
+#include "setup.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
+
+#include "config.hpp"
+#include "config_edit.hpp"
+#include "exit_status.hpp"
+#include "log.hpp"
+#include "log_sink.hpp"
+#include "route_probe.hpp"
+#include "system_files.hpp"
+#include "tls_pins.hpp"
+#include "trust_store.hpp"
+
+namespace loopgate {
+namespace {
+
+namespace fs = std::filesystem;
+using ordered_json = nlohmann::ordered_json;
+
+constexpr int kSelfSignedLeaf = 18;   // X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+constexpr int kSelfSignedChain = 19;  // X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+
+struct Outcome {
+    bool ok = false;
+    std::optional<tls::PeerReport> seen;
+    std::string failed_step;
+    std::string reason;
+};
+
+int fail(int status, const std::string& message) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "loopgate setup: %s\n", message.c_str());
+    return status;
+}
+
+// The route object as it is written: name, listen, upstream, tls.
+ordered_json route_json(const std::string& name, uint16_t port, const std::string& upstream, const ordered_json& tls) {
+    ordered_json route;
+    route["name"] = name;
+    route["listen"] = "127.0.0.1:" + std::to_string(port);
+    route["upstream"] = upstream;
+    if (!tls.empty()) route["tls"] = tls;
+    return route;
+}
+
+// The route as the config parser reads it (URL, name and tls checked), or nothing with the errors printed.
+std::optional<config::Route> parsed_route(const ordered_json& route) {
+    ordered_json draft;
+    draft["routes"] = ordered_json::array({route});
+    config::LoadResult result = config::parse_config(draft.dump(), fs::current_path());
+    if (result.config) return result.config->routes.front();
+    for (const auto& error : result.errors) std::fprintf(stderr, "loopgate setup: %s\n", error.c_str());
+    return std::nullopt;
+}
+
+Outcome probe(const config::Route& route) {
+    StderrLogSink log_sink(log::Level::error);  // the probe prints its own account of every step
+    uv_loop_t loop{};
+    Outcome outcome;
+    if (int rc = uv_loop_init(&loop)) {
+        outcome.failed_step = "internal";
+        outcome.reason = std::string("cannot start the event loop: ") + uv_strerror(rc);
+        return outcome;
+    }
+    SystemTrustAnchors anchors = SystemTrustAnchors::from_environment();
+    {
+        RouteProbe steps(&loop, route, 0, anchors);
+        outcome.ok = steps.run();
+        outcome.seen = steps.seen();
+        outcome.failed_step = steps.failed_step();
+        outcome.reason = steps.failure_reason();
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    std::fflush(stdout);
+    return outcome;
+}
+
+bool same_pin(const std::string& a, const std::string& b) {
+    config::Pin pa;
+    config::Pin pb;
+    return !config::parse_pin(a, pa) && !config::parse_pin(b, pb) && pa == pb;
+}
+
+// Asks on the terminal; true when the admin typed yes.
+bool confirmed_on_terminal() {
+    std::printf("type yes if the fingerprint matches: ");
+    std::fflush(stdout);
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return false;
+    return answer == "yes";
+}
+
+// The trust of a self-signed gateway: {"verify": "pin-only", "pins": [PIN]}, or the exit status of a refusal.
+std::optional<ordered_json> pin_only_trust(const tls::CertSummary& leaf, const SetupOptions& options, int& status) {
+    std::string sha = tls::leaf_pin(leaf);
+    std::string spki = tls::spki_pin(leaf);
+    std::printf("\nThe gateway presented a self-signed certificate (%s). No CA vouches for it: compare\n"
+                "its fingerprint with the one the gateway itself reports before trusting it.\n"
+                "  certificate  %s\n  public key   %s\n"
+                "On the gateway: openssl x509 -in CERT.pem -noout -fingerprint -sha256\n"
+                "  (or, for the key: openssl x509 -in CERT.pem -noout -pubkey | openssl pkey -pubin -outform DER\n"
+                "   | openssl dgst -sha256 -binary | base64)\n",
+                leaf.subject.c_str(), sha.c_str(), spki.c_str());
+    std::string pin;
+    if (options.pin) {
+        config::Pin parsed;
+        if (auto why = config::parse_pin(*options.pin, parsed)) {
+            status = fail(kExitUsage, "--pin " + *options.pin + ": " + *why);
+            return std::nullopt;
+        }
+        if (!same_pin(*options.pin, sha) && !same_pin(*options.pin, spki)) {
+            status = fail(kExitFailure, "refused: --pin " + config::pin_text(parsed) +
+                                            " matches neither the certificate (" + sha + ") nor its key (" + spki +
+                                            "); nothing written");
+            return std::nullopt;
+        }
+        pin = config::pin_text(parsed);
+    } else if (::isatty(STDIN_FILENO) == 1) {
+        if (!confirmed_on_terminal()) {
+            status = fail(kExitFailure, "refused: the fingerprint was not confirmed; nothing written");
+            return std::nullopt;
+        }
+        pin = sha;
+    } else {
+        status = fail(kExitFailure, "refused: a self-signed certificate needs a pin; check the fingerprint on "
+                                    "the gateway, then pass --pin " + sha + " (or --pin " + spki + ")");
+        return std::nullopt;
+    }
+    ordered_json trust;
+    trust["verify"] = "pin-only";
+    trust["pins"] = ordered_json::array({pin});
+    return trust;
+}
+
+// Writes `text` to `path` with mode 0600, through a temporary file and a rename. Returns why not.
+std::optional<std::string> write_private(const fs::path& path, const std::string& text) {
+    std::error_code error;
+    fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    std::vector<fs::path> missing;
+    for (fs::path at = dir; !at.empty() && !fs::exists(at, error); at = at.parent_path()) {
+        missing.push_back(at);
+        if (at == at.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+            return "cannot create " + it->string() + ": " + std::strerror(errno);
+        }
+    }
+    fs::path temp = path;
+    temp += ".setup-" + std::to_string(::getpid());
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return "cannot create " + temp.string() + ": " + std::strerror(errno);
+    ::fchmod(fd, 0600);
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = errno;
+            ::close(fd);
+            ::unlink(temp.c_str());
+            return "cannot write " + temp.string() + ": " + std::strerror(err);
+        }
+        done += static_cast<size_t>(n);
+    }
+    bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!synced || ::rename(temp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(temp.c_str());
+        return "cannot write " + path.string() + ": " + std::strerror(err);
+    }
+    return std::nullopt;
+}
+
+struct Existing {
+    bool present = false;
+    std::string text;
+    std::optional<config::Config> config;
+};
+
+// The route of `config` that the new one clashes with (same name or listen port), as a sentence.
+std::vector<size_t> clashes(const config::Config& config, const std::string& name, uint16_t port, std::string& why) {
+    std::vector<size_t> found;
+    for (size_t i = 0; i < config.routes.size(); ++i) {
+        const config::Route& route = config.routes[i];
+        bool same_name = route.name == name;
+        bool same_port = !route.listen.is_unix() && port != 0 && route.listen.port == port;
+        if (!same_name && !same_port) continue;
+        found.push_back(i);
+        why += (why.empty() ? "" : "; ") + std::string("routes[") + std::to_string(i) + "] \"" + route.name + "\"" +
+               (same_name ? " has the name " + name : " listens on " + route.listen.text());
+    }
+    return found;
+}
+
+}  // namespace
+
+int run_setup(const SetupOptions& options) {
+    const fs::path path = options.config_path;
+    Existing existing;
+    std::error_code error;
+    existing.present = fs::exists(path, error);
+    if (existing.present) {
+        config::LoadResult loaded = config::load_config_file(path);
+        if (!loaded.config) {
+            for (const auto& e : loaded.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+            return fail(kExitConfig, path.string() + " is invalid; fix it (loopgate check) before adding a route");
+        }
+        existing.config = std::move(loaded.config);
+        if (int err = config::read_file(path, 16u << 20, existing.text)) {
+            return fail(kExitNoInput, "cannot read " + path.string() + ": " + std::strerror(err));
+        }
+    }
+
+    // The URL and options, checked by the config parser itself.
+    ordered_json full_trust = ordered_json::object();
+    if (options.ca_file) full_trust["ca_file"] = fs::absolute(*options.ca_file).lexically_normal().string();
+    auto draft = parsed_route(route_json(options.name.value_or("setup"), 0, options.url, full_trust));
+    if (!draft) return fail(kExitUsage, "cannot use " + options.url + " with these options");
+    if (!draft->upstream.tls) return fail(kExitUsage, options.url + ": setup wants a wss:// URL");
+    const std::string upstream = draft->upstream.text();
+    const std::string name = options.name.value_or(derive_route_name(draft->upstream.host,
+                                                                     draft->upstream.host_is_ipv4_literal));
+    draft->name = name;  // the probe prints it
+
+    std::string clash_why;
+    std::set<uint16_t> taken;
+    if (existing.config) {
+        clashes(*existing.config, name, options.port.value_or(0), clash_why);
+        for (const auto& route : existing.config->routes) {
+            if (!route.listen.is_unix() && route.name != name) taken.insert(route.listen.port);
+        }
+        if (existing.config->admin_listen) taken.insert(existing.config->admin_listen->port);
+        if (!clash_why.empty() && !options.force) {
+            return fail(kExitFailure, "refused: " + path.string() + ": " + clash_why +
+                                          " (pick another --name/--port, or --force to replace it)");
+        }
+    }
+
+    std::printf("probing %s\n", upstream.c_str());
+    Outcome outcome = probe(*draft);
+    ordered_json trust = full_trust;
+    if (!outcome.ok) {
+        const auto& seen = outcome.seen;
+        bool self_signed = seen && !seen->chain.empty() && !seen->pin_mismatch &&
+                           (seen->chain_error == kSelfSignedLeaf || seen->chain_error == kSelfSignedChain);
+        if (!self_signed) {
+            bool unreachable = outcome.failed_step == "resolve" || outcome.failed_step == "connect";
+            return fail(unreachable ? kExitUnavailable : kExitFailure,
+                        std::string(unreachable ? "cannot reach " : "refused: ") + upstream + ": " +
+                            (outcome.failed_step.empty() ? "" : "step " + outcome.failed_step + ": ") +
+                            outcome.reason + "; nothing written");
+        }
+        int status = kExitOk;
+        auto pinned = pin_only_trust(seen->chain.front(), options, status);
+        if (!pinned) return status;
+        trust = *pinned;
+        auto with_pin = parsed_route(route_json(name, 0, upstream, trust));
+        if (!with_pin) return fail(kExitFailure, "internal: the pinned route does not parse");
+        std::printf("\nprobing again with the pin\n");
+        Outcome again = probe(*with_pin);
+        if (!again.ok) {
+            return fail(kExitFailure, "refused: with the pin, step " + again.failed_step + ": " + again.reason +
+                                          "; nothing written");
+        }
+    }
+
+    uint16_t port = choose_listen_port(options.port, draft->upstream.port, taken);
+    if (port == 0) return fail(kExitUnavailable, "no free port on 127.0.0.1");
+    if (existing.config && options.force) {
+        clash_why.clear();
+        clashes(*existing.config, name, port, clash_why);
+    }
+    ordered_json route = route_json(name, port, upstream, trust);
+    if (!parsed_route(route)) return fail(kExitUsage, "the route for " + upstream + " does not parse");
+
+    std::string text;
+    std::string what;
+    if (!existing.present) {
+        text = *insert_route("// Written by `loopgate setup`. See loopgate.jsonc(5).\n{\n    \"routes\": [\n    ]\n}\n",
+                             route.dump(4));
+        what = "create " + path.string();
+        fs::path dir = path.parent_path();
+        if (!dir.empty() && !fs::exists(dir, error)) what += " (and its directory " + dir.string() + ", mode 0700)";
+    } else if (!clash_why.empty()) {
+        // --force: the clashing routes go; the file is rewritten from its parsed JSON.
+        ordered_json whole = ordered_json::parse(existing.text, nullptr, true, true);
+        ordered_json kept = ordered_json::array();
+        for (auto& r : whole["routes"]) {
+            bool clash = r.value("name", "") == name ||
+                         r.value("listen", "").ends_with(":" + std::to_string(port));
+            if (!clash) kept.push_back(r);
+        }
+        kept.push_back(route);
+        whole["routes"] = kept;
+        text = whole.dump(4) + "\n";
+        what = "replace " + clash_why + " in " + path.string() + " (--force: the file is rewritten, its comments "
+               "are not kept)";
+    } else {
+        auto edited = insert_route(existing.text, route.dump(4));
+        if (!edited) return fail(kExitConfig, path.string() + ": no top-level \"routes\" array to add the route to");
+        text = *edited;
+        what = "add route \"" + name + "\" to " + path.string();
+    }
+
+    if (options.dry_run) {
+        std::printf("\ndry run: would %s (mode 0600), then load it as loopgate check does.\n", what.c_str());
+        std::printf("%s:\n%s\n", existing.present && clash_why.empty() ? "the route it would add" : "the file",
+                    existing.present && clash_why.empty() ? route.dump(4).c_str() : text.c_str());
+        std::printf("nothing was written. Then: loopgate run --config %s, and point your app at "
+                    "ws://127.0.0.1:%u/\n", path.c_str(), port);
+        return kExitOk;
+    }
+
+    std::printf("\n%s\n", what.c_str());
+    if (auto why = write_private(path, text)) return fail(kExitFailure, *why);
+    config::LoadResult check = config::load_config_file(path);
+    if (!check.config) {
+        for (const auto& e : check.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+        if (existing.present) {
+            write_private(path, existing.text);
+        } else {
+            ::unlink(path.c_str());
+        }
+        return fail(kExitConfig, path.string() + ": the written config is invalid; the previous file was restored");
+    }
+    std::printf("%s: ok (%zu route%s)\n\n", path.c_str(), check.config->routes.size(),
+                check.config->routes.size() == 1 ? "" : "s");
+    std::printf("run it:  loopgate run --config %s\n", path.c_str());
+    std::printf("or install the agent: share/loopgate/loopgate-agent.sh install (or the systemd user unit)\n");
+    std::printf("point your app at ws://127.0.0.1:%u/\n", port);
+    return kExitOk;
+}
+
+}  // namespace loopgate
