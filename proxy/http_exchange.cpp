@@ -60,8 +60,8 @@ HttpExchange::~HttpExchange() {
 void HttpExchange::start() {
     started_ms_ = runtime_.clock->now_ms();
     ++runtime_.stats.http_requests;
-    if (request_.version_major == 1 && request_.version_minor == 0) {
-        fail({505, "loopgate forwards HTTP/1.1; this request is HTTP/1.0", {}});
+    if (auto refusal = http_forward::check_forwardable(request_)) {
+        fail(std::move(*refusal));
         return;
     }
     uint64_t max = route_.config.limits.max_body_bytes;

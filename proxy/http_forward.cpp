@@ -136,6 +136,26 @@ std::string strip_cookie_domain(std::string_view set_cookie, std::string_view up
     return out;
 }
 
+std::optional<handshake::Refusal> check_forwardable(const http::Request& request) {
+    if (request.version_major != 1 || request.version_minor != 1) {
+        return handshake::Refusal{505, "loopgate forwards HTTP/1.1; this request is HTTP/" +
+                                           std::to_string(request.version_major) + "." +
+                                           std::to_string(request.version_minor), {}};
+    }
+    if (request.method == "CONNECT") {
+        return handshake::Refusal{405, "loopgate forwards requests to its upstream; it does not open tunnels (CONNECT)",
+                                  {{"Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}}};
+    }
+    bool path = !request.target.empty() && request.target.front() == '/';
+    bool asterisk = request.method == "OPTIONS" && request.target == "*";
+    if (!path && !asterisk) {
+        return handshake::Refusal{400, "the request target must be a path such as /index.html, not " +
+                                           (request.target.empty() ? std::string("nothing") : "\"" +
+                                            request.target.substr(0, 100) + "\""), {}};
+    }
+    return std::nullopt;
+}
+
 bool is_idempotent(std::string_view method) {
     static constexpr std::array<std::string_view, 6> kMethods = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
     return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();

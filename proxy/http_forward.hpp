@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "config.hpp"
+#include "handshake.hpp"
 #include "http_reader.hpp"
 
 namespace loopgate::http_forward {
@@ -44,6 +45,11 @@ std::optional<std::string> rewrite_location(std::string_view url, const config::
 // A Set-Cookie value without a Domain attribute naming `upstream_host` (so
 // the browser keeps the cookie for the listener's host); other values unchanged.
 std::string strip_cookie_domain(std::string_view set_cookie, std::string_view upstream_host);
+
+// Can this plain request be forwarded at all? HTTP/1.1 only (505), no
+// CONNECT tunnels (405), and a path as the target (origin-form, or "*" for
+// OPTIONS): an absolute URL or an authority would aim elsewhere (400).
+std::optional<handshake::Refusal> check_forwardable(const http::Request& request);
 
 // RFC 9110 9.2.2: a request that may be sent again without harm.
 bool is_idempotent(std::string_view method);

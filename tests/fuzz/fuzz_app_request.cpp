@@ -107,7 +107,8 @@ bool has_control_bytes(std::string_view text) {
 }
 
 void check_refusal_is_http(const handshake::Refusal& refusal) {
-    require(refusal.status >= 400 && refusal.status <= 499, "a refused app request is not a 4xx");
+    require(refusal.status >= 400 && (refusal.status <= 499 || refusal.status == 505),
+            "a refused app request is not a 4xx (or 505 for an HTTP version loopgate does not forward)");
     require(!refusal.reason.empty(), "a refusal has no reason");
     if (has_control_bytes(refusal.reason)) {
         std::fprintf(stderr, "fuzz detail: reason: %s\n", refusal.reason.c_str());
@@ -215,6 +216,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (auto denied = access_for(input.options).check_http(request)) {
             require(denied->status == 403, "an HTTP policy refusal is not a 403");
             check_refusal_is_http(*denied);
+        } else if (auto refused = http_forward::check_forwardable(request)) {
+            check_refusal_is_http(*refused);
+            require(refused->status != 505 || request.version_minor != 1, "an HTTP/1.1 request got 505");
         } else {
             check_forwarded_http(request, upstream_for(input.options));
         }

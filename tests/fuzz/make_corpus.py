@@ -125,6 +125,10 @@ def app_requests():
         "http-navigate": http("GET / HTTP/1.1", [("Host", "localhost:18789"), ("Sec-Fetch-Site", "cross-site"),
                                                  ("Sec-Fetch-Mode", "navigate"), ("Connection", "keep-alive, X-Hop"),
                                                  ("X-Hop", "1"), ("TE", "trailers")]),
+        # Found by fuzzing: CONNECT with an empty target and a chunked body was forwarded.
+        "http-connect-empty-target": b"CONNECT \r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "http-absolute-target": http("GET http://127.0.0.1:18789/x HTTP/1.1", [("Host", "127.0.0.1:18789")]),
+        "http-options-asterisk": http("OPTIONS * HTTP/1.1", [("Host", "127.0.0.1:18789")]),
         "http-own-origin": http("POST /api HTTP/1.1", [("Host", "127.0.0.1:18789"), ("Origin", "http://127.0.0.1:18789"),
                                                        ("Content-Length", "2")], b"{}"),
     }

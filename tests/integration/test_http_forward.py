@@ -543,6 +543,19 @@ def test_http_1_0_request_is_505(web, upstream, connect):
     assert_upstream_saw_nothing(upstream)
 
 
+@pytest.mark.parametrize("request_line, status, words", [
+    ("CONNECT 127.0.0.1:443 HTTP/1.1", 405, ["does not open tunnels"]),
+    ("GET http://127.0.0.1:9/elsewhere HTTP/1.1", 400, ["must be a path", "http://127.0.0.1:9/elsewhere"]),
+])
+def test_a_tunnel_or_an_absolute_target_is_refused_and_reaches_nobody(web, upstream, connect, request_line, status,
+                                                                      words):
+    conn = connect(web.port)
+    conn.send(f"{request_line}\r\nHost: {conn.authority}\r\n\r\n".encode())
+    response = conn.read_response(timeout=5)
+    assert_loopgate_error(response, status, *words)
+    assert_upstream_saw_nothing(upstream)
+
+
 # ---- headers both ways ----
 
 def test_upstream_sees_its_own_host_the_apps_headers_and_no_forwarding_headers(web, upstream, connect):
