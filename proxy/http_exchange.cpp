@@ -139,8 +139,11 @@ void HttpExchange::on_dial_failed(const DialFailure& failure) {
 
 void HttpExchange::send_request() {
     const std::string* host = request_.headers.find("host");
+    // The app's address without its port ("127.0.0.1:52100"); a unix socket peer has none (RFC 7239 "unknown").
+    const std::string& app = record_.app_address;
+    std::string app_ip = app.rfind("unix", 0) == 0 ? "unknown" : app.substr(0, app.rfind(':'));
     std::string head = http_forward::request_head(request_, route_.config.upstream, route_.config.upstream_headers,
-                                                  route_.config.forwarded_headers, host ? *host : "", record_.app_address);
+                                                  route_.config.forwarded_headers, host ? *host : "", app_ip);
     upstream_->write(head.data(), head.size());
     response_reader_ = std::make_unique<http::Reader>(http::Reader::Kind::response, kMaxResponseHead, 0, true);
     if (request_.method == "HEAD") response_reader_->expect_no_body();

@@ -46,13 +46,12 @@ import json
 import random
 import socket
 import ssl
-import struct
 import threading
 import time
 import urllib.parse
 
 import recording_upstream
-from recording_upstream import server_frame, unmask
+from recording_upstream import server_frame
 
 MAX_HEAD_BYTES = 1 << 20
 PIECE = 1 << 16
@@ -622,17 +621,7 @@ class HttpUpstream:
         rec.complete.set()
         self._set_state(conn, "ws")
         while True:
-            b0, b1 = reader.read_exact(2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", reader.read_exact(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", reader.read_exact(8))[0]
-            mask = reader.read_exact(4) if b1 & 0x80 else None
-            payload = reader.read_exact(n)
-            if mask:
-                payload = unmask(payload, mask)
-            opcode, fin = b0 & 0x0F, bool(b0 & 0x80)
+            opcode, payload, _, fin = recording_upstream.read_frame(reader.read_exact)
             if opcode == 0x8:
                 self._send(conn, server_frame(0x8, payload[:2] if len(payload) >= 2 else b""))
                 return False

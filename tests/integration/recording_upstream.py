@@ -33,6 +33,22 @@ def unmask(payload, key):
     return (int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
 
 
+def read_frame(take):
+    """One frame from `take(n)` (which returns exactly n bytes): (opcode, payload unmasked, was
+    masked, fin)."""
+    b0, b1 = take(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", take(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", take(8))[0]
+    key = take(4) if b1 & 0x80 else None
+    payload = take(n)
+    if key:
+        payload = unmask(payload, key)
+    return b0 & 0x0F, payload, key is not None, bool(b0 & 0x80)
+
+
 def server_frame(opcode, payload=b"", fin=True):
     head = bytes([(0x80 if fin else 0) | opcode])
     n = len(payload)
@@ -111,17 +127,7 @@ class Connection:
             self.headers[name.strip().lower()] = value.strip()
 
     def read_frame(self):
-        b0, b1 = self._take(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._take(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._take(8))[0]
-        key = self._take(4) if b1 & 0x80 else None
-        payload = self._take(n)
-        if key:
-            payload = unmask(payload, key)
-        return b0 & 0x0F, payload, key is not None, bool(b0 & 0x80)
+        return read_frame(self._take)
 
 
 class RecordingUpstream:

@@ -573,6 +573,18 @@ def test_upstream_sees_its_own_host_the_apps_headers_and_no_forwarding_headers(w
     assert added == [], f"loopgate added {added}"
 
 
+def test_forwarded_headers_when_the_route_asks_name_the_app_and_the_host_it_used(start_web, connect):
+    web = start_web(forwarded_headers=True)
+    conn = connect(web.port)
+    response = conn.exchange("GET", "/headers")
+    assert response.status == 200
+    values = {name.lower(): value for name, value in json.loads(response.body)["headers"]}
+    assert values["x-forwarded-for"] == "127.0.0.1"
+    assert values["x-forwarded-proto"] == "http"
+    assert values["x-forwarded-host"] == conn.authority
+    assert values["forwarded"] == f'for="127.0.0.1";proto=http;host="{conn.authority}"'
+
+
 def test_hop_by_hop_request_headers_do_not_reach_the_upstream(web, upstream, connect):
     response = connect(web.port).exchange("GET", "/headers", headers=[
         ("Connection", "keep-alive, X-Foo, Upgrade"), ("X-Foo", "bar"), ("Keep-Alive", "timeout=5"),

@@ -1,0 +1,93 @@
+// proxy/upstream_pool: a route's idle upstream connections, on a fake clock
+// with real socketpairs: handed only to requests with the settings they were
+// made for, the newest first, closed when idle too long, when the pool is
+// full, or when the upstream says anything while they wait.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fakes.hpp"
+#include "route.hpp"
+#include "transport.hpp"
+#include "upstream_pool.hpp"
+
+using namespace loopgate;
+using namespace loopgate::testing;
+
+namespace {
+
+struct Fixture {
+    Fixture() { uv_loop_init(&loop); }
+    ~Fixture() {
+        pool.reset();
+        for (int fd : peers) ::close(fd);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    // A connected transport; its far end (the "upstream") stays with the fixture.
+    Transport* connection() {
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+        ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+        peers.push_back(fds[1]);
+        Transport* t = Transport::create(&loop, nullptr, Transport::Kind::unix_socket);
+        REQUIRE(t->adopt(fds[0]) == 0);
+        return t;
+    }
+    // Whether the upstream's end saw the connection close, within a bounded number of loop turns.
+    bool closed(size_t i) {
+        return run_until(&loop, [&] {
+            char byte;
+            return ::read(peers.at(i), &byte, 1) == 0;
+        });
+    }
+    uv_loop_t loop{};
+    FakeClock clock;
+    std::unique_ptr<UpstreamPool> pool = std::make_unique<UpstreamPool>(clock, 2, 1000);
+    std::vector<int> peers;
+    RouteSettings settings_a, settings_b;
+};
+
+}  // namespace
+
+TEST_CASE("upstream pool: a connection goes only to requests with its settings, the newest first") {
+    Fixture f;
+    Transport* older = f.connection();
+    Transport* newer = f.connection();
+    f.pool->put(older, &f.settings_a);
+    f.pool->put(newer, &f.settings_a);
+    CHECK(f.pool->take(&f.settings_b) == nullptr);
+    CHECK(f.pool->take(&f.settings_a) == newer);
+    CHECK(f.pool->take(&f.settings_a) == older);
+    CHECK(f.pool->take(&f.settings_a) == nullptr);
+    older->close();
+    newer->close();
+}
+
+TEST_CASE("upstream pool: an idle connection is closed after idle_ms, a full pool closes its oldest") {
+    Fixture f;
+    f.pool->put(f.connection(), &f.settings_a);
+    f.clock.advance(999);
+    CHECK(f.pool->idle() == 1);
+    f.clock.advance(1);
+    CHECK(f.pool->idle() == 0);
+    CHECK(f.closed(0));
+
+    f.pool->put(f.connection(), &f.settings_a);
+    f.pool->put(f.connection(), &f.settings_a);
+    f.pool->put(f.connection(), &f.settings_a);  // one more than max_idle
+    CHECK(f.pool->idle() == 2);
+    CHECK(f.closed(1));
+}
+
+TEST_CASE("upstream pool: bytes or an end from a waiting upstream drop its connection") {
+    Fixture f;
+    f.pool->put(f.connection(), &f.settings_a);
+    f.pool->put(f.connection(), &f.settings_a);
+    REQUIRE(::write(f.peers[0], "x", 1) == 1);  // an idle connection has nothing to say
+    CHECK(run_until(&f.loop, [&] { return f.pool->idle() == 1; }));
+    ::shutdown(f.peers[1], SHUT_WR);              // the upstream's keep-alive timeout
+    CHECK(run_until(&f.loop, [&] { return f.pool->idle() == 0; }));
+    CHECK(f.pool->take(&f.settings_a) == nullptr);
+}
