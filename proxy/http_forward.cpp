@@ -146,6 +146,15 @@ std::optional<handshake::Refusal> check_forwardable(const http::Request& request
         return handshake::Refusal{405, "loopgate forwards requests to its upstream; it does not open tunnels (CONNECT)",
                                   {{"Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}}};
     }
+    // RFC 9112 6.1: a request's body ends by chunked framing or not at all;
+    // any other last coding leaves its end to guesswork (request smuggling).
+    std::string codings = request.headers.joined("transfer-encoding");
+    if (!codings.empty()) {
+        std::string_view last = trim(std::string_view(codings).substr(codings.rfind(',') + 1));
+        if (!iequals(last, "chunked")) {
+            return handshake::Refusal{400, "malformed HTTP: a request's Transfer-Encoding must end with chunked", {}};
+        }
+    }
     bool path = !request.target.empty() && request.target.front() == '/';
     bool asterisk = request.method == "OPTIONS" && request.target == "*";
     if (!path && !asterisk) {

@@ -556,6 +556,21 @@ def test_a_tunnel_or_an_absolute_target_is_refused_and_reaches_nobody(web, upstr
     assert_upstream_saw_nothing(upstream)
 
 
+@pytest.mark.parametrize("framing", [
+    [("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+    [("Content-Length", "5"), ("Content-Length", "6")],
+    [("Transfer-Encoding", "gzip")],
+], ids=["length_and_chunked", "two_lengths", "chunked_not_last"])
+def test_a_body_whose_framing_is_ambiguous_is_400_and_reaches_nobody(web, upstream, connect, framing):
+    # Request smuggling: two readings of where the body ends must never reach the upstream.
+    conn = connect(web.port)
+    head = "".join(f"{name}: {value}\r\n" for name, value in framing)
+    conn.send(f"POST /api/echo HTTP/1.1\r\nHost: {conn.authority}\r\n{head}\r\n0\r\n\r\nhello".encode())
+    response = conn.read_response(timeout=5)
+    assert_loopgate_error(response, 400, "malformed HTTP")
+    assert_upstream_saw_nothing(upstream)
+
+
 # ---- headers both ways ----
 
 def test_upstream_sees_its_own_host_the_apps_headers_and_no_forwarding_headers(web, upstream, connect):

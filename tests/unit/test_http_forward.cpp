@@ -153,3 +153,26 @@ TEST_CASE("http reader: a body that breaks its framing is an error, not a messag
     CHECK(chunked.feed_body(bad.data(), bad.size(), consumed) == http::Reader::Status::error);
     CHECK(chunked.error_reason().rfind("malformed HTTP body", 0) == 0);
 }
+
+TEST_CASE("http forward: only HTTP/1.1 requests for a path, with a framing the upstream reads alike, are forwarded") {
+    auto status_of = [](std::string method, std::string target, std::vector<std::pair<std::string, std::string>> h,
+                        int minor = 1) {
+        http::Request request;
+        request.method = std::move(method);
+        request.target = std::move(target);
+        request.version_minor = minor;
+        for (auto& [name, value] : h) request.headers.add(name, value);
+        auto refusal = http_forward::check_forwardable(request);
+        return refusal ? refusal->status : 0;
+    };
+    CHECK(status_of("GET", "/", {}) == 0);
+    CHECK(status_of("OPTIONS", "*", {}) == 0);
+    CHECK(status_of("POST", "/x", {{"Transfer-Encoding", "gzip, chunked"}}) == 0);
+    CHECK(status_of("GET", "/", {}, 0) == 505);
+    CHECK(status_of("CONNECT", "127.0.0.1:443", {}) == 405);
+    CHECK(status_of("GET", "http://elsewhere.test/", {}) == 400);
+    CHECK(status_of("GET", "*", {}) == 400);
+    CHECK(status_of("GET", "", {}) == 400);
+    CHECK(status_of("POST", "/x", {{"Transfer-Encoding", "chunked, gzip"}}) == 400);
+    CHECK(status_of("POST", "/x", {{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "identity"}}) == 400);
+}
