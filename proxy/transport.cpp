@@ -14,6 +14,9 @@ namespace {
 // one buffer serves every connection on the loop's thread.
 thread_local char t_read_buffer[kChunkBytes];
 
+// Chunks offered to one writev or uv_write: 1 MiB, the high-water mark.
+constexpr size_t kMaxWriteBufs = 16;
+
 
 }  // namespace
 
@@ -37,6 +40,7 @@ Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind, TransportSet*
     timer_.data = this;
     connect_req_.data = this;
     shutdown_req_.data = this;
+    write_req_.data = this;
 }
 
 Transport::~Transport() {
@@ -45,18 +49,7 @@ Transport::~Transport() {
         else set_->head_ = next_;
         if (next_ != nullptr) next_->prev_ = prev_;
     }
-    drop_pending();
     if (ssl_ != nullptr) SSL_free(ssl_);
-}
-
-void Transport::drop_pending() {
-    while (pending_head_ != nullptr) {
-        Chunk* next = pending_head_->next;
-        chunk_release(pending_head_);
-        pending_head_ = next;
-    }
-    pending_tail_ = nullptr;
-    queued_ = 0;
 }
 
 void Transport::set_socket_options() {
@@ -176,7 +169,7 @@ void Transport::on_timer(uv_timer_t* t) {
         if (self->failure_) {
             End failure = std::move(*self->failure_);
             self->failure_.reset();
-            self->deliver_end(failure.kind, std::move(failure.detail));
+            self->deliver_end(failure.kind, std::move(failure.detail), failure.connection_lost);
         } else if (self->want_read_ && self->ssl_ != nullptr) {
             self->drive_tls();
         }
@@ -186,8 +179,8 @@ void Transport::on_timer(uv_timer_t* t) {
     }
 }
 
-void Transport::report_later(End::Kind kind, std::string detail) {
-    if (!failure_) failure_ = End{kind, std::move(detail)};
+void Transport::report_later(End::Kind kind, std::string detail, bool connection_lost) {
+    if (!failure_) failure_ = End{kind, std::move(detail), connection_lost};
     arm_timer(0);
 }
 
@@ -237,71 +230,67 @@ void Transport::deliver_end(End::Kind kind, std::string detail, bool connection_
 
 void Transport::write(const char* data, size_t len) {
     if (phase_ != Phase::open) return;
-    while (len > 0) {
-        if (pending_tail_ == nullptr || pending_tail_->len == kChunkBytes) {
-            Chunk* chunk = chunk_acquire();
-            if (pending_tail_ != nullptr) pending_tail_->next = chunk;
-            else pending_head_ = chunk;
-            pending_tail_ = chunk;
-        }
-        size_t room = kChunkBytes - pending_tail_->len;
-        size_t take = len < room ? len : room;
-        std::memcpy(pending_tail_->data + pending_tail_->len, data, take);
-        pending_tail_->len += static_cast<uint32_t>(take);
-        queued_ += take;
-        data += take;
-        len -= take;
-    }
+    // Plaintext goes straight to the socket's queue; TLS encrypts at flush().
+    (ssl_ != nullptr ? plaintext_ : out_).append(data, len);
 }
 
 void Transport::flush() {
     if (phase_ == Phase::closing) return;
-    while (pending_head_ != nullptr) {
-        Chunk* chunk = pending_head_;
-        pending_head_ = chunk->next;
-        if (pending_head_ == nullptr) pending_tail_ = nullptr;
-        chunk->next = nullptr;
-        queued_ -= chunk->len;
-        if (ssl_ == nullptr) {
-            submit(chunk);
-            continue;
-        }
-        bool written = encrypt(chunk->data, chunk->len);
-        chunk_release(chunk);
-        if (!written) {
-            drop_pending();
-            break;
-        }
-    }
-    if (ssl_ != nullptr) flush_tls_output();
+    if (ssl_ != nullptr) encrypt_plaintext();
+    start_output();
     if (backlog() >= kHighWater) drain_wanted_ = true;
 }
 
-void Transport::submit(Chunk* chunk) {
-    chunk->owner = this;
-    chunk->req.data = chunk;
-    uv_buf_t buf = uv_buf_init(chunk->data, chunk->len);
-    backlog_ += chunk->len;
-    int rc = uv_write(&chunk->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
-    if (rc != 0) {
-        // Reported from the loop, not from inside the owner's call.
-        backlog_ -= chunk->len;
-        chunk_release(chunk);
-        if (phase_ != Phase::closing) report_later(End::Kind::io_error, std::string("write failed: ") + uv_strerror(rc));
+// What the kernel takes at once is written without a request (uv_try_write:
+// no callback, no epoll change); only the rest waits in a uv_write, and
+// while it does, later bytes queue behind it in out_.
+void Transport::start_output() {
+    if (write_in_flight_ || phase_ == Phase::closing || init_error_ != 0) return;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+    uv_buf_t bufs[kMaxWriteBufs];
+    while (!out_.empty()) {
+        size_t n = out_.gather(bufs, kMaxWriteBufs);
+        size_t offered = 0;
+        for (size_t i = 0; i < n; ++i) offered += bufs[i].len;
+        int written = uv_try_write(stream, bufs, static_cast<unsigned>(n));
+        if (written == UV_EAGAIN) break;  // full, or still connecting
+        if (written < 0) {
+            on_output_failed(written);
+            return;
+        }
+        out_.consume(static_cast<size_t>(written));
+        if (static_cast<size_t>(written) < offered) break;
     }
+    if (out_.empty()) return;
+    size_t n = out_.gather(bufs, kMaxWriteBufs);
+    out_.move_front(n, in_flight_);
+    if (int rc = uv_write(&write_req_, stream, bufs, static_cast<unsigned>(n), on_write); rc != 0) {
+        in_flight_.clear();
+        on_output_failed(rc);
+        return;
+    }
+    write_in_flight_ = true;
+}
+
+// Reported from the loop, not from inside the owner's call; what is queued
+// will never go out.
+void Transport::on_output_failed(int uv_error) {
+    out_.clear();
+    report_later(End::Kind::io_error, std::string("write failed: ") + uv_strerror(uv_error), true);
 }
 
 void Transport::on_write(uv_write_t* req, int status) {
-    auto* chunk = static_cast<Chunk*>(req->data);
-    auto* self = static_cast<Transport*>(chunk->owner);
-    self->backlog_ -= chunk->len;
-    chunk_release(chunk);
+    auto* self = static_cast<Transport*>(req->data);
+    self->write_in_flight_ = false;
+    self->in_flight_.clear();
     if (self->phase_ == Phase::closing) return;
     if (status < 0) {
+        self->out_.clear();
         if (self->phase_ == Phase::ending) self->close();
         else self->deliver_end(End::Kind::io_error, uv_strerror(status), true);
         return;
     }
+    self->start_output();  // what queued up meanwhile
     if (self->phase_ == Phase::ending) {
         self->maybe_shutdown();
         return;
@@ -327,7 +316,7 @@ void Transport::end(uint64_t linger_ms) {
 }
 
 void Transport::maybe_shutdown() {
-    if (shutdown_sent_ || backlog_ != 0) return;
+    if (shutdown_sent_ || !output_idle()) return;
     shutdown_sent_ = true;
     int rc = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), on_shutdown);
     if (rc != 0) close();

@@ -99,11 +99,13 @@ public:
     void read_start();
     void read_stop();
 
-    // Queues bytes (copied); flush() sends everything queued.
+    // Queues bytes (copied); flush() sends everything queued: all of it in one
+    // writev when the socket takes it, the rest in one uv_write (at most one
+    // in flight), which the next writes follow.
     void write(const char* data, size_t len);
     void flush();
     // Bytes accepted by write() and not yet taken by the kernel.
-    size_t backlog() const { return backlog_ + queued_; }
+    size_t backlog() const { return plaintext_.size() + out_.size() + in_flight_.size(); }
     bool above_high_water() const { return backlog() >= kHighWater; }
 
     // Graceful: flush, TLS close_notify, FIN once written, drain the peer's
@@ -135,16 +137,18 @@ private:
     // TLS (transport_tls.cpp): ciphertext in, plaintext to the handler, and back.
     void handle_ciphertext(const char* data, size_t len);
     void drive_tls();
-    bool encrypt(const char* data, size_t len);
+    void encrypt_plaintext();
     void flush_tls_output();
     void queue_close_notify();
 
     void deliver_end(End::Kind kind, std::string detail, bool connection_lost = false);
     // A failure noticed inside an owner's call, delivered from the loop.
-    void report_later(End::Kind kind, std::string detail);
+    void report_later(End::Kind kind, std::string detail, bool connection_lost = false);
     void arm_timer(uint64_t ms);
-    void submit(Chunk* chunk);
-    void drop_pending();
+    // Writes out_ to the socket: what it takes at once, then a uv_write for the rest.
+    void start_output();
+    void on_output_failed(int uv_error);
+    bool output_idle() const { return in_flight_.empty() && out_.empty(); }
     void schedule_tls_drain();
     void maybe_shutdown();
     void set_socket_options();
@@ -164,6 +168,7 @@ private:
     uv_timer_t timer_;          // deferred failure report or TLS drain; linger deadline while ending
     uv_connect_t connect_req_;
     uv_shutdown_t shutdown_req_;
+    uv_write_t write_req_;      // the one write in flight, if any
     Handler* handler_;
     Phase phase_ = Phase::open;
     int init_error_ = 0;         // a handle that could not be set up (uv error)
@@ -175,10 +180,10 @@ private:
     bool shutdown_sent_ = false;
     bool fin_written_ = false;
     bool drain_wanted_ = false;  // crossed the high mark; tell the owner at the low mark
-    size_t backlog_ = 0;         // bytes in uv_write requests not yet completed
-    size_t queued_ = 0;          // bytes in pending_ chunks, not yet flushed
-    Chunk* pending_head_ = nullptr;
-    Chunk* pending_tail_ = nullptr;
+    bool write_in_flight_ = false;
+    ChunkQueue plaintext_;       // TLS: written by the owner, not yet encrypted
+    ChunkQueue out_;             // for the socket (plaintext, or TLS records)
+    ChunkQueue in_flight_;       // the chunks of the uv_write in flight
     std::string peer_;
 
     SSL* ssl_ = nullptr;

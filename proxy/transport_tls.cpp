@@ -92,30 +92,35 @@ void Transport::drive_tls() {
     if (phase_ == Phase::open) flush_tls_output();  // SSL_read may answer (key updates, alerts)
 }
 
-// Memory BIOs never block, so SSL_write takes the whole buffer at once or
-// fails for good (out of memory, or a connection TLS has already shut).
-bool Transport::encrypt(const char* data, size_t len) {
-    ERR_clear_error();
-    int n = SSL_write(ssl_, data, static_cast<int>(len));
-    if (n == static_cast<int>(len)) return true;
-    bool is_verify = false;
-    std::string why = tls::describe_failure(ssl_, SSL_get_error(ssl_, n), is_verify);
-    ERR_clear_error();
-    report_later(End::Kind::tls_error, "cannot encrypt " + std::to_string(len) + " bytes: " + why);
-    return false;
-}
-
-void Transport::flush_tls_output() {
-    while (BIO_ctrl_pending(wbio_) > 0) {
-        Chunk* chunk = chunk_acquire();
-        int n = BIO_read(wbio_, chunk->data, static_cast<int>(kChunkBytes));
-        if (n <= 0) {
-            chunk_release(chunk);
+// Memory BIOs never block, so SSL_write takes each chunk whole or fails for
+// good (out of memory, or a connection TLS has already shut).
+void Transport::encrypt_plaintext() {
+    while (!plaintext_.empty()) {
+        uv_buf_t piece;
+        plaintext_.gather(&piece, 1);
+        ERR_clear_error();
+        int n = SSL_write(ssl_, piece.base, static_cast<int>(piece.len));
+        if (n != static_cast<int>(piece.len)) {
+            bool is_verify = false;
+            std::string why = tls::describe_failure(ssl_, SSL_get_error(ssl_, n), is_verify);
+            ERR_clear_error();
+            report_later(End::Kind::tls_error, "cannot encrypt " + std::to_string(plaintext_.size()) + " bytes: " + why);
+            plaintext_.clear();
             break;
         }
-        chunk->len = static_cast<uint32_t>(n);
-        submit(chunk);
+        plaintext_.consume(piece.len);
     }
+    flush_tls_output();
+}
+
+// The records OpenSSL wrote into the memory BIO, to the socket.
+void Transport::flush_tls_output() {
+    static thread_local char t_records[kChunkBytes];
+    int n;
+    while ((n = BIO_read(wbio_, t_records, static_cast<int>(sizeof t_records))) > 0) {
+        out_.append(t_records, static_cast<size_t>(n));
+    }
+    start_output();
 }
 
 void Transport::queue_close_notify() {
