@@ -1,5 +1,6 @@
-// One TCP connection, optionally carrying TLS (OpenSSL over memory BIOs, as
-// h2o does), seen by its owner as a plaintext byte stream.
+// One TCP connection, optionally carrying TLS (OpenSSL over a BIO of our own
+// on the pooled chunks, see transport_tls.cpp), seen by its owner as a
+// plaintext byte stream.
 //
 // Ownership: a Transport owns itself. Its owner talks to it through a raw
 // pointer until it calls end() (graceful) or close() (now); from then on the
@@ -138,8 +139,12 @@ private:
     void handle_ciphertext(const char* data, size_t len);
     void drive_tls();
     void encrypt_plaintext();
-    void flush_tls_output();
     void queue_close_notify();
+    // The BIO OpenSSL reads ciphertext from and writes records to.
+    static BIO_METHOD* bio_method();
+    static int bio_read(BIO* bio, char* out, int len);
+    static int bio_write(BIO* bio, const char* data, int len);
+    static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr);
 
     void deliver_end(End::Kind kind, std::string detail, bool connection_lost = false);
     // A failure noticed inside an owner's call, delivered from the loop.
@@ -187,8 +192,11 @@ private:
     std::string peer_;
 
     SSL* ssl_ = nullptr;
-    BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
-    BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
+    // Ciphertext in: the read being handled (read in place, not copied), after
+    // what OpenSSL left unread of earlier reads while the owner took no data.
+    const char* cipher_in_ = nullptr;
+    size_t cipher_in_len_ = 0;
+    ChunkQueue cipher_unread_;
     bool handshake_done_ = false;
     uint32_t unacked_timeout_ms_ = 0;
 };

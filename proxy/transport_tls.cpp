@@ -1,8 +1,14 @@
-// The TLS half of Transport: OpenSSL over two memory BIOs (as h2o does).
-// Ciphertext read from the socket goes into the read BIO; plaintext comes out
-// of SSL_read for the handler; what SSL_write and the handshake produce is
-// taken from the write BIO and written to the socket in pooled chunks.
+// The TLS half of Transport. OpenSSL reads and writes through a BIO of our
+// own instead of two memory BIOs: it reads ciphertext in place from the
+// socket's read buffer (what it leaves unread while the owner takes no data
+// waits in pooled chunks), and the records it writes go straight into the
+// transport's output chunks. So no ciphertext is copied on its way in or out
+// beyond what OpenSSL does itself, and an idle connection holds no buffer of
+// ours (memory BIOs kept the largest burst they ever held).
 #include <openssl/err.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "log.hpp"
 #include "tls_context.hpp"
@@ -17,36 +23,86 @@ thread_local char t_plain_buffer[kChunkBytes];
 
 }  // namespace
 
+BIO_METHOD* Transport::bio_method() {
+    // Made once, kept for the life of the process.
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "loopgate transport");
+        if (m != nullptr && (BIO_meth_set_read(m, bio_read) != 1 || BIO_meth_set_write(m, bio_write) != 1 ||
+                             BIO_meth_set_ctrl(m, bio_ctrl) != 1)) {
+            BIO_meth_free(m);
+            m = nullptr;
+        }
+        return m;
+    }();
+    return method;
+}
+
+int Transport::bio_read(BIO* bio, char* out, int len) {
+    auto* self = static_cast<Transport*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    auto want = static_cast<size_t>(std::max(len, 0));
+    size_t got = self->cipher_unread_.read(out, want);
+    size_t take = std::min(want - got, self->cipher_in_len_);
+    if (take > 0) {
+        std::memcpy(out + got, self->cipher_in_, take);
+        self->cipher_in_ += take;
+        self->cipher_in_len_ -= take;
+        got += take;
+    }
+    if (got == 0) {
+        BIO_set_retry_read(bio);  // nothing yet: more comes with the next read
+        return -1;
+    }
+    return static_cast<int>(got);
+}
+
+// Never blocks and never fails short: the bytes join the output queue, which
+// backpressure bounds (the owner stops the other side at the high mark).
+int Transport::bio_write(BIO* bio, const char* data, int len) {
+    auto* self = static_cast<Transport*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    if (len <= 0) return 0;
+    self->out_.append(data, static_cast<size_t>(len));
+    return len;
+}
+
+long Transport::bio_ctrl(BIO* bio, int cmd, long, void*) {
+    auto* self = static_cast<Transport*>(BIO_get_data(bio));
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1;  // nothing is buffered here: start_output() sends
+    case BIO_CTRL_PENDING:
+        return self == nullptr ? 0 : static_cast<long>(self->cipher_unread_.size() + self->cipher_in_len_);
+    case BIO_CTRL_WPENDING: return 0;
+    default: return 0;
+    }
+}
+
 bool Transport::use_tls(SSL* ssl) {
     ssl_ = ssl;  // ours now, whatever happens: freed with the transport
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
-    if (in == nullptr || out == nullptr) {
-        BIO_free(in);
-        BIO_free(out);
-        return false;
-    }
-    // An empty memory BIO reports "retry" rather than EOF.
-    BIO_set_mem_eof_return(in, -1);
-    SSL_set_bio(ssl_, in, out);  // ssl_ owns both from here
-    rbio_ = in;
-    wbio_ = out;
+    BIO_METHOD* method = bio_method();
+    BIO* bio = method != nullptr ? BIO_new(method) : nullptr;
+    if (bio == nullptr) return false;
+    BIO_set_data(bio, this);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(ssl_, bio, bio);  // ssl_ owns it from here (one reference for both directions)
     return true;
 }
 
 void Transport::handle_ciphertext(const char* data, size_t len) {
-    if (BIO_write(rbio_, data, static_cast<int>(len)) != static_cast<int>(len)) {
-        deliver_end(End::Kind::tls_error, "out of memory buffering TLS data");
-        return;
-    }
+    cipher_in_ = data;
+    cipher_in_len_ = len;
     drive_tls();
+    // What OpenSSL did not take (the owner stopped reading) waits for the next drain.
+    if (cipher_in_len_ > 0 && phase_ == Phase::open && !ended_) cipher_unread_.append(cipher_in_, cipher_in_len_);
+    cipher_in_ = nullptr;
+    cipher_in_len_ = 0;
 }
 
 void Transport::drive_tls() {
     if (!handshake_done_) {
         ERR_clear_error();
         int rc = SSL_do_handshake(ssl_);
-        flush_tls_output();
+        start_output();
         if (rc != 1) {
             int err = SSL_get_error(ssl_, rc);
             if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
@@ -89,11 +145,11 @@ void Transport::drive_tls() {
         }
         break;
     }
-    if (phase_ == Phase::open) flush_tls_output();  // SSL_read may answer (key updates, alerts)
+    if (phase_ == Phase::open) start_output();  // SSL_read may answer (key updates, alerts)
 }
 
-// Memory BIOs never block, so SSL_write takes each chunk whole or fails for
-// good (out of memory, or a connection TLS has already shut).
+// Our BIO never blocks, so SSL_write takes each chunk whole or fails for good
+// (a connection TLS has already shut).
 void Transport::encrypt_plaintext() {
     while (!plaintext_.empty()) {
         uv_buf_t piece;
@@ -106,21 +162,10 @@ void Transport::encrypt_plaintext() {
             ERR_clear_error();
             report_later(End::Kind::tls_error, "cannot encrypt " + std::to_string(plaintext_.size()) + " bytes: " + why);
             plaintext_.clear();
-            break;
+            return;
         }
         plaintext_.consume(piece.len);
     }
-    flush_tls_output();
-}
-
-// The records OpenSSL wrote into the memory BIO, to the socket.
-void Transport::flush_tls_output() {
-    static thread_local char t_records[kChunkBytes];
-    int n;
-    while ((n = BIO_read(wbio_, t_records, static_cast<int>(sizeof t_records))) > 0) {
-        out_.append(t_records, static_cast<size_t>(n));
-    }
-    start_output();
 }
 
 void Transport::queue_close_notify() {
@@ -130,7 +175,7 @@ void Transport::queue_close_notify() {
         log::debug("TLS close_notify not sent").kv("peer", peer_);
         ERR_clear_error();
     }
-    flush_tls_output();
+    start_output();
 }
 
 }  // namespace loopgate
