@@ -13,6 +13,7 @@ namespace loopgate {
 constexpr size_t kChunkBytes = 64 * 1024;
 
 struct Chunk {
+    uv_write_t req;     // the first chunk of a write in flight carries its request
     Chunk* next;        // free list / queue link
     uint32_t begin;     // first byte not yet taken
     uint32_t end;       // bytes used in data
@@ -33,6 +34,7 @@ public:
     ChunkQueue& operator=(const ChunkQueue&) = delete;
 
     bool empty() const { return head_ == nullptr; }
+    Chunk* front() const { return head_; }
     size_t size() const { return bytes_; }
 
     void append(const char* data, size_t len);

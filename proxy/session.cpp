@@ -337,6 +337,7 @@ void Session::on_upgraded(Transport* upstream, const http::Response& response,
     relay_ = std::make_unique<Relay>(route_, runtime_, owner, record_, app, upstream, negotiated.allowed_rsv);
     std::string early = std::move(early_app_bytes_);
     relay_->begin(early, after_101);
+    request_ = http::Request{};  // its 101 is built: nothing reads it again, and a relayed session is held long
 }
 
 }  // namespace loopgate

@@ -40,7 +40,6 @@ Transport::Transport(uv_loop_t* loop, Handler* handler, Kind kind, TransportSet*
     timer_.data = this;
     connect_req_.data = this;
     shutdown_req_.data = this;
-    write_req_.data = this;
 }
 
 Transport::~Transport() {
@@ -264,7 +263,9 @@ void Transport::start_output() {
     if (out_.empty()) return;
     size_t n = out_.gather(bufs, kMaxWriteBufs);
     out_.move_front(n, in_flight_);
-    if (int rc = uv_write(&write_req_, stream, bufs, static_cast<unsigned>(n), on_write); rc != 0) {
+    uv_write_t* req = &in_flight_.front()->req;  // a request only while a write is in flight
+    req->data = this;
+    if (int rc = uv_write(req, stream, bufs, static_cast<unsigned>(n), on_write); rc != 0) {
         in_flight_.clear();
         on_output_failed(rc);
         return;

@@ -173,7 +173,6 @@ private:
     uv_timer_t timer_;          // deferred failure report or TLS drain; linger deadline while ending
     uv_connect_t connect_req_;
     uv_shutdown_t shutdown_req_;
-    uv_write_t write_req_;      // the one write in flight, if any
     Handler* handler_;
     Phase phase_ = Phase::open;
     int init_error_ = 0;         // a handle that could not be set up (uv error)
@@ -188,7 +187,7 @@ private:
     bool write_in_flight_ = false;
     ChunkQueue plaintext_;       // TLS: written by the owner, not yet encrypted
     ChunkQueue out_;             // for the socket (plaintext, or TLS records)
-    ChunkQueue in_flight_;       // the chunks of the uv_write in flight
+    ChunkQueue in_flight_;       // the chunks of the uv_write in flight (its request in the first)
     std::string peer_;
 
     SSL* ssl_ = nullptr;
