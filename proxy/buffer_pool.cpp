@@ -12,6 +12,7 @@ constexpr size_t kMaxIdle = 64;
 
 thread_local Chunk* t_free = nullptr;
 thread_local size_t t_idle = 0;
+thread_local size_t t_in_use = 0;
 
 }  // namespace
 
@@ -26,10 +27,12 @@ Chunk* chunk_acquire() {
     chunk->next = nullptr;
     chunk->begin = 0;
     chunk->end = 0;
+    ++t_in_use;
     return chunk;
 }
 
 void chunk_release(Chunk* chunk) {
+    --t_in_use;
     if (t_idle >= kMaxIdle) {
         ::operator delete(chunk);
         return;
@@ -38,6 +41,8 @@ void chunk_release(Chunk* chunk) {
     t_free = chunk;
     ++t_idle;
 }
+
+size_t chunks_in_use() { return t_in_use; }
 
 void ChunkQueue::append(const char* data, size_t len) {
     while (len > 0) {

@@ -22,6 +22,9 @@ struct Chunk {
 
 Chunk* chunk_acquire();
 void chunk_release(Chunk* chunk);
+// Chunks acquired and not yet released on this thread: 0 when no connection
+// has bytes waiting (what tests check for idle connections).
+size_t chunks_in_use();
 
 // Bytes in order, in pooled chunks: appended at the back (filling the last
 // chunk before taking another), taken from the front. Chunks are released as
