@@ -69,6 +69,46 @@ def test_20_mib_frame_echoes_byte_exact(loopgate):
     assert not sending.is_alive()
 
 
+# Around a TLS record (16 KiB) and loopgate's write chunks (64 KiB), and one big message.
+SWEEP_SIZES = [0, 1, 16383, 16384, 16385, 65535, 65536, 65537, 1 << 20]
+
+
+def sweep_frames(fragmented):
+    """(wire bytes, [(fin, opcode, payload)] the echo must bring back) for every sweep size."""
+    wire, echoed = [], []
+    for size in SWEEP_SIZES:
+        payload = os.urandom(size)
+        # A zero masking key leaves the payload as it is: building big frames costs nothing.
+        key = b"\0\0\0\0" if size > 100000 else None
+        if fragmented and size > 2:
+            cuts = [0, size // 3, 2 * size // 3, size]
+            for i in range(3):
+                piece = payload[cuts[i]:cuts[i + 1]]
+                opcode = BINARY if i == 0 else CONTINUATION
+                wire.append(wsraw.frame(opcode, piece, fin=i == 2, mask_key=key))
+                echoed.append((i == 2, opcode, piece))
+        else:
+            wire.append(wsraw.frame(BINARY, payload, mask_key=key))
+            echoed.append((True, BINARY, payload))
+    return wire, echoed
+
+
+@pytest.mark.parametrize("fragmented", [False, True], ids=["whole", "fragmented"])
+def test_messages_around_record_and_chunk_sizes_echo_byte_exact(loopgate, fragmented):
+    wire, echoed = sweep_frames(fragmented)
+    conn = wsraw.open_ws(loopgate.port, "/echo")
+    # One at a time: each frame crosses on its own.
+    for frame, (fin, opcode, payload) in zip(wire, echoed):
+        conn.send(frame)
+        assert conn.expect_frame(opcode, payload, fin=fin, timeout=20)
+    # All at once: reads and TLS records split them anywhere.
+    sending = conn.send_in_background(b"".join(wire))
+    for fin, opcode, payload in echoed:
+        assert conn.expect_frame(opcode, payload, fin=fin, timeout=20)
+    sending.join(timeout=20)
+    assert not sending.is_alive()
+
+
 def test_upstream_initiated_close_reaches_the_app_and_the_reply_closes_cleanly(loopgate):
     conn = wsraw.open_ws(loopgate.port, "/close/4002")
     assert conn.read_frame() == (True, CLOSE, wsraw.close_payload(4002, "gateway closing"))
