@@ -229,8 +229,8 @@ void Transport::deliver_end(End::Kind kind, std::string detail, bool connection_
 
 void Transport::write(const char* data, size_t len) {
     if (phase_ != Phase::open) return;
-    // Plaintext goes straight to the socket's queue; TLS encrypts at flush().
-    (ssl_ != nullptr ? plaintext_ : out_).append(data, len);
+    if (ssl_ != nullptr) write_tls(data, len);
+    else out_.append(data, len);  // straight to the socket's queue
 }
 
 void Transport::flush() {

@@ -55,6 +55,8 @@ public:
     // reading the other side; on_transport_drained says when it fell to the low mark.
     static constexpr size_t kHighWater = 1 << 20;
     static constexpr size_t kLowWater = 256 << 10;
+    // The largest TLS record's plaintext (RFC 8446 5.1).
+    static constexpr size_t kTlsRecordBytes = 16384;
 
     struct End {
         enum class Kind { eof, io_error, tls_error, verify_error };
@@ -138,7 +140,9 @@ private:
     // TLS (transport_tls.cpp): ciphertext in, plaintext to the handler, and back.
     void handle_ciphertext(const char* data, size_t len);
     void drive_tls();
+    void write_tls(const char* data, size_t len);
     void encrypt_plaintext();
+    bool encrypt(const char* data, size_t len, size_t unsent = 0);
     void queue_close_notify();
     // The BIO OpenSSL reads ciphertext from and writes records to.
     static BIO_METHOD* bio_method();

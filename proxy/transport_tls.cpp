@@ -148,24 +148,41 @@ void Transport::drive_tls() {
     if (phase_ == Phase::open) start_output();  // SSL_read may answer (key updates, alerts)
 }
 
-// Our BIO never blocks, so SSL_write takes each chunk whole or fails for good
-// (a connection TLS has already shut).
+// Less than a record waits for flush(), so the small writes before one flush
+// share a record. A record or more gains nothing from waiting: it is
+// encrypted from the caller's buffer (one copy less), after what waits.
+void Transport::write_tls(const char* data, size_t len) {
+    if (len < kTlsRecordBytes || !handshake_done_) {
+        plaintext_.append(data, len);
+        return;
+    }
+    encrypt_plaintext();
+    encrypt(data, len);
+}
+
 void Transport::encrypt_plaintext() {
     while (!plaintext_.empty()) {
         uv_buf_t piece;
         plaintext_.gather(&piece, 1);
-        ERR_clear_error();
-        int n = SSL_write(ssl_, piece.base, static_cast<int>(piece.len));
-        if (n != static_cast<int>(piece.len)) {
-            bool is_verify = false;
-            std::string why = tls::describe_failure(ssl_, SSL_get_error(ssl_, n), is_verify);
-            ERR_clear_error();
-            report_later(End::Kind::tls_error, "cannot encrypt " + std::to_string(plaintext_.size()) + " bytes: " + why);
+        if (!encrypt(piece.base, piece.len, plaintext_.size())) {
             plaintext_.clear();
             return;
         }
         plaintext_.consume(piece.len);
     }
+}
+
+// Our BIO never blocks, so SSL_write takes the bytes whole or fails for good
+// (a connection TLS has already shut). The records join out_.
+bool Transport::encrypt(const char* data, size_t len, size_t unsent) {
+    ERR_clear_error();
+    int n = SSL_write(ssl_, data, static_cast<int>(len));
+    if (n == static_cast<int>(len)) return true;
+    bool is_verify = false;
+    std::string why = tls::describe_failure(ssl_, SSL_get_error(ssl_, n), is_verify);
+    ERR_clear_error();
+    report_later(End::Kind::tls_error, "cannot encrypt " + std::to_string(unsent != 0 ? unsent : len) + " bytes: " + why);
+    return false;
 }
 
 void Transport::queue_close_notify() {
