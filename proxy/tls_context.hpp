@@ -1,9 +1,10 @@
 // TLS toward the upstream: one client SSL_CTX per route, one SSL per dial.
 //
 // The route's context carries its policy (verify mode, pins), its trust
-// anchors, its client certificate and its session cache: the latest session
-// a verified handshake produced is offered on the next dial, so reconnects
-// and new sessions skip the full handshake. See docs/tls.md.
+// anchors, its client certificate and its session cache (ticket_cache.hpp):
+// the sessions verified handshakes produced, each TLS 1.3 ticket offered to
+// one dial, so reconnects and concurrent new sessions skip the full
+// handshake. See docs/tls.md.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -51,20 +52,28 @@ SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& 
 const std::string& trust_description(SSL_CTX* ctx);
 
 // A client SSL for one connection: SNI for names (never for IP literals), the
-// name or IP the certificate must match, and the route's latest session.
+// name or IP the certificate must match, and a session from the route's
+// cache if it has one (a TLS 1.3 ticket is then no other dial's).
 SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::string& error);
 
 // After a reload that rebuilt a route's context with the same TLS settings:
-// `to` offers the session `from` holds, so the first dial after the reload
-// resumes instead of paying a full handshake. Only when both trust the same
+// `to` shares the session cache of `from`, so the first dials after the reload
+// resume instead of paying full handshakes. Only when both trust the same
 // anchors (the same description) and present the same client certificate: a
 // session is never carried across a change of identity or trust.
-// Returns whether a session was carried.
+// Returns whether sessions were carried (shared and not empty).
 bool carry_session(SSL_CTX* from, SSL_CTX* to);
 
-// After a failed handshake: stop offering the cached session, so a session
+// A connection that never sent its ClientHello (its TCP connect lost the race
+// or failed) did not use its session: back into the route's cache with it.
+void give_back_session(SSL* ssl);
+
+// After a failed handshake: stop offering the cached sessions, so sessions
 // the server no longer accepts cannot make every later dial fail too.
-void forget_session(SSL_CTX* ctx);
+void forget_sessions(SSL_CTX* ctx);
+
+// How many sessions the route's cache holds now (for /metrics).
+size_t cached_sessions(SSL_CTX* ctx);
 
 // One certificate as the upstream presented it.
 struct CertSummary {

@@ -4,10 +4,12 @@
 
 #include <openssl/ssl.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "ticket_cache.hpp"
 #include "tls_context.hpp"
 
 namespace loopgate::tls::detail {
@@ -17,7 +19,9 @@ struct RoutePolicy {
     std::vector<config::Pin> pins;
     bool has_client_cert = false;
     std::string trust;                     // trust_description()
-    SSL_SESSION* latest_session = nullptr; // owned; offered on the next dial
+    // Sessions for the next dials; shared with the context a reload builds
+    // with the same trust and identity (carry_session).
+    std::shared_ptr<TicketCache> sessions = std::make_shared<TicketCache>();
 };
 
 // Replaces OpenSSL's chain check with one that also checks pins (or only
