@@ -154,7 +154,8 @@ void UpstreamDialer::start_race() {
         names_.push_back(address_text(ss));
     }
     attempts_.assign(addresses_.size(), nullptr);
-    race_ = std::make_unique<AddressRace>(clock_, names_, route_.config.timeouts.connect_ms, *this);
+    AddressRace::Owner& owner = *this;  // a private base: converted here, where it is accessible
+    race_ = std::make_unique<AddressRace>(clock_, names_, route_.config.timeouts.connect_ms, owner);
     race_->start();
 }
 
