@@ -408,6 +408,7 @@ def test_a_first_address_that_black_holes_loses_the_race_to_a_second_that_answer
     conn = loopgate.app.open_ws()
     upgrade_seconds = time.monotonic() - started
     assert echoes_byte_exact(conn, b"over the second address")
+    print(f"served through the second address in {upgrade_seconds * 1000:.0f} ms")
     # Served long before the first address's connect timeout: the second did not wait for it.
     assert upgrade_seconds < connect_ms / 2000, f"upgrade took {upgrade_seconds:.2f} s"
     dead_address, live_address = f"{dead.gateway_ip}:{gateway.port}", f"{live.gateway_ip}:{gateway.port}"
