@@ -96,23 +96,19 @@ CertSummary summarize(X509* cert) {
     return summary;
 }
 
-void record_chain(X509_STORE_CTX* store, PeerReport& report) {
+void record_chain(const ChainQuery& query, PeerReport& report) {
     report.chain.clear();
-    STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store);
-    if (sent != nullptr && sk_X509_num(sent) > 0) {
-        for (int i = 0; i < sk_X509_num(sent); ++i) report.chain.push_back(summarize(sk_X509_value(sent, i)));
-    } else if (X509* leaf = X509_STORE_CTX_get0_cert(store)) {
-        report.chain.push_back(summarize(leaf));
-    }
+    for (X509* cert : query.sent) report.chain.push_back(summarize(cert));
 }
 
 // The route's verifier judges (OpenSSL's store, or the macOS Keychain); its
 // code becomes the SSL's verify result, so the alert OpenSSL sends and
 // describe_failure's words follow from it whoever judged.
-bool check_chain(X509_STORE_CTX* store, const detail::RoutePolicy& policy, PeerReport& report) {
+bool check_chain(X509_STORE_CTX* store, const ChainQuery& query, const detail::RoutePolicy& policy,
+                 PeerReport& report) {
     if (policy.verify != config::TlsVerify::full) return true;
     report.chain_checked = true;
-    ChainVerdict verdict = policy.chain->verify(query_for(store));
+    ChainVerdict verdict = policy.chain->verify(query);
     if (verdict.ok()) return true;
     X509_STORE_CTX_set_error(store, verdict.error);
     report.chain_error = verdict.error;
@@ -143,8 +139,9 @@ int verify_upstream(X509_STORE_CTX* store, void* arg) {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     PeerReport& report = detail::report_for(ssl);
     auto started = std::chrono::steady_clock::now();
-    record_chain(store, report);
-    bool ok = check_chain(store, policy, report) && check_pins(store, policy, report);
+    ChainQuery query = query_for(store);
+    record_chain(query, report);
+    bool ok = check_chain(store, query, policy, report) && check_pins(store, policy, report);
     auto spent = std::chrono::steady_clock::now() - started;
     report.verify_us = std::chrono::duration_cast<std::chrono::microseconds>(spent).count();
     return ok ? 1 : 0;
