@@ -100,6 +100,7 @@ SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& 
         return nullptr;
     }
     policy->trust = trust.description;
+    policy->chain = trust.verifier != nullptr ? trust.verifier : openssl_chain_verifier();
     if (!use_client_certificate(ctx.get(), route.tls, error)) return nullptr;
     detail::install_verifier(ctx.get(), policy);
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "tls_chain.hpp"
 
 namespace loopgate::tls {
 
@@ -23,20 +24,26 @@ struct SslCtxFree {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
-// What a route trusts, for the start log and probe.
+// What a route trusts, for the start log and probe, and who judges its chain.
 struct TrustLoad {
     bool ok = false;
     std::string description;  // "system store: /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE, 140 certificates)"
     std::string error;        // when !ok: why the route has no usable trust anchor
+    // Who checks chain and name (tls_chain.hpp). Null: OpenSSL, against the
+    // anchors load() added to the SSL_CTX's store. The macOS Keychain path
+    // sets its own and adds no anchors.
+    std::shared_ptr<const ChainVerifier> verifier;
 };
 
-// Where the anchors of a "verify": "full" route come from: its ca_file /
-// ca_dir or the system store, read from disk by the daemon
-// (daemon/trust_store.hpp); a unit test may hand in its own.
+// Where the anchors of a "verify": "full" route come from, and who judges
+// them: its ca_file / ca_dir or the system store, read from disk by the
+// daemon, or the platform's own store (daemon/trust_store.hpp); a unit test
+// may hand in its own.
 class TrustAnchors {
 public:
     virtual ~TrustAnchors() = default;
-    // Adds the anchors for `settings` to ctx's store.
+    // Adds the anchors for `settings` to ctx's store, or names the verifier
+    // that holds them.
     virtual TrustLoad load(SSL_CTX* ctx, const config::TlsSettings& settings) const = 0;
 };
 
@@ -92,6 +99,7 @@ struct PeerReport {
     bool chain_checked = false;      // "full": chain and name were checked
     int chain_error = 0;             // X509_V_ERR_* of the failed check, 0 when it passed
     std::string chain_error_subject; // subject of the certificate that failed
+    std::string chain_error_detail;  // the verifier's own words, when chain_error alone does not say why
     bool pins_checked = false;
     std::string matched_pin;         // canonical spelling of the pin that matched
     bool pin_mismatch = false;
