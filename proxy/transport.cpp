@@ -244,7 +244,11 @@ void Transport::flush() {
 // no callback, no epoll change); only the rest waits in a uv_write, and
 // while it does, later bytes queue behind it in out_.
 void Transport::start_output() {
-    if (write_in_flight_ || phase_ == Phase::closing || init_error_ != 0) return;
+    if (write_in_flight_ || phase_ == Phase::closing || out_.empty()) return;
+    if (init_error_ != 0) {
+        on_output_failed(init_error_);
+        return;
+    }
     auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
     uv_buf_t bufs[kMaxWriteBufs];
     while (!out_.empty()) {
