@@ -45,6 +45,10 @@ struct StatusView {
     std::string last_network_change;    // "" when none yet
     uint64_t last_network_change_age_ms = 0;
     uint64_t uptime_ms = 0;
+    // How a wake from sleep is noticed now: "polling" (the clock check, while
+    // an app is connected), "idle" (no app: nothing polls), "power
+    // notifications" (macOS), "off".
+    std::string wake_watch = "off";
     std::vector<RouteView> routes;
 };
 

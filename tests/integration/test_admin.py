@@ -168,3 +168,30 @@ def test_admin_answers_408_to_a_request_never_finished_and_serves_others_meanwhi
     assert status == 408 and "not complete within 5000 ms" in body
     assert waited > 4.5, waited  # the deadline, not an early refusal (read_response bounds the wait)
     slow.close()
+
+
+def test_wake_check_polls_only_while_an_app_is_connected(start_loopgate, start_gateway, certs):
+    """An idle loopgate has no timer of its own running: the clock check for wake from sleep
+    starts with the first app and stops with the last (what /status says is what runs)."""
+    gateway = start_gateway()
+    admin_port = free_port()
+    loopgate = start_loopgate({"routes": [route_for(gateway, certs)],
+                               "admin": {"listen": f"127.0.0.1:{admin_port}"}})
+    loopgate.process.wait_for(r'msg="admin endpoint listening"')
+
+    def wake_watch():
+        status, body = curl(f"http://127.0.0.1:{admin_port}/status")
+        assert status == 200, body
+        return json.loads(body)["wake_watch"]
+
+    assert wake_watch() == "idle"
+    first = wsraw.open_ws(loopgate.port, "/echo")
+    second = wsraw.open_ws(loopgate.port, "/echo")
+    assert wake_watch() == "polling"
+    for count, conn in enumerate((first, second), start=1):
+        conn.send(wsraw.frame(0x8, wsraw.close_payload(1000)))
+        assert conn.read_close() == (1000, "")
+        conn.close()
+        loopgate.wait_closed(count=count)
+        assert wake_watch() == ("polling" if count == 1 else "idle")
+
