@@ -63,6 +63,7 @@ Answer& read_route(std::span<const uint8_t> body, Answer& answer) {
         }
         offset += RTA_ALIGN(attribute.rta_len);
     }
+    if (offset < body.size()) return unknown(answer, "an attribute of the kernel's route was cut short");
     return answer;
 }
 
