@@ -14,9 +14,10 @@
 //    that is safe from another thread; the async handle's callback then runs
 //    on the loop thread and reports the wake to the network monitor.
 // Teardown runs in the order IOPMLib.h asks for (IODeregisterForSystemPower,
-// IONotificationPortDestroy, IOServiceClose); then an empty work item is run
-// synchronously on the queue, so a callback still under way has finished
-// before the async handle is closed.
+// IONotificationPortDestroy, IOServiceClose), with an empty work item run
+// synchronously on the queue before the connection is closed, so a callback
+// still under way has finished before what it uses (the connection, the async
+// handle) goes.
 //
 // If IOKit cannot be reached, the clock check (wake_check.cpp) stands in.
 //
@@ -62,9 +63,10 @@ public:
         if (root_ != MACH_PORT_NULL) {
             IODeregisterForSystemPower(&notifier_);
             IONotificationPortDestroy(port_);
-            IOServiceClose(root_);
-            // A callback already running on the queue finishes before this returns.
+            // A callback already running on the queue (it may still answer
+            // with root_, and signal the async handle) finishes before this returns.
             dispatch_sync_f(queue_, nullptr, [](void*) {});
+            IOServiceClose(root_);
             dispatch_release(queue_);
         }
         if (box_ == nullptr) return;
