@@ -151,3 +151,15 @@ def test_with_systemd_setup_writes_the_user_unit_and_starts_it(setup, tmp_path):
                 verified.stdout + verified.stderr
     finally:
         systemd.stop()
+
+
+def test_when_systemd_says_the_unit_is_not_running_setup_fails_at_once_naming_the_journal(setup, tmp_path):
+    # No --wait: `systemctl --user show` answering inactive ends the wait without using it up.
+    systemd = FakeSystemd(tmp_path, start_daemon=False)
+    done = setup("--service", "systemd", fake=systemd)
+    assert done.returncode == 69, done.all
+    assert re.search(r"FAILED: nothing listens on 127\.0\.0\.1:\d+: the agent is not running: inactive \(dead\)",
+                     done.stderr), done.stderr
+    assert "journalctl --user -u loopgate.service" in done.stderr
+    assert "loopgate doctor" in done.stderr
+    assert sum(call.startswith("--user show loopgate.service") for call in systemd.calls()) <= 3
