@@ -63,6 +63,7 @@ public:
     size_t index() const { return index_; }
     const std::string& failed_step() const { return failed_step_; }
     const std::string& failure_reason() const { return failure_reason_; }
+    int refused_status() const { return refused_status_; }
 
 private:
     bool prepare_tls() {
@@ -226,6 +227,7 @@ private:
     }
 
     void refused(const http::Response& response) {
+        refused_status_ = response.status;
         std::string body = response.body.substr(0, response.body.find('\n'));
         fail("upgrade", "upstream answered " + std::to_string(response.status) + " " + response.reason +
                             " instead of 101 Switching Protocols" + (body.empty() ? "" : ": " + body));
@@ -386,6 +388,7 @@ private:
     bool ok_ = false;
     std::string failed_step_;
     std::string failure_reason_;
+    int refused_status_ = 0;
 };
 
 
@@ -400,5 +403,6 @@ bool RouteProbe::chain_verified() const { return steps_->chain_verified(); }
 size_t RouteProbe::index() const { return steps_->index(); }
 const std::string& RouteProbe::failed_step() const { return steps_->failed_step(); }
 const std::string& RouteProbe::failure_reason() const { return steps_->failure_reason(); }
+int RouteProbe::refused_status() const { return steps_->refused_status(); }
 
 }  // namespace loopgate
