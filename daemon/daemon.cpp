@@ -13,6 +13,7 @@
 
 #include "exit_status.hpp"
 #include "log.hpp"
+#include "login_session.hpp"
 #include "loopgate_version.h"
 
 namespace loopgate {
@@ -71,8 +72,9 @@ Daemon::Daemon(config::Config config, std::filesystem::path config_file, std::op
     : config_(std::move(config)),
       config_file_(std::move(config_file)),
       log_level_override_(log_level),
-      log_sink_(log_level ? *log_level : log_level_of(config_.log_level)) {
+      log_sink_(log_level ? *log_level : log_level_of(config_.log_level), &recent_problems_) {
     loop_error_ = uv_loop_init(&loop_);
+    login_session_ = this_process_session();
 }
 
 Daemon::~Daemon() {
@@ -321,6 +323,10 @@ StatusView Daemon::status() const {
     view.last_network_change_age_ms = last_network_change_.empty() ? 0 : now - last_network_change_ms_;
     view.uptime_ms = now - started_ms_;
     view.routes = routes_->views();
+    view.pid = static_cast<uint64_t>(::getpid());
+    view.session = login_session_name(login_session_);
+    view.recent_problems = recent_problems_.lines();
+    view.problems_logged = recent_problems_.total();
     return view;
 }
 
