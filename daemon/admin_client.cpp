@@ -54,7 +54,9 @@ int connect_to(const config::ListenAddress& listen, std::string& error) {
 AdminReply ask(const config::Config& config, const char* method, const char* path) {
     const config::ListenAddress& listen = *config.admin_listen;
     AdminReply reply = admin_request(listen, method, path);
-    if (reply.status == 0) std::fprintf(stderr, "loopgate: %s\n", reply.error.c_str());
+    if (reply.status == 0) {
+        std::fprintf(stderr, "loopgate: %s%s\n", reply.error.c_str(), reply.connected ? "" : " (is loopgate running?)");
+    }
     return reply;
 }
 
@@ -83,9 +85,10 @@ AdminReply admin_request(const config::ListenAddress& listen, const char* method
     std::string error;
     int fd = connect_to(listen, error);
     if (fd < 0) {
-        reply.error = "no answer from the admin endpoint at " + listen.text() + ": " + error + " (is loopgate running?)";
+        reply.error = "no answer from the admin endpoint at " + listen.text() + ": " + error;
         return reply;
     }
+    reply.connected = true;
     std::string host = listen.is_unix() ? "localhost" : listen.host + ":" + std::to_string(listen.port);
     std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + host +
                           "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -102,6 +105,14 @@ AdminReply admin_request(const config::ListenAddress& listen, const char* method
     }
     reply.body = response.substr(body + 4);
     return reply;
+}
+
+std::optional<std::string> try_connect(const config::ListenAddress& address) {
+    std::string error;
+    int fd = connect_to(address, error);
+    if (fd < 0) return error;
+    ::close(fd);
+    return std::nullopt;
 }
 
 int run_status(const config::Config& config) {

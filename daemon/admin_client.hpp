@@ -4,6 +4,7 @@
 // short: CLI commands, not the event loop.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "config.hpp"
@@ -13,8 +14,13 @@ namespace loopgate {
 struct AdminReply {
     int status = 0;  // the HTTP status; 0 when there was no usable answer (`error` says why)
     std::string body;
-    std::string error;
+    std::string error;       // "no answer from the admin endpoint at ADDRESS: Connection refused"
+    bool connected = false;  // the connection was made (a bad answer, not no one listening)
 };
+
+// A blocking connect to a loopgate address (the admin endpoint's or a
+// route's listener), closed again at once: why not, or nothing when it was accepted.
+std::optional<std::string> try_connect(const config::ListenAddress& address);
 
 // One request to the admin endpoint at `listen` (5 s timeouts); prints nothing.
 AdminReply admin_request(const config::ListenAddress& listen, const char* method, const char* path);

@@ -313,7 +313,8 @@ bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std:
 StatusView Daemon::status() const {
     StatusView view;
     view.version = LOOPGATE_VERSION;
-    view.config_file = config_file_.string();
+    std::error_code ignored;  // the working directory is where it was at start: absolute() names the same file
+    view.config_file = std::filesystem::absolute(config_file_, ignored).lexically_normal().string();
     view.generation = generation_;
     view.reloads = reloads_;
     view.failed_reloads = failed_reloads_;
