@@ -50,19 +50,30 @@ constexpr Command kCommands[] = {
      "Exit: 0 every route answered, 1 a step failed (named), 64 no such route."},
     {"setup",
      "loopgate setup wss://HOST[:PORT] [--name NAME] [--port N] [--ca-file FILE]\n"
-     "               [--pin sha256:...|spki-sha256:...] [--config FILE] [--force] [--dry-run]",
-     "Dials the gateway as probe does (printing the same steps) and adds a route for it to the\n"
-     "config (created 0600 in a 0700 directory when missing; the rest of an existing file, comments\n"
-     "included, is kept), then loads it as check does and prints the ws://127.0.0.1:PORT/ to use.\n"
+     "               [--pin sha256:...|spki-sha256:...] [--config FILE] [--force] [--dry-run]\n"
+     "               [--service auto|launchd|systemd|none] [--wait SECONDS]",
+     "From a gateway URL to a working local URL. Dials the gateway as probe does (printing the same\n"
+     "steps) and adds a route for it to the config (created 0600 in a 0700 directory when missing;\n"
+     "the rest of an existing file, comments included, is kept) and loads it as check does.\n"
      "A certificate that verifies (system store or --ca-file) gives \"verify\": \"full\"; a self-signed\n"
      "one gives \"pin-only\" with --pin, which must match its sha256: or spki-sha256: fingerprint\n"
-     "(on a terminal, without --pin, setup asks). Any other certificate failure is refused.\n"
+     "(on a terminal, without --pin, setup asks). Any other certificate failure is refused. A gateway\n"
+     "that answers 401/403 to an upgrade without a token is fine: the app sends its own.\n"
      "--port defaults to the gateway's own port when free on 127.0.0.1, else a free one; --name to\n"
      "the host's first label. A route of the same name or port is refused unless --force (which\n"
-     "rewrites the file without its comments). --dry-run prints what it would write, writes nothing.\n"
-     "Not yet: installing or starting the agent, checking the upgrade through the new listener.\n"
-     "Exit: 0 written, 1 refused (nothing written), 64 bad URL or options, 69 gateway unreachable,\n"
-     "78 the config is (or would be) invalid."},
+     "rewrites the file without its comments).\n"
+     "Then it installs and starts the agent: --service launchd (the default on macOS: the\n"
+     "LaunchAgent, through share/loopgate/loopgate-agent.sh; LOOPGATE_AGENT_SCRIPT overrides where),\n"
+     "systemd (the default where `systemctl --user` answers: ~/.config/systemd/user/loopgate.service),\n"
+     "or none (it prints the `loopgate run` command to start yourself). An agent already running is\n"
+     "sent SIGHUP when its definition is unchanged, else restarted. It waits up to --wait seconds\n"
+     "(default 10) for the new listener, makes a WebSocket upgrade through it and reports the\n"
+     "gateway's answer, and ends with: point your app at ws://127.0.0.1:PORT/.\n"
+     "--dry-run prints the config it would write and every command it would run; changes nothing.\n"
+     "Exit: 0 written and working (101, or 401/403 from the gateway), or the run command printed;\n"
+     "1 refused (nothing written); 64 bad URL or options; 69 gateway unreachable (nothing written),\n"
+     "or the agent did not start or the path through it failed (the config stays; stderr says what\n"
+     "to look at); 78 the config is (or would be) invalid."},
     {"status", "loopgate status [--config FILE]",
      "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
      "Exit: 0 all up, 1 a route is down, 69 no answer, 78 no admin endpoint configured."},
@@ -143,7 +154,8 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
             args.command = "--version";
         } else if (args.command.empty() && find_command(arg) != nullptr) {
             args.command = std::string(arg);
-        } else if (arg == "--name" || arg == "--ca-file" || arg == "--pin" || arg == "--port") {
+        } else if (arg == "--name" || arg == "--ca-file" || arg == "--pin" || arg == "--port" ||
+                   arg == "--service" || arg == "--wait") {
             auto given = value();
             if (!given) return std::string(arg) + " needs a value";
             args.setup_only = true;
@@ -155,6 +167,19 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
                 unsigned long port = std::strtoul(given->c_str(), &end, 10);
                 if (given->empty() || *end != '\0' || port == 0 || port > 65535) return "--port needs 1 to 65535";
                 args.setup.port = static_cast<uint16_t>(port);
+            }
+            if (arg == "--service") {
+                auto choice = parse_service_choice(*given);
+                if (!choice) return "--service must be auto, launchd, systemd or none";
+                args.setup.service = *choice;
+            }
+            if (arg == "--wait") {
+                char* end = nullptr;
+                unsigned long seconds = std::strtoul(given->c_str(), &end, 10);
+                if (given->empty() || *end != '\0' || seconds == 0 || seconds > 600) {
+                    return "--wait needs 1 to 600 (seconds)";
+                }
+                args.setup.wait = std::chrono::seconds(seconds);
             }
         } else if (arg == "--force" || arg == "--dry-run") {
             args.setup_only = true;
@@ -172,7 +197,7 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
     if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
     if (args.setup_only && args.command != "setup") {
-        return "--name, --port, --ca-file, --pin, --force and --dry-run belong to the setup command";
+        return "--name, --port, --ca-file, --pin, --service, --wait, --force and --dry-run belong to the setup command";
     }
     if (args.command == "setup" && !args.operand && !args.help) {
         return "setup needs a gateway URL (wss://HOST[:PORT])";
@@ -250,6 +275,7 @@ int run_cli(int argc, char** argv) {
     if (args.command == "setup") {
         args.setup.url = *args.operand;
         args.setup.config_path = *args.config_path;
+        args.setup.argv0 = argc > 0 ? argv[0] : "loopgate";
         return run_setup(args.setup);
     }
     int status = kExitOk;

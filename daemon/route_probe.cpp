@@ -65,6 +65,7 @@ public:
     const std::string& failed_step() const { return failed_step_; }
     const std::string& failure_reason() const { return failure_reason_; }
     const std::optional<RouteProbe::AnswerDate>& answer_date() const { return answer_date_; }
+    int refused_status() const { return refused_status_; }
 
 private:
     void print_step(const char* step, const char* verdict, const std::string& took, const std::string& detail) {
@@ -241,6 +242,7 @@ private:
     }
 
     void refused(const http::Response& response) {
+        refused_status_ = response.status;
         std::string body = response.body.substr(0, response.body.find('\n'));
         fail("upgrade", "upstream answered " + std::to_string(response.status) + " " + response.reason +
                             " instead of 101 Switching Protocols" + (body.empty() ? "" : ": " + body));
@@ -402,6 +404,7 @@ private:
     std::string failed_step_;
     std::string failure_reason_;
     std::optional<RouteProbe::AnswerDate> answer_date_;
+    int refused_status_ = 0;
 };
 
 
@@ -421,5 +424,6 @@ size_t RouteProbe::index() const { return steps_->index(); }
 const std::string& RouteProbe::failed_step() const { return steps_->failed_step(); }
 const std::string& RouteProbe::failure_reason() const { return steps_->failure_reason(); }
 const std::optional<RouteProbe::AnswerDate>& RouteProbe::answer_date() const { return steps_->answer_date(); }
+int RouteProbe::refused_status() const { return steps_->refused_status(); }
 
 }  // namespace loopgate

@@ -41,6 +41,8 @@ public:
     // "verify", "upgrade", ...) and why; empty after a success.
     const std::string& failed_step() const;
     const std::string& failure_reason() const;
+    // After a failed upgrade step: the status the upstream answered instead of 101 (0 when none).
+    int refused_status() const;
 
     // The Date header of the upstream's answer to the upgrade (a 101 or a
     // refusal) and when it arrived by this machine's clock; unset when there
