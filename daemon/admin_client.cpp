@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -107,10 +108,13 @@ AdminReply admin_request(const config::ListenAddress& listen, const char* method
     return reply;
 }
 
-std::optional<std::string> try_connect(const config::ListenAddress& address) {
+std::optional<std::string> try_connect(const config::ListenAddress& address, int hold_ms) {
     std::string error;
     int fd = connect_to(address, error);
     if (fd < 0) return error;
+    pollfd held{fd, POLLIN, 0};
+    while (::poll(&held, 1, hold_ms) < 0 && errno == EINTR) {
+    }
     ::close(fd);
     return std::nullopt;
 }

@@ -19,8 +19,11 @@ struct AdminReply {
 };
 
 // A blocking connect to a loopgate address (the admin endpoint's or a
-// route's listener), closed again at once: why not, or nothing when it was accepted.
-std::optional<std::string> try_connect(const config::ListenAddress& address);
+// route's listener): why not, or nothing when it was accepted. The connection
+// is held up to `hold_ms` (until the peer closes) before it is closed: a TCP
+// listener asks the kernel who owns the connecting socket as it accepts, and
+// one already closed has no owner left to tell (a warning in its log).
+std::optional<std::string> try_connect(const config::ListenAddress& address, int hold_ms);
 
 // One request to the admin endpoint at `listen` (5 s timeouts); prints nothing.
 AdminReply admin_request(const config::ListenAddress& listen, const char* method, const char* path);

@@ -14,6 +14,7 @@
 #include "exit_status.hpp"
 #include "log.hpp"
 #include "log_sink.hpp"
+#include "path_check.hpp"
 #include "route_probe.hpp"
 #include "routing_table.hpp"
 #include "system_files.hpp"
@@ -27,6 +28,9 @@ using namespace doctor;
 
 constexpr size_t kLogLinesRead = 400;
 constexpr size_t kProblemLinesKept = 16;
+constexpr std::chrono::milliseconds kListenerTimeout{2000};
+constexpr std::chrono::milliseconds kUpgradeTimeout{5000};
+constexpr int kHoldMs = 200;  // a connection that only checks a listener (try_connect)
 
 int64_t unix_seconds(std::chrono::system_clock::time_point t) { return std::chrono::system_clock::to_time_t(t); }
 
@@ -91,11 +95,32 @@ AgentFacts ask_agent(const LoadedConfig& loaded, ServiceManager* service) {
         // Without an admin endpoint the listeners are the only sign of life.
         for (const auto& route : loaded.config->routes) {
             if (!route.listen.is_unix() && route.listen.port == 0) continue;  // any port: nothing to try
-            auto refused = try_connect(route.listen);
+            auto refused = try_connect(route.listen, kHoldMs);
             agent.listeners.push_back({route.name, route.listen.text(), refused.value_or("")});
         }
     }
     return agent;
+}
+
+// The running route's listener: a WebSocket upgrade through it when the gateway
+// answered the probe (so what comes back is loopgate's doing). When it did
+// not, loopgate would only hold the app or answer 502; its status already
+// says the listener is bound.
+void try_listener(RouteFacts& facts) {
+    auto address = listen_address(facts.listen);
+    if (!address || !facts.probe_ok) return;
+    if (address->is_unix() || address->host != "127.0.0.1") {
+        facts.listener_error = try_connect(*address, kHoldMs).value_or("");
+        return;
+    }
+    std::string why;
+    auto connection = LoopbackConnection::open(address->port, kListenerTimeout, &why);
+    if (!connection) {
+        facts.listener_error = why;
+        return;
+    }
+    facts.listener_error = "";
+    facts.through = judge_path(upgrade_through(*connection, kUpgradeTimeout));
 }
 
 struct Probed {
@@ -124,7 +149,6 @@ Probed probe_routes(const config::Config& config, const AgentFacts& agent) {
                 if (r.retiring || r.name != route.name) continue;
                 facts.running = r;
                 facts.listen = r.listen;  // the address bound (the file may say port 0)
-                if (auto address = listen_address(r.listen)) facts.listener_error = try_connect(*address).value_or("");
             }
         }
         RecordedProbe recorded;
@@ -141,6 +165,7 @@ Probed probe_routes(const config::Config& config, const AgentFacts& agent) {
             }
         }
         facts.steps = std::move(recorded.steps);
+        if (facts.running) try_listener(facts);
         out.routes.push_back(std::move(facts));
     }
     // Connections still ending get at most a second for their close_notify and FIN.

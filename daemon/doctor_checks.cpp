@@ -95,6 +95,8 @@ Finding agent_silent(const AgentFacts& agent, const ConfigFacts& config) {
             f.summary = "the agent runs (pid " + std::to_string(*s.pid) + ") but its admin endpoint does not answer: " +
                         agent.admin_error;
         }
+    } else if (agent.service && !agent.service->detail.empty()) {
+        f.details.push_back(agent.service->detail);  // why nothing manages it here
     }
     f.todo = start_advice(agent, config.path);
     return f;

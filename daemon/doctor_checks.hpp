@@ -14,6 +14,7 @@
 #include "admin_report.hpp"
 #include "config.hpp"
 #include "doctor_report.hpp"
+#include "path_check.hpp"
 #include "probe_report.hpp"
 #include "service_manager.hpp"
 #include "tailnet_routes.hpp"
@@ -53,6 +54,9 @@ struct RouteFacts {
     std::string host;           // the upstream's host name, for the advice
     std::optional<RouteView> running;  // the daemon's view; unset when it did not answer
     std::optional<std::string> listener_error;  // set when the listener was tried: "" accepted
+    // A WebSocket upgrade through the running loopgate's listener, as an app
+    // makes it; tried when the probe got through, so the gateway is there.
+    std::optional<PathVerdict> through;
     bool probed = false;
     bool probe_ok = false;
     std::string failed_step;

@@ -75,7 +75,7 @@ std::string aged_line(const std::string& line, int64_t now) {
     size_t dot = ts.find('.');
     if (dot != std::string::npos && !ts.empty() && ts.back() == 'Z') ts = ts.substr(0, dot) + "Z";
     auto when = parse_utc_time(ts);
-    if (!when) return line;
+    if (!when || *when > now) return line;  // stamped after now: the clock moved back since
     std::string rest = end == std::string::npos ? std::string() : line.substr(end + 1);
     return "[" + duration_text(now - *when) + " ago] " + rest;
 }
@@ -89,6 +89,7 @@ Finding check_route(const RouteFacts& r) {
         f.summary = path + ": not probed";
     } else if (r.probe_ok) {
         f.summary = path + ": probe ok (" + steps_text(r.steps) + ")";
+        if (r.through && r.through->working) f.summary += "; through loopgate: " + r.through->summary;
     } else if (r.failed_step == "upgrade" && (r.refused_status == 401 || r.refused_status == 403)) {
         // The path works: TLS verified and the gateway itself said no, as it would to an app without its token.
         f.severity = Severity::warn;
@@ -98,8 +99,14 @@ Finding check_route(const RouteFacts& r) {
     } else {
         f.severity = Severity::fail;
         f.summary = path + ": probe failed at " + r.failed_step + ": " + r.failure_reason;
-        for (const auto& s : r.steps) f.details.push_back(step_line(s));
         f.todo = probe_advice(r);
+    }
+    for (const auto& s : r.steps) f.details.push_back(step_line(s));
+    if (r.through && !r.through->working) {
+        f.severity = Severity::fail;
+        f.details.push_back("a WebSocket upgrade through " + r.listen + " failed: " + r.through->summary);
+        add_todo(f, "the gateway answers loopgate probe but not through the running loopgate: its log says why "
+                    "(see log); loopgate reload, or restart it");
     }
     if (r.listener_error && !r.listener_error->empty()) {
         f.severity = Severity::fail;
@@ -197,9 +204,10 @@ Finding check_recent_problems(const std::vector<std::string>& lines, uint64_t to
                               const std::string& log_location, int64_t now) {
     if (lines.empty()) return {"log", Severity::ok, "no warnings or errors in " + source, {}, ""};
     size_t shown = std::min(lines.size(), kShownLogLines);
+    uint64_t logged = std::max<uint64_t>(total, lines.size());
     Finding f{"log", Severity::warn,
-              std::to_string(std::max<uint64_t>(total, lines.size())) + " warnings or errors in " + source +
-                  "; the last " + std::to_string(shown) + ":",
+              std::to_string(logged) + (logged == 1 ? " warning or error in " : " warnings or errors in ") + source +
+                  (shown == 1 ? "; the last:" : "; the last " + std::to_string(shown) + ":"),
               {}, ""};
     for (size_t i = lines.size() - shown; i < lines.size(); ++i) f.details.push_back(aged_line(lines[i], now));
     if (!log_location.empty()) f.todo = "the whole log: " + log_location;
