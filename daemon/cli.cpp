@@ -276,7 +276,7 @@ int command_doctor(const Args& args, const char* argv0) {
     std::ostringstream manager_words;  // asking prints nothing worth showing; the report says what it found
     std::unique_ptr<ServiceManager> manager = make_service_manager(args.setup.service, environment, *runner,
                                                                    manager_words);
-    return run_doctor(DoctorOptions{*args.config_path, args.json}, manager.get());
+    return run_doctor(DoctorOptions{*args.config_path, args.json}, manager.get(), *runner);
 }
 
 }  // namespace

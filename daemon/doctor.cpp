@@ -10,6 +10,7 @@
 
 #include "addresses.hpp"
 #include "admin_client.hpp"
+#include "clock_skew.hpp"
 #include "doctor_checks.hpp"
 #include "exit_status.hpp"
 #include "log.hpp"
@@ -174,9 +175,9 @@ Probed probe_routes(const config::Config& config, const AgentFacts& agent) {
     return out;
 }
 
-Finding network_finding() {
+Finding network_finding(CommandRunner& runner) {
     std::string error;
-    std::vector<Ipv6Route> routes = read_ipv6_routes(error);
+    std::vector<Ipv6Route> routes = read_ipv6_routes(runner, error);
     return check_ipv6_routes(tailnet_ipv6_routes(routes, tailscale_interfaces(read_interface_addresses())), error);
 }
 
@@ -184,7 +185,7 @@ std::optional<Finding> log_finding(const AgentFacts& agent, ServiceManager* serv
     std::string location = service != nullptr ? service->log_location() : std::string();
     if (agent.status) {
         std::string source = "the running loopgate's log since it started (" +
-                             std::to_string(agent.status->uptime_ms / 1000) + " s ago)";
+                             duration_text(static_cast<int64_t>(agent.status->uptime_ms / 1000)) + " ago)";
         return check_recent_problems(agent.status->recent_problems, agent.status->problems_logged, source, location, now);
     }
     if (service == nullptr || !agent.service || !agent.service->installed) return std::nullopt;
@@ -194,7 +195,7 @@ std::optional<Finding> log_finding(const AgentFacts& agent, ServiceManager* serv
 
 }  // namespace
 
-int run_doctor(const DoctorOptions& options, ServiceManager* service) {
+int run_doctor(const DoctorOptions& options, ServiceManager* service, CommandRunner& runner) {
     std::error_code error;
     std::string path = fs::absolute(options.config_path, error).lexically_normal().string();
     if (path.empty()) path = options.config_path;
@@ -216,7 +217,7 @@ int run_doctor(const DoctorOptions& options, ServiceManager* service) {
         for (const auto& route : probed.routes) report.findings.push_back(check_route(route));
         if (auto clock = check_clock(probed.clock, probed.routes, now)) report.findings.push_back(*clock);
     }
-    report.findings.push_back(network_finding());
+    report.findings.push_back(network_finding(runner));
     if (auto log = log_finding(agent, service, now)) report.findings.push_back(*log);
 
     std::string text = options.json ? report_json(report) : report_text(report);

@@ -20,8 +20,9 @@ struct DoctorOptions {
 };
 
 // `service` (may be null: nothing is asked) says whether the agent is
-// installed and loaded and where its log is. Prints the report on stdout.
+// installed and loaded and where its log is; `runner` runs what the system
+// is asked through (macOS: netstat). Prints the report on stdout.
 // Exit: 0 no problem found (warnings may have been printed), 1 a problem found.
-int run_doctor(const DoctorOptions& options, ServiceManager* service);
+int run_doctor(const DoctorOptions& options, ServiceManager* service, CommandRunner& runner);
 
 }  // namespace loopgate

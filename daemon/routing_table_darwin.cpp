@@ -6,32 +6,17 @@
 // Built and run only on macOS, which this project's CI does not have:
 // UNTESTED on a Mac (docs/doctor.md says so). CI compiles it against
 // tests/darwin-shim (tools/check-darwin.sh).
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-
 #include "routing_table.hpp"
 
 namespace loopgate {
 
-std::vector<Ipv6Route> read_ipv6_routes(std::string& error) {
-    // A fixed command line, no shell expansion of anything of ours.
-    FILE* pipe = ::popen("/usr/sbin/netstat -rn -f inet6 2>/dev/null", "r");
-    if (pipe == nullptr) {
-        error = std::string("cannot run netstat: ") + std::strerror(errno);
+std::vector<Ipv6Route> read_ipv6_routes(CommandRunner& runner, std::string& error) {
+    CommandRunner::Result result = runner.run({"/usr/sbin/netstat", "-rn", "-f", "inet6"}, /*capture=*/true);
+    if (result.status != 0) {
+        error = "netstat -rn -f inet6 failed (status " + std::to_string(result.status) + ")";
         return {};
     }
-    std::string text;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0 && text.size() < (4u << 20);) {
-        text.append(buffer, n);
-    }
-    int status = ::pclose(pipe);
-    if (status != 0) {
-        error = "netstat -rn -f inet6 failed (status " + std::to_string(status) + ")";
-        return {};
-    }
-    return parse_netstat_inet6(text);
+    return parse_netstat_inet6(result.output);
 }
 
 }  // namespace loopgate

@@ -7,7 +7,7 @@
 
 namespace loopgate {
 
-std::vector<Ipv6Route> read_ipv6_routes(std::string& error) {
+std::vector<Ipv6Route> read_ipv6_routes(CommandRunner&, std::string& error) {
     std::string text;
     if (int err = config::read_file("/proc/net/ipv6_route", 4u << 20, text)) {
         error = std::string("cannot read /proc/net/ipv6_route: ") + std::strerror(err);
