@@ -207,3 +207,16 @@ def test_doctor_sees_a_clock_an_hour_off_in_the_gateways_date_header(start_gatew
     assert re.fullmatch(r"this machine's clock is (59|60) min behind the gateway of route gw \(its Date: "
                         r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\)", clock), clock
     assert "timedatectl set-ntp true" in done.stdout
+
+
+def test_doctor_options_belong_to_doctor_and_a_bad_one_is_named(tmp_path):
+    for argv, says in ((["status", "--json"], "--json belongs to the doctor command"),
+                       (["check", "--service", "none"], "--service belongs to the setup and doctor commands"),
+                       (["doctor", "--service", "upstart"], "--service must be auto, launchd, systemd or none"),
+                       (["doctor", "--verbose"], "unknown argument '--verbose'")):
+        done = subprocess.run([str(LOOPGATE_BIN), *argv], capture_output=True, text=True, timeout=10)
+        assert done.returncode == 64, (argv, done.stderr)
+        assert says in done.stderr, (argv, done.stderr)
+    done = doctor(tmp_path / "absent.jsonc", "--service", "none")
+    assert done.returncode == 1
+    assert line(done.stdout, "config") == ("FAIL", f"no config file at {tmp_path / 'absent.jsonc'}")
