@@ -50,6 +50,7 @@ public:
 
     StartResult install_and_start(const std::string& config_path, bool dry_run) override {
         if (env_.home.empty()) return failed("HOME is not set: no place for the LaunchAgent");
+        if (env_.loopgate_bin.empty()) return failed("cannot tell where this loopgate binary is");
         if (env_.agent_script.empty()) {
             std::string looked;
             for (const auto& place : env_.agent_script_searched) looked += (looked.empty() ? "" : ", ") + place;
@@ -80,7 +81,7 @@ public:
         AgentState state;
         state.kind = ServiceKind::launchd;
         state.definition = plist_;
-        state.log = log_;
+        state.log = log_file();
         std::error_code error;
         state.installed = fs::exists(plist_, error);
         if (auto text = read_text_file(plist_)) {
@@ -88,8 +89,6 @@ public:
             for (size_t i = 0; i + 1 < args.size(); ++i) {
                 if (args[i] == "--config") state.config_path = args[i + 1];
             }
-            std::vector<std::string> log = plist_strings(*text, "StandardErrorPath");
-            if (!log.empty()) state.log = log.front();
         }
         CommandRunner::Result printed = runner_.run({"launchctl", "print", target_}, /*capture=*/true);
         if (printed.status != 0) {
@@ -108,11 +107,18 @@ public:
     std::string log_location() const override { return log_; }
 
     std::string recent_log(size_t lines) override {
-        auto text = read_text_file(state().log, 4u << 20);
+        auto text = read_text_file(log_file(), 4u << 20);
         return text ? last_lines(*text, lines) : "";
     }
 
 private:
+    // The plist's StandardErrorPath (the agent script's is log_), without asking launchd.
+    std::string log_file() const {
+        auto text = read_text_file(plist_);
+        std::vector<std::string> log = text ? plist_strings(*text, "StandardErrorPath") : std::vector<std::string>{};
+        return log.empty() ? log_ : log.front();
+    }
+
     static StartResult failed(std::string why) { return {StartResult::Outcome::failed, std::move(why)}; }
 
     const ServiceEnvironment& env_;

@@ -65,6 +65,7 @@ public:
 
     StartResult install_and_start(const std::string& config_path, bool dry_run) override {
         if (env_.home.empty()) return failed("HOME is not set: no place for the user unit");
+        if (env_.loopgate_bin.empty()) return failed("cannot tell where this loopgate binary is");
         auto unit = render_systemd_unit(kSystemdUnitTemplate, env_.loopgate_bin, config_path);
         if (!unit) return failed("the binary or config path holds a control character; not written into a unit");
         auto existing = read_text_file(unit_path_);

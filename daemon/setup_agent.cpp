@@ -48,8 +48,12 @@ int fail_loudly(const AgentPhase& phase, const std::string& what) {
     if (!log.empty()) std::fprintf(stderr, "%s\n", indented(log).c_str());
     std::fprintf(stderr, "    loopgate doctor --config %s  (the agent, each route's probe, recent failures)\n",
                  phase.config_path.c_str());
-    std::fprintf(stderr, "  The config is written (%s); once loopgate runs with it, the app's URL is "
-                 "ws://127.0.0.1:%u/\n", phase.config_path.c_str(), phase.port);
+    if (phase.dry_run) {
+        std::fprintf(stderr, "  dry run: nothing was written or started.\n");
+    } else {
+        std::fprintf(stderr, "  The config is written (%s); once loopgate runs with it, the app's URL is "
+                     "ws://127.0.0.1:%u/\n", phase.config_path.c_str(), phase.port);
+    }
     return kExitUnavailable;
 }
 

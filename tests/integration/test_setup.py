@@ -292,6 +292,10 @@ def test_setup_help_and_usage(setup):
     assert stray.returncode == 64 and "belong to the setup command" in stray.stderr
     bad = setup("https://localhost:1")
     assert bad.returncode == 64, bad.all
+    for option, value, says in (("--service", "upstart", "--service must be auto, launchd, systemd or none"),
+                                ("--wait", "0", "--wait needs 1 to 600 (seconds)")):
+        wrong = setup("wss://localhost:1", option, value)
+        assert wrong.returncode == 64 and says in wrong.err, wrong.all
 
 
 @pytest.mark.parametrize("answer,status", [(b"yes\n", 0), (b"no\n", 1)])
@@ -300,7 +304,8 @@ def test_on_a_terminal_setup_asks_for_the_fingerprint(setup, openclaw, pki, answ
     try:
         os.write(master, answer)  # waits in the terminal's input until setup reads it
         done = subprocess.run([str(LOOPGATE_BIN), "setup", f"wss://127.0.0.1:{openclaw.port}", "--config",
-                               str(setup.config)], stdin=slave, capture_output=True, text=True, timeout=60)
+                               str(setup.config), "--service", "none"], stdin=slave, capture_output=True, text=True,
+                              timeout=60)
     finally:
         os.close(slave)
         os.close(master)

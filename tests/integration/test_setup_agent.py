@@ -8,6 +8,7 @@ and the upgrade are real; what launchd and systemd themselves do is not tested h
 import os
 import plistlib
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -126,7 +127,8 @@ def test_with_systemd_setup_writes_the_user_unit_and_starts_it(setup, tmp_path):
         done = setup(fake=systemd)  # auto: the user manager answers
         assert done.returncode == 0, done.all
         assert "the agent (systemd)" in done.stdout
-        unit = (setup.home / ".config" / "systemd" / "user" / "loopgate.service").read_text()
+        unit_path = setup.home / ".config" / "systemd" / "user" / "loopgate.service"
+        unit = unit_path.read_text()
         assert unit.startswith("# Written by `loopgate setup`")
         template = (REPO / "tools" / "loopgate.service").read_text()
         body = template[template.index("[Unit]"):]
@@ -139,5 +141,25 @@ def test_with_systemd_setup_writes_the_user_unit_and_starts_it(setup, tmp_path):
         assert "path ok: 101 Switching Protocols" in done.stdout
         port = ends_with_point_line(done.stdout)
         assert f"address=127.0.0.1:{port}" in systemd.journal()
+        analyze = shutil.which("systemd-analyze")
+        if analyze:  # the quoting and every directive, as systemd reads them
+            runtime = tmp_path / "run"
+            runtime.mkdir(mode=0o700)
+            verified = subprocess.run([analyze, "verify", "--user", str(unit_path)], capture_output=True, text=True,
+                                      timeout=60, env={**setup.env, "XDG_RUNTIME_DIR": str(runtime)})
+            assert verified.returncode == 0 and verified.stdout + verified.stderr == "", \
+                verified.stdout + verified.stderr
     finally:
         systemd.stop()
+
+
+def test_when_systemd_says_the_unit_is_not_running_setup_fails_at_once_naming_the_journal(setup, tmp_path):
+    # No --wait: `systemctl --user show` answering inactive ends the wait without using it up.
+    systemd = FakeSystemd(tmp_path, start_daemon=False)
+    done = setup("--service", "systemd", fake=systemd)
+    assert done.returncode == 69, done.all
+    assert re.search(r"FAILED: nothing listens on 127\.0\.0\.1:\d+: the agent is not running: inactive \(dead\)",
+                     done.stderr), done.stderr
+    assert "journalctl --user -u loopgate.service" in done.stderr
+    assert "loopgate doctor" in done.stderr
+    assert sum(call.startswith("--user show loopgate.service") for call in systemd.calls()) <= 3
