@@ -34,6 +34,7 @@ struct RouteView {
     uint64_t down_for_ms = 0;
     uint64_t held = 0;
     bool retiring = false;        // removed by a reload, draining its sessions
+    uint64_t tls_sessions_cached = 0;  // TLS sessions the route holds for the next dials
     RouteStats stats;
     std::vector<SessionView> sessions;
 };

@@ -249,6 +249,7 @@ std::vector<RouteView> RouteSet::views() const {
             view.down_for_ms = health.down_for_ms();
             view.held = health.held_count();
             view.retiring = group == &retiring_;
+            if (route.settings->tls) view.tls_sessions_cached = tls::cached_sessions(route.settings->tls.get());
             view.stats = route.stats;
             running.listener->for_each_session([&](const Session& session) {
                 const SessionRecord& r = session.record();

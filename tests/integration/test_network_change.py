@@ -382,6 +382,49 @@ def test_ipv6_trap_on_the_gateways_host_does_not_delay_sessions_over_ipv4(
         assert f"upstream={path.gateway_ip}:{gateway.port}" in summary, summary
 
 
+def syn_sent_toward(host, address):
+    """loopgate's host's TCP sockets still trying to connect to `address`."""
+    done = netns.run("ip", "netns", "exec", host.name, "ss", "-Htn", "state", "syn-sent", "dst", address)
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_a_first_address_that_black_holes_loses_the_race_to_a_second_that_answers(
+        client_host, gateway_host, start_remote_gateway, start_client_loopgate, certs, tmp_path):
+    dead, live = gateway_host.path, gateway_host.add_path()
+    gateway = start_remote_gateway(live)
+    gateway_host.set_black_hole(dead, on=True)
+    # The black hole is real: a connect to the first address neither succeeds nor fails, it hangs.
+    with pytest.raises(socket.timeout):
+        client_host.connect(gateway.port, host=dead.gateway_ip, timeout=0.5)
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{dead.gateway_ip} gateway.test\n{live.gateway_ip} gateway.test\n")
+    config = tailnet_config(certs, gateway.port)
+    connect_ms = 4000
+    config["routes"][0]["timeouts"] = {"connect_ms": connect_ms, "handshake_ms": 2 * connect_ms}
+    config["log"] = {"level": "debug"}
+    loopgate = start_client_loopgate(config, hosts_file=hosts)
+
+    started = time.monotonic()
+    conn = loopgate.app.open_ws()
+    upgrade_seconds = time.monotonic() - started
+    assert echoes_byte_exact(conn, b"over the second address")
+    print(f"served through the second address in {upgrade_seconds * 1000:.0f} ms")
+    # Served long before the first address's connect timeout: the second did not wait for it.
+    assert upgrade_seconds < connect_ms / 2000, f"upgrade took {upgrade_seconds:.2f} s"
+    dead_address, live_address = f"{dead.gateway_ip}:{gateway.port}", f"{live.gateway_ip}:{gateway.port}"
+    log = loopgate.log()
+    attempts = [line.split("address=")[1].split()[0] for line in log.splitlines() if 'msg="upstream connect" ' in line]
+    assert attempts == [dead_address, live_address], log
+    assert (f'msg="upstream connect abandoned" route=tailnet address={dead_address} '
+            f'reason="another address connected first"') in log
+    # The loser's socket is closed, not left to hang until connect_ms.
+    wait_until(lambda: syn_sent_toward(client_host, dead.gateway_ip) == [], 5, "the abandoned connect to close")
+    conn.send(wsraw.frame(CLOSE, wsraw.close_payload(1000)))
+    assert conn.read_close() == (1000, "")
+    [summary] = loopgate.wait_closed(count=1)
+    assert f"upstream={live_address}" in summary, summary
+
+
 # ---------------------------------------------------------------------------------------------
 # The gateway restarts: its own close reaches the app, and the next app waits for it.
 

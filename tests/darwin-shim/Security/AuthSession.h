@@ -4,14 +4,12 @@
 #ifndef LOOPGATE_DARWIN_SHIM_SECURITY_AUTHSESSION_H
 #define LOOPGATE_DARWIN_SHIM_SECURITY_AUTHSESSION_H
 
+#include <MacTypes.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-// <MacTypes.h>: a 32-bit status code, 0 for success.
-typedef int32_t OSStatus;
 
 // <Security/AuthSession.h>: session identifiers and attribute bits (UInt32 both).
 typedef uint32_t SecuritySessionId;
