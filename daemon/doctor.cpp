@@ -155,7 +155,6 @@ Probed probe_routes(const config::Config& config, const AgentFacts& agent) {
         RecordedProbe recorded;
         {
             RouteProbe probe(&loop, route, i, anchors, recorded);
-            facts.probed = true;
             facts.probe_ok = probe.run();
             facts.failed_step = probe.failed_step();
             facts.failure_reason = probe.failure_reason();

@@ -159,8 +159,13 @@ Finding check_config(const ConfigFacts& config, const AgentFacts& agent) {
 }
 
 Finding check_agent(const AgentFacts& agent, const ConfigFacts& config) {
-    if (agent.status) return agent_answered(agent, config);
-    if (!agent.admin_address.empty()) return agent_silent(agent, config);
+    if (!agent.admin_address.empty()) {
+        Finding f = agent.status ? agent_answered(agent, config) : agent_silent(agent, config);
+        if (agent.admin_from_invalid_config) {
+            f.details.push_back("asked through admin.listen " + agent.admin_address + ", read alone from the invalid file");
+        }
+        return f;
+    }
     if (config.config != nullptr) return agent_without_admin(agent, config);
     // The config is invalid and names no admin endpoint doctor could read.
     if (managed(agent) && agent.service->pid) {

@@ -33,7 +33,7 @@ struct ConfigFacts {
 struct AgentFacts {
     std::optional<AgentState> service;          // what launchd or systemd says (kind none: nobody manages it)
     std::string admin_address;                  // where the admin endpoint was asked; "" when none is configured
-    bool admin_from_invalid_config = false;     // read from a config that is otherwise invalid
+    bool admin_from_invalid_config = false;     // its address read from a config that is otherwise invalid
     std::optional<StatusView> status;           // its answer to /status
     std::string admin_error;                    // why there was no answer
     // Without an admin endpoint, the routes' own listeners tell whether something runs.
@@ -57,7 +57,6 @@ struct RouteFacts {
     // A WebSocket upgrade through the running loopgate's listener, as an app
     // makes it; tried when the probe got through, so the gateway is there.
     std::optional<PathVerdict> through;
-    bool probed = false;
     bool probe_ok = false;
     std::string failed_step;
     std::string failure_reason;

@@ -85,9 +85,7 @@ std::string aged_line(const std::string& line, int64_t now) {
 Finding check_route(const RouteFacts& r) {
     Finding f{"route " + r.name, Severity::ok, "", {}, ""};
     std::string path = r.listen + " -> " + r.upstream;
-    if (!r.probed) {
-        f.summary = path + ": not probed";
-    } else if (r.probe_ok) {
+    if (r.probe_ok) {
         f.summary = path + ": probe ok (" + steps_text(r.steps) + ")";
         if (r.through && r.through->working) f.summary += "; through loopgate: " + r.through->summary;
     } else if (r.failed_step == "upgrade" && (r.refused_status == 401 || r.refused_status == 403)) {

@@ -220,3 +220,17 @@ def test_doctor_options_belong_to_doctor_and_a_bad_one_is_named(tmp_path):
     done = doctor(tmp_path / "absent.jsonc", "--service", "none")
     assert done.returncode == 1
     assert line(done.stdout, "config") == ("FAIL", f"no config file at {tmp_path / 'absent.jsonc'}")
+
+
+def test_doctor_without_an_admin_endpoint_sees_the_listener_and_leaves_no_warning_in_its_log(start_loopgate,
+                                                                                             gateway, certs):
+    loopgate = start_loopgate({"routes": [route_for(gateway, certs, listen=f"127.0.0.1:{free_port()}")]})
+    done = doctor(loopgate.process.argv[-1], "--service", "none")
+    assert done.returncode == 0, done.stdout
+    severity, agent = line(done.stdout, "agent")
+    assert severity == "warn" and agent.startswith(f"something accepts connections on {loopgate.addresses['gw']} "), agent
+    assert '"admin": {"listen": "127.0.0.1:18790"}' in done.stdout
+    # The listener saw a connection that sent nothing: an ordinary port probe, logged at info. Had
+    # doctor hung up at once, the listener could not have told whose it was (a warning).
+    loopgate.process.wait_for(r'level=info msg="connection closed" route=gw .*status=0')
+    assert "cannot tell which user" not in loopgate.log(), loopgate.log()

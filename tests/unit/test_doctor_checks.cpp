@@ -184,6 +184,17 @@ TEST_CASE("agent: without an admin endpoint, the listeners tell whether somethin
     CHECK(has(doctor::check_agent(a, valid_config()).summary, "cannot tell whether loopgate runs"));
 }
 
+TEST_CASE("agent: asked through the admin endpoint of an invalid config, it says so") {
+    AgentFacts a = agent_with(running());
+    a.admin_from_invalid_config = true;
+    ConfigFacts invalid;
+    invalid.path = kPath;
+    invalid.errors = {"x"};
+    Finding f = doctor::check_agent(a, invalid);
+    CHECK(f.severity == Severity::ok);
+    CHECK(f.details.back() == "asked through admin.listen 127.0.0.1:18790, read alone from the invalid file");
+}
+
 TEST_CASE("agent: an invalid config hides the admin endpoint; the service manager still knows") {
     ConfigFacts invalid;
     invalid.path = kPath;
@@ -235,7 +246,6 @@ RouteFacts probed_route() {
     r.listen = "127.0.0.1:18789";
     r.upstream = "wss://gw.tail.ts.net:18789";
     r.host = "gw.tail.ts.net";
-    r.probed = true;
     r.probe_ok = true;
     r.steps = {{"trust", "ok", "0 ms", "system store"}, {"resolve", "ok", "3 ms", "-> 100.64.0.7"},
                {"connect", "ok", "9 ms", "100.64.0.7:18789"}, {"upgrade", "ok", "20 ms", "101"}};
