@@ -116,6 +116,7 @@ std::string status_json(const StatusView& status) {
          status.last_network_change.empty()
              ? nlohmann::json(nullptr)
              : nlohmann::json{{"what", status.last_network_change}, {"age_ms", status.last_network_change_age_ms}}},
+        {"wake_watch", status.wake_watch},
         {"routes", routes},
         {"problems_logged", status.problems_logged},
         {"recent_problems", status.recent_problems}};

@@ -51,6 +51,10 @@ struct StatusView {
     uint64_t uptime_ms = 0;
     uint64_t pid = 0;
     std::string session;          // macOS: "gui" or "background" (daemon/login_session.hpp); "" elsewhere
+    // How a wake from sleep is noticed now: "polling" (the clock check, while
+    // an app is connected), "idle" (no app: nothing polls), "power
+    // notifications" (macOS), "off".
+    std::string wake_watch = "off";
     std::vector<RouteView> routes;
     std::vector<std::string> recent_problems;  // the last warn/error log lines, oldest first
     uint64_t problems_logged = 0;              // warn/error lines since start (also those no longer kept)
