@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "config.hpp"
 #include "daemon.hpp"
 #include "default_paths.hpp"
+#include "doctor.hpp"
 #include "exit_status.hpp"
 #include "log.hpp"
 #include "loopgate_version.h"
@@ -81,6 +84,15 @@ constexpr Command kCommands[] = {
      "Makes the running loopgate read its config again (through admin.listen; the same as\n"
      "kill -HUP) and prints the result. Exit: 0 applied, 1 refused (the previous config stays),\n"
      "69 no answer, 78 no admin endpoint configured."},
+    {"doctor", "loopgate doctor [--config FILE] [--json] [--service auto|launchd|systemd|none]",
+     "Says whether loopgate works here and, for each thing that does not, what to do: the config\n"
+     "(as check loads it), the agent (installed and loaded in launchd or systemd, running, its\n"
+     "config generation, through admin.listen), each route's listener and probe (as probe dials),\n"
+     "this clock against the gateways' Date (a clock far off breaks certificates), an IPv6 default\n"
+     "route through Tailscale (apps that try IPv6 first hang; loopgate dials IPv4 only), on macOS a\n"
+     "loopgate outside the GUI login session, and the last warnings and errors it logged.\n"
+     "--json prints the same findings as JSON. --service picks the service manager to ask (auto).\n"
+     "Exit: 0 no problem found (warnings may be printed), 1 a problem found."},
     {"help", "loopgate help [COMMAND]", "Prints the help of every command, or of one."},
 };
 
@@ -123,6 +135,8 @@ struct Args {
     bool print_pin = false;
     SetupOptions setup;
     bool setup_only = false;  // a setup option was given
+    bool service_given = false;  // --service: setup's and doctor's
+    bool json = false;           // doctor --json
 };
 
 int usage_error(const std::string& message) {
@@ -158,7 +172,7 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
                    arg == "--service" || arg == "--wait") {
             auto given = value();
             if (!given) return std::string(arg) + " needs a value";
-            args.setup_only = true;
+            (arg == "--service" ? args.service_given : args.setup_only) = true;
             if (arg == "--name") args.setup.name = *given;
             if (arg == "--ca-file") args.setup.ca_file = *given;
             if (arg == "--pin") args.setup.pin = *given;
@@ -186,6 +200,8 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
             (arg == "--force" ? args.setup.force : args.setup.dry_run) = true;
         } else if (arg == "--print-pin") {
             args.print_pin = true;
+        } else if (arg == "--json") {
+            args.json = true;
         } else if ((args.command == "probe" || args.command == "help" || args.command == "setup") && !args.operand &&
                    !arg.empty() && arg[0] != '-') {
             args.operand = std::string(arg);
@@ -197,8 +213,12 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
     if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
     if (args.setup_only && args.command != "setup") {
-        return "--name, --port, --ca-file, --pin, --service, --wait, --force and --dry-run belong to the setup command";
+        return "--name, --port, --ca-file, --pin, --wait, --force and --dry-run belong to the setup command";
     }
+    if (args.service_given && args.command != "setup" && args.command != "doctor") {
+        return "--service belongs to the setup and doctor commands";
+    }
+    if (args.json && args.command != "doctor") return "--json belongs to the doctor command";
     if (args.command == "setup" && !args.operand && !args.help) {
         return "setup needs a gateway URL (wss://HOST[:PORT])";
     }
@@ -249,6 +269,16 @@ int command_run(const Args& args, config::Config config) {
     return daemon.run();
 }
 
+// Doctor judges a missing or invalid config itself, so it runs before the config is loaded.
+int command_doctor(const Args& args, const char* argv0) {
+    std::unique_ptr<CommandRunner> runner = make_process_runner();
+    ServiceEnvironment environment = ServiceEnvironment::from_process(argv0);
+    std::ostringstream manager_words;  // asking prints nothing worth showing; the report says what it found
+    std::unique_ptr<ServiceManager> manager = make_service_manager(args.setup.service, environment, *runner,
+                                                                   manager_words);
+    return run_doctor(DoctorOptions{*args.config_path, args.json}, manager.get(), *runner);
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -278,6 +308,7 @@ int run_cli(int argc, char** argv) {
         args.setup.argv0 = argc > 0 ? argv[0] : "loopgate";
         return run_setup(args.setup);
     }
+    if (args.command == "doctor") return command_doctor(args, argc > 0 ? argv[0] : "loopgate");
     int status = kExitOk;
     auto config = load_or_report(*args.config_path, status);
     if (!config) return status;
