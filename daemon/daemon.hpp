@@ -16,7 +16,10 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "log_sink.hpp"
+#include "login_session.hpp"
+#include "recent_problems.hpp"
 #include "network_monitor.hpp"
+#include "path_lookup.hpp"
 #include "peer_owner.hpp"
 #include "route.hpp"
 #include "route_set.hpp"
@@ -58,6 +61,7 @@ private:
     void on_routes_idle();
     void close_process_handles();
     void on_network_changed(const std::string& changes);
+    void on_apps_connected(bool connected);
     void watch_memory();
     // An admin endpoint for `listen` (none when unset); false and `error` when it cannot listen.
     bool open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,
@@ -67,6 +71,7 @@ private:
     config::Config config_;
     std::filesystem::path config_file_;
     std::optional<log::Level> log_level_override_;
+    RecentProblems recent_problems_;  // the last warnings and errors, for /status (and so doctor)
     StderrLogSink log_sink_;  // first in, last out: everything below may log while it goes
     uint64_t generation_ = 1;  // config generation: 1 at start, +1 per applied reload
     uint64_t reloads_ = 0;
@@ -75,6 +80,7 @@ private:
     std::string last_network_change_;
     uint64_t last_network_change_ms_ = 0;
     uint64_t started_ms_ = 0;
+    LoginSession login_session_ = LoginSession::unknown;  // asked once, at start
     uv_loop_t loop_{};
     int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};
@@ -86,6 +92,9 @@ private:
     // Who owns an app's TCP socket, for every route: one per process (one
     // netlink socket on Linux), opened before the routes start.
     std::unique_ptr<PeerOwner> peer_owner_;
+    // Which way the kernel routes each upstream address, asked after a
+    // network change (one netlink or routing socket per process).
+    std::unique_ptr<PathLookup> path_lookup_;
     std::unique_ptr<RouteSet> routes_;
     std::unique_ptr<AdminServer> admin_;
     // The endpoint a reload moved away from, kept until the next reload: the

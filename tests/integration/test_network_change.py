@@ -28,6 +28,11 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 NETWORK_CHANGED = r'msg="network changed"'
 PROBE_LOST_REASON = "upstream lost after network change"
+# What the route lookup after a change says when the upstream's address has no route any more.
+ROUTE_GONE_REASON = "no route to the upstream after network change (Network is unreachable)"
+# A probe that waits 10 s for its pong: a close sooner than that is the route lookup's doing.
+LONG_PROBE = {"probe_timeout_ms": 10000}
+SOONER_THAN_THE_PROBE_S = 9.0
 # Link down, probe deadline and debounce fit many times over; a TCP timeout would not.
 NOTICE_BOUND_S = 10.0
 
@@ -213,7 +218,7 @@ def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_
 
     gateway_host.set_link(path, up=False)
     code, reason, seconds = wait_for_close(conn)
-    assert (code, reason) == (1012, PROBE_LOST_REASON)
+    assert (code, reason) == (1012, ROUTE_GONE_REASON)
     assert seconds < NOTICE_BOUND_S
     finish_close(conn, 1012, reason)
     summary = loopgate.wait_closed()
@@ -227,6 +232,58 @@ def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_
     assert status == 101
     assert echoes_byte_exact(held, b"after the outage")
     loopgate.process.wait_for(r'msg="upstream up" route=tailnet')
+
+
+def test_link_down_closes_the_session_over_it_at_once_by_its_route_and_keeps_the_one_over_another_link(
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
+    first, second = gateway_host.path, gateway_host.add_path()
+    gateway = start_remote_gateway(first)
+    other_gateway = start_remote_gateway(second, extra=["--log-control-frames"])
+    config = tailnet_config(certs, gateway.port, connect_to=first.gateway_ip, liveness=LONG_PROBE)
+    config["routes"].append(dict(config["routes"][0], name="other", connect_to=second.gateway_ip,
+                                 upstream=f"wss://gateway.test:{other_gateway.port}"))
+    loopgate = start_client_loopgate(config)
+    over_first = loopgate.app.open_ws()
+    over_second = App(loopgate.app.client, int(loopgate.addresses["other"].rsplit(":", 1)[1])).open_ws()
+    assert echoes_byte_exact(over_first, b"over the first link")
+    assert echoes_byte_exact(over_second, b"over the second link")
+
+    gateway_host.set_link(first, up=False)
+    # No pong is awaited: the kernel has no route to the first gateway any more.
+    assert over_first.read_close(timeout=SOONER_THAN_THE_PROBE_S) == (1012, ROUTE_GONE_REASON)
+    finish_close(over_first, 1012, ROUTE_GONE_REASON)
+    loopgate.process.wait_for(r'msg="probing upstream sessions" route=tailnet sessions=0 closed_path_gone=1')
+    # The other session's route did not change: it was probed as before, answered, and is kept.
+    loopgate.process.wait_for(r'msg="probing upstream sessions" route=other sessions=1 closed_path_gone=0')
+    wait_until(lambda: loopgate_pings_seen_by(other_gateway), 5, "the probe of the session over the second link")
+    assert echoes_byte_exact(over_second, os.urandom(64 * 1024))
+    summaries = loopgate.wait_closed()
+    assert len(summaries) == 1 and "route=tailnet" in summaries[0], summaries
+
+
+def test_route_moved_to_another_link_closes_the_session_still_sent_from_the_old_address(
+        gateway_host, start_gateway, start_client_loopgate, certs):
+    first, second = gateway_host.path, gateway_host.add_path()
+    # The gateway answers on an address of its own host reachable over either link, as a tailnet
+    # peer is; loopgate's host routes it over the first link to start with.
+    service_ip = "100.100.0.1"
+    gateway_host.ip("addr", "add", f"{service_ip}/32", "dev", "lo")
+    gateway_host.client.ip("route", "add", f"{service_ip}/32", "via", first.gateway_ip)
+    gateway = start_gateway(listen=f"{service_ip}:0", wrap=gateway_host.exec_prefix())
+    loopgate = start_client_loopgate(tailnet_config(certs, gateway.port, connect_to=service_ip, liveness=LONG_PROBE))
+    conn = loopgate.app.open_ws()
+    assert echoes_byte_exact(conn, b"over the first link")
+
+    # The old path still works, so a probe would be answered: only the source address the kernel
+    # now picks tells the session is no longer on the route.
+    gateway_host.client.ip("route", "replace", f"{service_ip}/32", "via", second.gateway_ip)
+    expected = (f"route to the upstream changed: it now leaves from {second.client_ip}, "
+                f"not from {first.client_ip}")
+    assert conn.read_close(timeout=SOONER_THAN_THE_PROBE_S) == (1012, expected)
+    finish_close(conn, 1012, expected)
+    again = loopgate.app.open_ws()
+    assert echoes_byte_exact(again, b"over the second link")
+    assert [s["upstream"] for s in loopgate.summaries()] == [f"{service_ip}:{gateway.port}"]
 
 
 def test_app_held_past_hold_ms_gets_503_with_retry_after_and_one_past_max_held_gets_it_at_once(
