@@ -89,7 +89,11 @@ void Conn::on_poll(uv_poll_t* poll, int status, int events) {
     auto* self = static_cast<Conn*>(poll->data);
     if (self->phase_ == Phase::ended) return;
     if (status < 0 && self->phase_ != Phase::connecting) {
-        self->finish(std::string("poll: ") + uv_strerror(status));
+        // libuv reports POLLERR as UV_EBADF: the socket's own error says what happened.
+        int error = 0;
+        socklen_t length = sizeof error;
+        getsockopt(self->stream_->fd(), SOL_SOCKET, SO_ERROR, &error, &length);
+        self->finish(error != 0 ? std::string("socket: ") + std::strerror(error) : std::string("socket error (POLLERR)"));
         return;
     }
     self->in_event_ = true;

@@ -100,6 +100,9 @@ def _upstream_host(s):
 
 def start_nginx(s):
     port = s.free_port()
+    # worker_connections counts both sides of a session, and nginx starts closing connections it
+    # could reuse once fewer than 1/16 are free: twice the file limit keeps the file limit the
+    # only limit.
     limit = s.nofile or max(4096, 2 * s.sessions + 64)
     conf = s.workdir / "nginx.conf"
     conf.write_text(f"""
@@ -108,7 +111,7 @@ worker_processes 1;
 worker_rlimit_nofile {limit};
 pid {s.workdir}/nginx.pid;
 error_log {s.workdir}/nginx-error.log warn;
-events {{ worker_connections {limit}; }}
+events {{ worker_connections {2 * limit}; }}
 http {{
     access_log off;
     client_body_temp_path {s.workdir}/body;
@@ -140,7 +143,9 @@ http {{
 
 def start_haproxy(s):
     port = s.free_port()
-    maxconn = max(4096, s.sessions + 16)
+    # HAProxy needs 2 descriptors per connection plus 14 here (maxsock) and refuses to start when
+    # the file limit is lower: with a limit, maxconn is what it allows.
+    maxconn = (s.nofile - 14) // 2 if s.nofile else max(4096, s.sessions + 16)
     ulimit = f"    ulimit-n {s.nofile}\n" if s.nofile else ""
     conf = s.workdir / "haproxy.cfg"
     conf.write_text(f"""
