@@ -19,39 +19,52 @@ def _reference(row):
     return None, None
 
 
+def _never_text(cell):
+    return cell if cell.startswith("never") else "no figure: " + cell
+
+
 def write_svg(rows, path, title):
-    width, left, bar_w = 980, 330, 520
-    panel_h, bar_h = 20 + 18 * len(BAR_PEERS), 14
-    height = 70 + panel_h * len(rows) + 30
+    width, left, bar_w = 980, 90, 600
+    bar_h, line_h = 14, 18
+    panel_h = 26 + line_h * len(BAR_PEERS) + 8
+    height = 76 + panel_h * len(rows) + 20
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="10" y="22" font-size="15" font-weight="bold">{escape(title)}</text>',
-           f'<text x="10" y="42" fill="#555">Bar: the proxy\'s figure ÷ the reference (direct, else the best of nginx and HAProxy); '
-           f'line at 1×; axis cut at {AXIS_MAX:g}×.</text>']
-    scale = bar_w / AXIS_MAX
-    y = 60
+           f'<text x="10" y="40" fill="#555">Bar: the proxy\'s figure ÷ the reference (direct, else the best of nginx and HAProxy), '
+           f'dashed line at 1×, axis cut at {AXIS_MAX:g}×.</text>',
+           '<text x="10" y="54" fill="#555">Where there is nothing to divide by (a reference of 0, or never reached), '
+           'the figures on their own scale.</text>']
+    y = 66
     for row in rows:
         m = row["metric"]
         ref_name, ref = _reference(row)
         better = "higher is better" if m.better == "higher" else "lower is better"
-        out.append(f'<text x="10" y="{y + 14}" font-weight="bold">{escape(m.workload)} {escape(m.label)}</text>')
-        out.append(f'<text x="10" y="{y + 30}" fill="#555">{escape(m.unit)}, {better}'
-                   f'{", vs " + ref_name if ref_name else ", no reference: figures only"}</text>')
-        one = left + scale
-        out.append(f'<line x1="{one:.1f}" y1="{y + 2}" x2="{one:.1f}" y2="{y + panel_h - 4}" stroke="#999" stroke-dasharray="3,3"/>')
+        known = [row["values"].get(p) for p in BAR_PEERS if row["values"].get(p) is not None]
+        if ref:
+            scale, how = bar_w / AXIS_MAX, f"÷ {ref_name}"
+        else:
+            top = max(known) if known and max(known) > 0 else 1.0
+            scale, how = bar_w / top, "figures (no reference to divide by)"
+        out.append(f'<text x="10" y="{y + 14}"><tspan font-weight="bold">{escape(m.workload)} {escape(m.label)}</tspan>'
+                   f'<tspan fill="#555"> — {escape(m.unit)}, {better}; {escape(how)}</tspan></text>')
+        if ref:
+            one = left + scale
+            out.append(f'<line x1="{one:.1f}" y1="{y + 20}" x2="{one:.1f}" y2="{y + panel_h - 6}" stroke="#999" stroke-dasharray="3,3"/>')
         for i, peer in enumerate(BAR_PEERS):
-            by = y + 4 + i * 18
+            by = y + 22 + i * line_h
             value = row["values"].get(peer)
             cell = row["cells"].get(peer, "")
             out.append(f'<text x="{left - 6}" y="{by + 11}" text-anchor="end" fill="#333">{peer}</text>')
-            if value is None or ref is None:
-                out.append(f'<text x="{left + 4}" y="{by + 11}" fill="#a00">{escape(cell)}</text>')
+            if value is None:
+                out.append(f'<rect x="{left}" y="{by}" width="{bar_w}" height="{bar_h}" fill="#f3d6d6"/>')
+                out.append(f'<text x="{left + 6}" y="{by + 11}" fill="#a00">{escape(_never_text(cell))}</text>')
                 continue
-            ratio = value / ref
-            length = min(ratio, AXIS_MAX) * scale
+            shown = value / ref if ref else value
+            length = min(shown * scale, bar_w)
             out.append(f'<rect x="{left}" y="{by}" width="{max(length, 1):.1f}" height="{bar_h}" fill="{COLORS[peer]}"/>')
-            label = f"{ratio:.2f}× ({cell})" + (" ▶" if ratio > AXIS_MAX else "")
-            out.append(f'<text x="{left + min(length, bar_w) + 6:.1f}" y="{by + 11}" fill="#333">{escape(label)}</text>')
+            label = (f"{shown:.2f}× ({cell})" if ref else cell) + (" ▶" if ref and shown > AXIS_MAX else "")
+            out.append(f'<text x="{left + length + 6:.1f}" y="{by + 11}" fill="#333">{escape(label)}</text>')
         y += panel_h
     out.append("</svg>")
     path.write_text("\n".join(out) + "\n")
