@@ -231,7 +231,10 @@ def hold_sessions(env, name, count, nofile=None, wakeups_window=None):
                    pss_before_kib=before, pss_after_kib=after,
                    kib_per_session=(after - before) / held["held"] if held["held"] else None)
         if wakeups_window:
-            out["wakeups_sessions"] = wakeups_per_s(peer.pids(), wakeups_window)
+            # Long enough to hold a whole ping cycle of every session (loopgate pings each one
+            # 15 s after it opened, then every 15 s).
+            out["wakeups_window_s"] = env.args.durations["w6_sessions"]
+            out["wakeups_sessions"] = wakeups_per_s(peer.pids(), out["wakeups_window_s"])
         verified = holder.verify()
         out.update(verified=verified["verified"], verify_failed=verified["failed"])
         return out
