@@ -1,8 +1,10 @@
 // loopgate-bench-echo: the TLS WebSocket echo upstream of tools/bench.sh.
 //
-//   loopgate-bench-echo --listen HOST:PORT (--cert FILE --key FILE | --plain)
+//   loopgate-bench-echo --listen HOST:PORT (--cert FILE --key FILE | --plain) [--threads N]
 //
-// Prints "listening on HOST:PORT" once bound. SIGUSR1 prints one line of
+// N event loops (default: one per CPU), each on its own socket bound to the
+// same port (SO_REUSEPORT), so the upstream is not what limits a benchmark
+// run. Prints "listening on HOST:PORT" once bound. SIGUSR1 prints one line of
 // counters ("stats handshakes=N resumed=N ..."); SIGTERM or SIGINT exits.
 // See docs/benchmarks.md.
 #include <arpa/inet.h>
@@ -21,6 +23,9 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <algorithm>
+#include <thread>
+#include <vector>
 
 #include "echo_server.hpp"
 #include "stream.hpp"
@@ -32,6 +37,7 @@ struct Options {
     std::string cert;
     std::string key;
     bool plain = false;
+    unsigned threads = 0;
 };
 
 int usage(const char* why) {
@@ -47,8 +53,11 @@ bool parse(int argc, char** argv, Options& options) {
         else if (arg == "--cert" && has_value) options.cert = argv[++i];
         else if (arg == "--key" && has_value) options.key = argv[++i];
         else if (arg == "--plain") options.plain = true;
+        else if (arg == "--threads" && has_value) options.threads = static_cast<unsigned>(std::atoi(argv[++i]));
         else return false;
     }
+    if (options.threads == 0) options.threads = std::max(1u, std::thread::hardware_concurrency());
+    if (options.threads > 64) return false;
     return !options.listen.empty() && (options.plain ? options.cert.empty() : !options.cert.empty() && !options.key.empty());
 }
 
@@ -102,13 +111,28 @@ SSL_CTX* server_context(const Options& options) {
     return ctx;
 }
 
+// A listening socket on `address` that others may share (SO_REUSEPORT).
+int listen_on(const sockaddr_storage& address, socklen_t length) {
+    const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0 || listen(fd, 4096) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 void print_stats(const bench::EchoStats& s) {
     std::printf("stats accepted=%llu handshakes=%llu resumed=%llu handshake_failures=%llu upgraded=%llu refused=%llu "
                 "protocol_errors=%llu frames=%llu bytes=%llu active=%llu\n",
-                (unsigned long long)s.accepted, (unsigned long long)s.handshakes, (unsigned long long)s.resumed,
-                (unsigned long long)s.handshake_failures, (unsigned long long)s.upgraded, (unsigned long long)s.refused,
-                (unsigned long long)s.protocol_errors, (unsigned long long)s.frames, (unsigned long long)s.bytes,
-                (unsigned long long)s.active);
+                (unsigned long long)s.accepted.load(), (unsigned long long)s.handshakes.load(),
+                (unsigned long long)s.resumed.load(), (unsigned long long)s.handshake_failures.load(),
+                (unsigned long long)s.upgraded.load(), (unsigned long long)s.refused.load(),
+                (unsigned long long)s.protocol_errors.load(), (unsigned long long)s.frames.load(),
+                (unsigned long long)s.bytes.load(), (unsigned long long)s.active.load());
     std::fflush(stdout);
 }
 
@@ -118,6 +142,20 @@ void raise_file_limit() {
         limit.rlim_cur = limit.rlim_max;
         setrlimit(RLIMIT_NOFILE, &limit);
     }
+}
+
+bench::EchoStats stats;
+
+// One event loop on its own socket; it lives as long as the process, which ends by _exit.
+void serve(int fd, SSL_CTX* ctx) {
+    auto* loop = new uv_loop_t;
+    uv_loop_init(loop);
+    auto* server = new bench::EchoServer(loop, ctx, stats);
+    if (const int rc = server->start(fd); rc != 0) {
+        std::fprintf(stderr, "loopgate-bench-echo: %s\n", uv_strerror(rc));
+        _exit(1);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
 }
 
 }  // namespace
@@ -134,13 +172,12 @@ int main(int argc, char** argv) {
     SSL_CTX* ctx = nullptr;
     if (!options.plain && (ctx = server_context(options)) == nullptr) return 1;
 
-    const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), address_length) != 0 || listen(fd, 4096) != 0) {
+    const int fd = listen_on(address, address_length);
+    if (fd < 0) {
         std::fprintf(stderr, "loopgate-bench-echo: cannot listen on %s: %s\n", options.listen.c_str(), std::strerror(errno));
         return 1;
     }
+    // The port really bound (port 0 picks one), which the other threads' sockets share.
     getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length);
     char host[INET6_ADDRSTRLEN] = "";
     int port = 0;
@@ -153,17 +190,20 @@ int main(int argc, char** argv) {
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
         port = ntohs(a->sin_port);
     }
+    std::vector<int> sockets{fd};
+    for (unsigned i = 1; i < options.threads; ++i) {
+        const int shared = listen_on(address, address_length);
+        if (shared < 0) {
+            std::fprintf(stderr, "loopgate-bench-echo: cannot share port %d: %s\n", port, std::strerror(errno));
+            return 1;
+        }
+        sockets.push_back(shared);
+    }
 
     uv_loop_t* loop = uv_default_loop();
-    bench::EchoServer server(loop, ctx);
-    if (const int rc = server.start(fd); rc != 0) {
-        std::fprintf(stderr, "loopgate-bench-echo: %s\n", uv_strerror(rc));
-        return 1;
-    }
     uv_signal_t usr1, term, interrupt;
     uv_signal_init(loop, &usr1);
-    usr1.data = &server;
-    uv_signal_start(&usr1, [](uv_signal_t* s, int) { print_stats(static_cast<bench::EchoServer*>(s->data)->stats()); }, SIGUSR1);
+    uv_signal_start(&usr1, [](uv_signal_t*, int) { print_stats(stats); }, SIGUSR1);
     for (auto [handle, number] : {std::pair{&term, SIGTERM}, std::pair{&interrupt, SIGINT}}) {
         uv_signal_init(loop, handle);
         uv_signal_start(handle, [](uv_signal_t*, int) {
@@ -171,6 +211,7 @@ int main(int argc, char** argv) {
             _exit(0);
         }, number);
     }
+    for (int socket_fd : sockets) std::thread(serve, socket_fd, ctx).detach();
     std::printf(address.ss_family == AF_INET6 ? "listening on [%s]:%d\n" : "listening on %s:%d\n", host, port);
     std::fflush(stdout);
     uv_run(loop, UV_RUN_DEFAULT);

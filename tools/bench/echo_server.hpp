@@ -1,5 +1,6 @@
-// The benchmark's TLS WebSocket echo upstream: one thread, one libuv loop,
-// OpenSSL straight over each socket. It counts handshakes and how many of them
+// The benchmark's TLS WebSocket echo upstream: one libuv loop per thread, each
+// with its own listening socket on the same port (SO_REUSEPORT), OpenSSL
+// straight over each socket. It counts handshakes and how many of them
 // resumed a session (SSL_session_reused), which the benchmark reads to tell
 // how well each proxy resumes its upstream sessions.
 #pragma once
@@ -7,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <set>
 #include <vector>
@@ -15,23 +17,24 @@ namespace bench {
 
 class EchoConnection;
 
+// Shared by every thread's server; read by the main thread on SIGUSR1.
 struct EchoStats {
-    uint64_t accepted = 0;
-    uint64_t handshakes = 0;  // completed TLS handshakes
-    uint64_t resumed = 0;     // of those, how many resumed a session
-    uint64_t handshake_failures = 0;
-    uint64_t upgraded = 0;     // 101s sent
-    uint64_t refused = 0;      // requests answered 400
-    uint64_t protocol_errors = 0;
-    uint64_t frames = 0;       // data frames echoed
-    uint64_t bytes = 0;        // payload bytes echoed
-    uint64_t active = 0;
+    std::atomic<uint64_t> accepted{0};
+    std::atomic<uint64_t> handshakes{0};  // completed TLS handshakes
+    std::atomic<uint64_t> resumed{0};     // of those, how many resumed a session
+    std::atomic<uint64_t> handshake_failures{0};
+    std::atomic<uint64_t> upgraded{0};     // 101s sent
+    std::atomic<uint64_t> refused{0};      // requests answered 400
+    std::atomic<uint64_t> protocol_errors{0};
+    std::atomic<uint64_t> frames{0};       // data frames echoed
+    std::atomic<uint64_t> bytes{0};        // payload bytes echoed
+    std::atomic<uint64_t> active{0};
 };
 
 class EchoServer {
 public:
     // `ctx` is null for plain ws://.
-    EchoServer(uv_loop_t* loop, SSL_CTX* ctx) : loop_(loop), ctx_(ctx) {}
+    EchoServer(uv_loop_t* loop, SSL_CTX* ctx, EchoStats& stats) : loop_(loop), ctx_(ctx), stats_(stats) {}
 
     // Starts accepting on the bound, listening, non-blocking `fd`.
     int start(int fd);
@@ -54,7 +57,7 @@ private:
     uv_poll_t listen_poll_{};
     uv_timer_t sweep_{};
     int listen_fd_ = -1;
-    EchoStats stats_;
+    EchoStats& stats_;
     std::vector<uint8_t> read_buffer_ = std::vector<uint8_t>(256 * 1024);
     std::set<EchoConnection*> lingering_;
 };
