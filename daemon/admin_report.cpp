@@ -97,6 +97,7 @@ std::string status_json(const StatusView& status) {
                           {"refused_owner_unknown", r.stats.refused_owner_unknown},
                           {"tls_handshakes_full", r.stats.tls_handshakes_full},
                           {"tls_handshakes_resumed", r.stats.tls_handshakes_resumed},
+                          {"tls_sessions_cached", r.tls_sessions_cached},
                           {"http_requests", r.stats.http_requests},
                           {"http_upstream_reused", r.stats.http_upstream_reused},
                           {"sessions", sessions}});
@@ -113,6 +114,7 @@ std::string status_json(const StatusView& status) {
          status.last_network_change.empty()
              ? nlohmann::json(nullptr)
              : nlohmann::json{{"what", status.last_network_change}, {"age_ms", status.last_network_change_age_ms}}},
+        {"wake_watch", status.wake_watch},
         {"routes", routes}};
     return doc.dump(2) + "\n";
 }
@@ -157,6 +159,9 @@ std::string metrics_text(const StatusView& whole) {
               [](const RouteView& r) { return r.held; });
     per_route("loopgate_upstream_up", "gauge", "1 when the route's upstream is reachable or not known to be down.",
               [](const RouteView& r) { return uint64_t{r.state == "down" ? 0u : 1u}; });
+    per_route("loopgate_tls_sessions_cached", "gauge",
+              "TLS sessions held for resuming the next upstream dials (each TLS 1.3 ticket serves one dial).",
+              [](const RouteView& r) { return r.tls_sessions_cached; });
     per_route("loopgate_upstream_dials_total", "counter", "Upstream dials started for app connections.",
               [](const RouteView& r) { return r.stats.upstream_dials; });
     per_route("loopgate_local_exhaustion_total", "counter",
@@ -232,7 +237,8 @@ std::string status_text(const StatusView& status, bool& ready) {
                    std::to_string(r.stats.refused_owner_unknown) + " whose owner was unknown\n";
         }
         out += "  tls handshakes " + std::to_string(r.stats.tls_handshakes_full) + " full, " +
-               std::to_string(r.stats.tls_handshakes_resumed) + " resumed\n";
+               std::to_string(r.stats.tls_handshakes_resumed) + " resumed, " +
+               std::to_string(r.tls_sessions_cached) + " sessions cached\n";
         for (const auto& s : r.sessions) {
             out += "    " + s.app + " " + s.phase + " " + std::to_string(s.age_ms / 1000) + " s " + s.path + " -> " +
                    s.upstream + " (" + std::to_string(s.bytes_from_app) + " B in, " +

@@ -31,6 +31,7 @@ struct RouteView {
     uint64_t down_for_ms = 0;
     uint64_t held = 0;
     bool retiring = false;        // removed by a reload, draining its sessions
+    uint64_t tls_sessions_cached = 0;  // TLS sessions the route holds for the next dials
     RouteStats stats;
     std::vector<SessionView> sessions;
 };
@@ -45,6 +46,10 @@ struct StatusView {
     std::string last_network_change;    // "" when none yet
     uint64_t last_network_change_age_ms = 0;
     uint64_t uptime_ms = 0;
+    // How a wake from sleep is noticed now: "polling" (the clock check, while
+    // an app is connected), "idle" (no app: nothing polls), "power
+    // notifications" (macOS), "off".
+    std::string wake_watch = "off";
     std::vector<RouteView> routes;
 };
 

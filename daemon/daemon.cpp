@@ -100,6 +100,15 @@ int Daemon::run() {
     // Opened whatever the routes say: a reload may add one that needs it.
     std::string no_peer_owner;
     peer_owner_ = open_peer_owner(no_peer_owner);
+    memory_timer_ = std::make_unique<Timer>(&loop_);
+    memory_timer_->unref();  // never the reason the process stays up
+    process_load_.on_busy_changed = [this](bool busy) { on_apps_connected(busy); };
+    std::string no_path_lookup;
+    path_lookup_ = open_path_lookup(no_path_lookup);
+    if (!path_lookup_) {
+        log::warn("cannot look up routes: after a network change every session is probed, none closed at once")
+            .kv("error", no_path_lookup);
+    }
     routes_ = std::make_unique<RouteSet>(RouteSet::Environment{&loop_, &clock_, &transports_, &process_load_, &trust_,
                                                                &socket_files_, peer_owner_.get(), no_peer_owner,
                                                                geteuid()});
@@ -124,7 +133,6 @@ int Daemon::run() {
         return kExitOsError;
     }
     start_network_monitor();
-    watch_memory();
     uv_run(&loop_, UV_RUN_DEFAULT);
     log::info("stopped");
     return kExitOk;
@@ -153,7 +161,14 @@ void Daemon::apply_process_settings() {
 void Daemon::start_network_monitor() {
     network_ = std::make_unique<NetworkMonitor>(&loop_, config_.network,
                                                 [this](const std::string& changes) { on_network_changed(changes); });
-    network_->start();
+    network_->start(process_load_.connections_active > 0);
+}
+
+// What runs only while an app is connected: the wake check (an idle loopgate
+// polls nothing) and the memory check (no session came or went otherwise).
+void Daemon::on_apps_connected(bool connected) {
+    if (network_) network_->set_apps_connected(connected);
+    if (connected && memory_timer_ && !memory_timer_->active()) watch_memory();
 }
 
 bool Daemon::watch_signal(int signum, void (Daemon::*on_signal)(int)) {
@@ -269,19 +284,17 @@ void Daemon::force_shutdown() {
 // After a burst (hundreds of apps reconnecting after a gateway restart, then
 // leaving), the C library keeps the freed memory in its arenas. Every 30 s,
 // if sessions came or went since the last look, hand free pages back to the
-// system (a few milliseconds for a heap of tens of MiB; nothing when idle).
+// system (a few milliseconds for a heap of tens of MiB). It looks while apps
+// are connected and once more after the last one left, then sleeps until the
+// next app connects: an idle loopgate has no timer running.
 void Daemon::watch_memory() {
-    if (!memory_timer_) {
-        memory_timer_ = std::make_unique<Timer>(&loop_);
-        memory_timer_->unref();  // never the reason the process stays up
-    }
     memory_timer_->start(30000, [this] {
         size_t sessions = routes_->session_count();
         uint64_t accepted = routes_->sessions_accepted();
         if (sessions < sessions_at_last_check_ || accepted != accepted_at_last_check_) release_free_memory();
         sessions_at_last_check_ = sessions;
         accepted_at_last_check_ = accepted;
-        watch_memory();
+        if (process_load_.connections_active > 0) watch_memory();
     });
 }
 
@@ -291,7 +304,7 @@ void Daemon::on_network_changed(const std::string& changes) {
     ++network_changes_;
     last_network_change_ = changes;
     last_network_change_ms_ = clock_.now_ms();
-    routes_->network_changed();
+    routes_->network_changed(path_lookup_.get());
 }
 
 bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,
@@ -321,6 +334,7 @@ StatusView Daemon::status() const {
     view.last_network_change_age_ms = last_network_change_.empty() ? 0 : now - last_network_change_ms_;
     view.uptime_ms = now - started_ms_;
     view.routes = routes_->views();
+    view.wake_watch = network_ ? network_->wake_watch_state() : "off";
     return view;
 }
 

@@ -17,6 +17,7 @@
 #include "log.hpp"
 #include "log_sink.hpp"
 #include "network_monitor.hpp"
+#include "path_lookup.hpp"
 #include "peer_owner.hpp"
 #include "route.hpp"
 #include "route_set.hpp"
@@ -58,6 +59,7 @@ private:
     void on_routes_idle();
     void close_process_handles();
     void on_network_changed(const std::string& changes);
+    void on_apps_connected(bool connected);
     void watch_memory();
     // An admin endpoint for `listen` (none when unset); false and `error` when it cannot listen.
     bool open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,
@@ -86,6 +88,9 @@ private:
     // Who owns an app's TCP socket, for every route: one per process (one
     // netlink socket on Linux), opened before the routes start.
     std::unique_ptr<PeerOwner> peer_owner_;
+    // Which way the kernel routes each upstream address, asked after a
+    // network change (one netlink or routing socket per process).
+    std::unique_ptr<PathLookup> path_lookup_;
     std::unique_ptr<RouteSet> routes_;
     std::unique_ptr<AdminServer> admin_;
     // The endpoint a reload moved away from, kept until the next reload: the

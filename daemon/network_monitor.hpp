@@ -1,6 +1,7 @@
 // Everything that says "the network under us may have changed", gathered
-// into one debounced signal: the platform's NetworkWatcher and a wake-from-
-// sleep check (the wall clock jumping ahead of the monotonic clock).
+// into one debounced signal: the platform's NetworkWatcher (events, nothing
+// polled) and its WakeWatcher (wake_watch.hpp: IOKit on macOS; elsewhere a
+// clock check that polls, and only while an app is connected).
 #pragma once
 
 #include <uv.h>
@@ -14,23 +15,9 @@
 #include "config.hpp"
 #include "netwatch.hpp"
 #include "timer.hpp"
+#include "wake_watch.hpp"
 
 namespace loopgate {
-
-// Sleep shows as wall time passing while monotonic time (which stops during
-// sleep on Linux and macOS) does not. Pure, so it is unit-tested.
-class ClockJumpDetector {
-public:
-    explicit ClockJumpDetector(int64_t threshold_ms) : threshold_ms_(threshold_ms) {}
-    // Feed both clocks at each tick; returns a description when they diverged.
-    bool observe(int64_t wall_ms, int64_t monotonic_ms, std::string& what);
-
-private:
-    int64_t threshold_ms_;
-    bool primed_ = false;
-    int64_t last_wall_ms_ = 0;
-    int64_t last_monotonic_ms_ = 0;
-};
 
 class NetworkMonitor {
 public:
@@ -41,20 +28,24 @@ public:
     ~NetworkMonitor();
 
     // Starts the watchers; a watcher that cannot start is logged, not fatal.
-    void start();
+    // `apps_connected`: whether any app is connected now.
+    void start(bool apps_connected);
+    // An app connected where none was (true), or the last one left (false):
+    // the clock check polls only in between.
+    void set_apps_connected(bool connected);
+    // For /status: "off", "polling", "idle" or "power notifications".
+    const char* wake_watch_state() const { return wake_ ? wake_->state() : "off"; }
 
 private:
     void note(const std::string& what);
     void fire();
-    void schedule_wake_check();
 
     uv_loop_t* loop_;
     config::Network settings_;
     OnChanged on_changed_;
     std::unique_ptr<NetworkWatcher> watcher_;
+    std::unique_ptr<WakeWatcher> wake_;
     Timer debounce_;
-    Timer wake_timer_;
-    ClockJumpDetector clock_jumps_;
     std::vector<std::string> pending_;
     size_t dropped_ = 0;
     uint64_t burst_started_ms_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "exit_status.hpp"
 #include "log.hpp"
@@ -207,19 +208,27 @@ void RouteSet::reap_retired() {
     retiring_.erase(std::remove_if(retiring_.begin(), retiring_.end(), idle), retiring_.end());
 }
 
-void RouteSet::network_changed() {
+void RouteSet::network_changed(PathLookup* lookup) {
+    // One lookup per distinct upstream address, over every route.
+    std::optional<PathCache> paths;
+    if (lookup != nullptr) paths.emplace(*lookup);
     for (auto* group : {&active_, &retiring_}) {
         for (auto& running : *group) {
             RouteRuntime& route = *running.runtime;
             const config::Route& config = route.settings->config;
-            size_t probed = running.listener->probe_sessions(config.liveness.probe_timeout_ms);
+            Listener::NetworkCheck checked =
+                running.listener->check_sessions(paths ? &*paths : nullptr, config.liveness.probe_timeout_ms);
             route.health->network_changed();
             log::info("probing upstream sessions")
                 .kv("route", config.name)
-                .kv("sessions", static_cast<uint64_t>(probed))
+                .kv("sessions", static_cast<uint64_t>(checked.probed))
+                .kv("closed_path_gone", static_cast<uint64_t>(checked.closed))
                 .kv("timeout_ms", config.liveness.probe_timeout_ms)
                 .kv("upstream_state", RouteHealth::state_name(route.health->state()));
         }
+    }
+    if (paths && paths->lookups() > 0) {
+        log::debug("upstream paths looked up").kv("addresses", static_cast<uint64_t>(paths->lookups()));
     }
 }
 
@@ -249,6 +258,7 @@ std::vector<RouteView> RouteSet::views() const {
             view.down_for_ms = health.down_for_ms();
             view.held = health.held_count();
             view.retiring = group == &retiring_;
+            if (route.settings->tls) view.tls_sessions_cached = tls::cached_sessions(route.settings->tls.get());
             view.stats = route.stats;
             running.listener->for_each_session([&](const Session& session) {
                 const SessionRecord& r = session.record();

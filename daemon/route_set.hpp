@@ -25,6 +25,7 @@
 #include "admin_report.hpp"
 #include "config.hpp"
 #include "listener.hpp"
+#include "path_lookup.hpp"
 #include "peer_owner.hpp"
 #include "route.hpp"
 #include "timer.hpp"
@@ -61,7 +62,10 @@ public:
     // A reload: true when applied; false (and `error`) when nothing changed.
     bool apply(const std::vector<config::Route>& routes, std::string& error);
 
-    void network_changed();
+    // The network changed: every relaying session whose upstream path is
+    // gone (asked of `lookup`, once per upstream address; null: cannot be
+    // asked) is closed 1012 at once, the others probed; down routes retry now.
+    void network_changed(PathLookup* lookup);
     size_t session_count() const;
     // App connections accepted so far, over every route (for the memory check).
     uint64_t sessions_accepted() const;

@@ -115,17 +115,6 @@ TrustLoad load_configured(SSL_CTX* ctx, const config::TlsSettings& settings) {
     return result;
 }
 
-// Where to look when OpenSSL's own default paths hold nothing usable.
-std::vector<std::string> platform_bundles() {
-#if defined(__APPLE__)
-    // Homebrew's openssl@3 keeps a bundle made from the Keychain's roots;
-    // /etc/ssl/cert.pem is the one macOS ships for its LibreSSL.
-    return {"/opt/homebrew/etc/openssl@3/cert.pem", "/usr/local/etc/openssl@3/cert.pem", "/etc/ssl/cert.pem"};
-#else
-    return {};
-#endif
-}
-
 }  // namespace
 
 TrustLoad SystemTrustAnchors::load_system(SSL_CTX* ctx) const {
@@ -147,14 +136,6 @@ TrustLoad SystemTrustAnchors::load_system(SSL_CTX* ctx) const {
         misses.push_back(dir + " (" + dir_source + "): no certificate named by subject hash");
     }
     if (parts.empty()) {
-        for (const std::string& bundle : platform_bundles()) {
-            added = add_bundle(ctx, bundle, why);
-            if (added <= 0) continue;
-            parts.push_back(bundle + " (" + plural(static_cast<size_t>(added), "certificate") + ")");
-            break;
-        }
-    }
-    if (parts.empty()) {
         result.error = "no usable trust anchor: the system store is empty (";
         for (size_t i = 0; i < misses.size(); ++i) result.error += (i ? "; " : "") + misses[i];
         result.error += "); set tls.ca_file or tls.ca_dir, or pin the upstream with tls.pins and \"verify\": \"pin-only\"";
@@ -170,11 +151,16 @@ SystemTrustAnchors SystemTrustAnchors::from_environment() {
     Overrides overrides;
     if (const char* file = std::getenv(X509_get_default_cert_file_env())) overrides.file = file;
     if (const char* dir = std::getenv(X509_get_default_cert_dir_env())) overrides.dir = dir;
-    return SystemTrustAnchors(std::move(overrides));
+    return SystemTrustAnchors(std::move(overrides), platform_system_trust());
 }
 
 TrustLoad SystemTrustAnchors::load(SSL_CTX* ctx, const config::TlsSettings& settings) const {
     if (settings.ca_file || settings.ca_dir) return load_configured(ctx, settings);
+    // Files named in the environment are as explicit as tls.ca_file: OpenSSL
+    // reads them, on macOS too (and so the tests' own CA works there).
+    if (platform_ && !overrides_.file && !overrides_.dir) {
+        return TrustLoad{true, platform_.description, "", platform_.verifier};
+    }
     return load_system(ctx);
 }
 

@@ -1,11 +1,14 @@
 // Where a route's trust anchors come from (tls::TrustAnchors, for the
 // daemon and `loopgate probe`).
 //
-// With tls.ca_file and/or tls.ca_dir those are the only anchors. Otherwise
-// the system store: what OpenSSL's own default paths name, or what
-// SSL_CERT_FILE and SSL_CERT_DIR say instead (read once, when the daemon
-// starts), and on macOS, where OpenSSL does not read the Keychain,
-// Homebrew's and the system's PEM bundles when those hold nothing.
+// With tls.ca_file and/or tls.ca_dir those are the only anchors, checked by
+// OpenSSL, on every platform. Otherwise the system store:
+//  - with SSL_CERT_FILE and/or SSL_CERT_DIR set (read once, when the daemon
+//    starts): OpenSSL with what they name, on every platform;
+//  - else the platform's own store where it has one (platform_trust.hpp: on
+//    macOS the Keychain, judged by the Security framework);
+//  - else (Linux) what OpenSSL's own default paths name.
+// Pins are checked on top of whichever judged the chain (tls_verify.cpp).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -14,6 +17,7 @@
 #include <string>
 
 #include "config.hpp"
+#include "platform_trust.hpp"
 #include "tls_context.hpp"
 
 namespace loopgate {
@@ -26,8 +30,12 @@ public:
         std::optional<std::string> dir;
     };
 
+    // SSL_CERT_FILE, SSL_CERT_DIR and the platform's store (platform_system_trust()).
     static SystemTrustAnchors from_environment();
-    explicit SystemTrustAnchors(Overrides overrides) : overrides_(std::move(overrides)) {}
+    // `platform`: the store used when there are no overrides and the route
+    // names no CA files; none means OpenSSL's default paths.
+    explicit SystemTrustAnchors(Overrides overrides, PlatformTrust platform = {})
+        : overrides_(std::move(overrides)), platform_(std::move(platform)) {}
 
     tls::TrustLoad load(SSL_CTX* ctx, const config::TlsSettings& settings) const override;
 
@@ -35,6 +43,7 @@ private:
     tls::TrustLoad load_system(SSL_CTX* ctx) const;
 
     Overrides overrides_;
+    PlatformTrust platform_;
 };
 
 }  // namespace loopgate

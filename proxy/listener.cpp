@@ -96,16 +96,22 @@ void Listener::retire(std::function<void()> on_idle) {
     call_on_idle_if_empty();
 }
 
-size_t Listener::probe_sessions(uint32_t timeout_ms) {
-    // A probe can end a session (and erase it from the set) right away.
+Listener::NetworkCheck Listener::check_sessions(PathCache* paths, uint32_t timeout_ms) {
+    // A check can end a session (and erase it from the set) right away.
     std::vector<Session*> snapshot;
     for (Session* session : sessions_) {
         if (session->relaying()) snapshot.push_back(session);
     }
+    NetworkCheck done;
     for (Session* session : snapshot) {
-        if (sessions_.count(session) != 0) session->probe_upstream(timeout_ms);
+        if (sessions_.count(session) == 0) continue;
+        switch (session->check_upstream(paths, timeout_ms)) {
+        case Session::AfterNetworkChange::probed: ++done.probed; break;
+        case Session::AfterNetworkChange::closed: ++done.closed; break;
+        case Session::AfterNetworkChange::left_alone: break;
+        }
     }
-    return snapshot.size();
+    return done;
 }
 
 }  // namespace loopgate

@@ -47,9 +47,14 @@ public:
     void for_each_session(F&& f) const {
         for (const Session* session : sessions_) f(*session);
     }
-    // Pings the upstream of every relaying session (after a network change);
-    // returns how many were probed.
-    size_t probe_sessions(uint32_t timeout_ms);
+    // After a network change: every relaying session's upstream checked
+    // against `paths` (null: cannot be asked) and closed at once when its
+    // path is gone, or else pinged (Session::check_upstream).
+    struct NetworkCheck {
+        size_t probed = 0;
+        size_t closed = 0;
+    };
+    NetworkCheck check_sessions(PathCache* paths, uint32_t timeout_ms);
     RouteRuntime& route() { return route_; }
 
 private:

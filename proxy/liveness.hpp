@@ -38,7 +38,9 @@ public:
     Liveness(const Liveness&) = delete;
     Liveness& operator=(const Liveness&) = delete;
 
-    // Periodic pings, when ping_interval_ms is set.
+    // Periodic pings, when ping_interval_ms is set: each at least that long
+    // after the last pong, on the clock's shared tick (coalesced_delay in
+    // clock.hpp), so the pings of many sessions go out together.
     void start();
     // The network changed: ping now; no pong within timeout_ms means the path is gone.
     void probe(uint32_t timeout_ms);

@@ -68,6 +68,17 @@ void Relay::probe(uint32_t timeout_ms) {
     liveness_.probe(timeout_ms);
 }
 
+bool Relay::upstream_ends(sockaddr_in& local, sockaddr_in& remote) const {
+    if (closing_ || up_.gone || up_.transport == nullptr) return false;
+    return up_.transport->tcp_ends(local, remote) == 0;
+}
+
+void Relay::upstream_path_gone(const std::string& reason) {
+    if (closing_ || up_.gone) return;
+    liveness_.stop();
+    upstream_silent(reason);
+}
+
 void Relay::close_both(uint16_t code, std::string_view reason) {
     record_.record_close("loopgate", code, reason);
     close_toward(Side::app, code, reason, false);

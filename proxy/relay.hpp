@@ -55,6 +55,12 @@ public:
     void shut_down();
     // The network changed: ping the upstream now (see Liveness::probe).
     void probe(uint32_t timeout_ms);
+    // The upstream connection's two IPv4 ends; false once it is gone or closing.
+    bool upstream_ends(sockaddr_in& local, sockaddr_in& remote) const;
+    // The network changed and the kernel no longer routes the upstream
+    // connection's packets the way it was made (path_lookup.hpp): the app
+    // gets 1012 with `reason` at once, without waiting for a pong.
+    void upstream_path_gone(const std::string& reason);
     // Both sides are handed off: the session is over.
     bool finished() const { return app_.gone && up_.gone; }
 

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "access_policy.hpp"
@@ -64,10 +65,23 @@ struct RouteStats {
     uint64_t http_upstream_reused = 0;    // ... sent over a pooled upstream connection
 };
 
-// Shared by every route of the process: the global connection limit.
+// Shared by every route of the process: the global connection limit, and
+// whether any app is connected at all. The daemon runs what only matters
+// while an app is connected (the wake check) only then: an idle loopgate
+// must not wake the machine up.
 struct ProcessLoad {
     uint32_t max_connections = 0;  // 0 = no global limit
     uint64_t connections_active = 0;
+    // Called when connections_active goes from 0 to 1 (true) and back to 0 (false).
+    std::function<void(bool busy)> on_busy_changed;
+
+    // Each session, held apps and plain HTTP requests included, from its start to its end.
+    void connection_opened() {
+        if (++connections_active == 1 && on_busy_changed) on_busy_changed(true);
+    }
+    void connection_closed() {
+        if (--connections_active == 0 && on_busy_changed) on_busy_changed(false);
+    }
 };
 
 struct RouteRuntime {

@@ -23,14 +23,14 @@ Session::Session(RouteRuntime& runtime, SessionOwner& owner, Transport* app)
     record_.app_address = app->peer();
     ++runtime_.stats.sessions_accepted;
     ++runtime_.stats.sessions_active;
-    if (runtime_.process != nullptr) ++runtime_.process->connections_active;
+    if (runtime_.process != nullptr) runtime_.process->connection_opened();
 }
 
 Session::~Session() {
     runtime_.stats.bytes_from_app += record_.bytes_from_app;
     runtime_.stats.bytes_from_upstream += record_.bytes_from_upstream;
     --runtime_.stats.sessions_active;
-    if (runtime_.process != nullptr) --runtime_.process->connections_active;
+    if (runtime_.process != nullptr) runtime_.process->connection_closed();
     if (app_ != nullptr) app_->close();
 }
 
@@ -84,9 +84,20 @@ void Session::shut_down() {
     settle();
 }
 
-void Session::probe_upstream(uint32_t timeout_ms) {
-    if (phase_ == Phase::relaying) relay_->probe(timeout_ms);
+Session::AfterNetworkChange Session::check_upstream(PathCache* paths, uint32_t timeout_ms) {
+    if (phase_ != Phase::relaying) return AfterNetworkChange::left_alone;
+    sockaddr_in local{};
+    sockaddr_in remote{};
+    if (paths != nullptr && relay_->upstream_ends(local, remote)) {
+        if (auto gone = path_gone(paths->path_to(remote.sin_addr), local)) {
+            relay_->upstream_path_gone(*gone);
+            settle();
+            return AfterNetworkChange::closed;
+        }
+    }
+    relay_->probe(timeout_ms);
     settle();
+    return AfterNetworkChange::probed;
 }
 
 void Session::leave_phase(Phase next) {

@@ -29,6 +29,7 @@
 #include "hold_phase.hpp"
 #include "http_exchange.hpp"
 #include "http_reader.hpp"
+#include "path_lookup.hpp"
 #include "relay.hpp"
 #include "request_phase.hpp"
 #include "route.hpp"
@@ -68,9 +69,13 @@ public:
     void start();
     // loopgate is stopping: 503 before the 101, close 1001 after it.
     void shut_down();
-    // The network changed: ping the upstream now; no pong within timeout_ms
-    // means the path is gone and the app gets 1012 at once.
-    void probe_upstream(uint32_t timeout_ms);
+    // The network changed. A relaying session whose upstream connection the
+    // kernel no longer routes the way it was made (`paths`, when the daemon
+    // can ask; see path_lookup.hpp) is closed 1012 at once: `closed`. Any
+    // other relaying session pings the upstream now; no pong within
+    // timeout_ms means the path is gone and the app gets 1012: `probed`.
+    enum class AfterNetworkChange { left_alone, probed, closed };
+    AfterNetworkChange check_upstream(PathCache* paths, uint32_t timeout_ms);
     Phase phase() const { return phase_; }
     static const char* phase_name(Phase phase);
     // What it did so far (bytes, upstream, TLS resumption), for the admin endpoint.

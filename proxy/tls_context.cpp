@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
+
 #include "tls_verify.hpp"
 
 namespace loopgate::tls {
@@ -18,10 +20,7 @@ std::string last_openssl_error() {
 }
 
 void free_policy(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-    auto* policy = static_cast<RoutePolicy*>(ptr);
-    if (policy == nullptr) return;
-    if (policy->latest_session != nullptr) SSL_SESSION_free(policy->latest_session);
-    delete policy;
+    delete static_cast<RoutePolicy*>(ptr);
 }
 
 int policy_index() {
@@ -31,15 +30,17 @@ int policy_index() {
 
 RoutePolicy* policy_of(SSL_CTX* ctx) { return static_cast<RoutePolicy*>(SSL_CTX_get_ex_data(ctx, policy_index())); }
 
+// Sessions carry OpenSSL's wall-clock arrival time; the cache judges them by it.
+int64_t now_s() { return static_cast<int64_t>(std::time(nullptr)); }
+
 // A TLS 1.2 session arrives at the end of the handshake; TLS 1.3 tickets
-// arrive after it, with the first records read. One per route is enough to
-// resume, so only the newest is kept.
+// arrive after it, with the first records read, one call each. All are kept:
+// each concurrent dial needs a ticket of its own.
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
     RoutePolicy* policy = policy_of(SSL_get_SSL_CTX(ssl));
     if (policy == nullptr || SSL_SESSION_is_resumable(session) != 1) return 0;
-    if (policy->latest_session != nullptr) SSL_SESSION_free(policy->latest_session);
-    policy->latest_session = session;
-    return 1;  // the reference is ours now
+    policy->sessions->put(session, now_s());
+    return 1;  // the reference is the cache's now
 }
 
 int protocol_number(config::TlsVersion version) {
@@ -99,6 +100,7 @@ SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& 
         return nullptr;
     }
     policy->trust = trust.description;
+    policy->chain = trust.verifier != nullptr ? trust.verifier : openssl_chain_verifier();
     if (!use_client_certificate(ctx.get(), route.tls, error)) return nullptr;
     detail::install_verifier(ctx.get(), policy);
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -137,7 +139,10 @@ SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::st
         SSL_free(ssl);
         return nullptr;
     }
-    if (policy != nullptr && policy->latest_session != nullptr) SSL_set_session(ssl, policy->latest_session);
+    if (SSL_SESSION* session = policy != nullptr ? policy->sessions->take(now_s()) : nullptr) {
+        SSL_set_session(ssl, session);  // takes a reference of its own
+        SSL_SESSION_free(session);
+    }
     SSL_set_connect_state(ssl);
     return ssl;
 }
@@ -145,24 +150,37 @@ SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::st
 bool carry_session(SSL_CTX* from, SSL_CTX* to) {
     RoutePolicy* old_policy = policy_of(from);
     RoutePolicy* new_policy = policy_of(to);
-    if (old_policy == nullptr || new_policy == nullptr || old_policy->latest_session == nullptr) return false;
+    if (old_policy == nullptr || new_policy == nullptr) return false;
     if (old_policy->trust != new_policy->trust) return false;
     X509* old_cert = SSL_CTX_get0_certificate(from);
     X509* new_cert = SSL_CTX_get0_certificate(to);
     if ((old_cert == nullptr) != (new_cert == nullptr) || (old_cert != nullptr && X509_cmp(old_cert, new_cert) != 0)) {
         return false;
     }
-    if (SSL_SESSION_up_ref(old_policy->latest_session) != 1) return false;
-    if (new_policy->latest_session != nullptr) SSL_SESSION_free(new_policy->latest_session);
-    new_policy->latest_session = old_policy->latest_session;
-    return true;
+    // One cache for both: a ticket either context hands out is gone for the
+    // other, and tickets still arriving on the old context's connections feed the new one.
+    new_policy->sessions = old_policy->sessions;
+    return !new_policy->sessions->empty();
 }
 
-void forget_session(SSL_CTX* ctx) {
+void give_back_session(SSL* ssl) {
+    RoutePolicy* policy = policy_of(SSL_get_SSL_CTX(ssl));
+    SSL_SESSION* session = SSL_get1_session(ssl);
+    if (session == nullptr) return;
+    if (policy == nullptr || SSL_SESSION_is_resumable(session) != 1) {
+        SSL_SESSION_free(session);
+        return;
+    }
+    policy->sessions->put(session, now_s());
+}
+
+void forget_sessions(SSL_CTX* ctx) {
+    if (RoutePolicy* policy = policy_of(ctx)) policy->sessions->clear();
+}
+
+size_t cached_sessions(SSL_CTX* ctx) {
     RoutePolicy* policy = policy_of(ctx);
-    if (policy == nullptr || policy->latest_session == nullptr) return;
-    SSL_SESSION_free(policy->latest_session);
-    policy->latest_session = nullptr;
+    return policy != nullptr ? policy->sessions->size() : 0;
 }
 
 std::string describe_session(SSL* ssl) {

@@ -1,9 +1,10 @@
 // TLS toward the upstream: one client SSL_CTX per route, one SSL per dial.
 //
 // The route's context carries its policy (verify mode, pins), its trust
-// anchors, its client certificate and its session cache: the latest session
-// a verified handshake produced is offered on the next dial, so reconnects
-// and new sessions skip the full handshake. See docs/tls.md.
+// anchors, its client certificate and its session cache (ticket_cache.hpp):
+// the sessions verified handshakes produced, each TLS 1.3 ticket offered to
+// one dial, so reconnects and concurrent new sessions skip the full
+// handshake. See docs/tls.md.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "tls_chain.hpp"
 
 namespace loopgate::tls {
 
@@ -22,20 +24,26 @@ struct SslCtxFree {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
-// What a route trusts, for the start log and probe.
+// What a route trusts, for the start log and probe, and who judges its chain.
 struct TrustLoad {
     bool ok = false;
     std::string description;  // "system store: /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE, 140 certificates)"
     std::string error;        // when !ok: why the route has no usable trust anchor
+    // Who checks chain and name (tls_chain.hpp). Null: OpenSSL, against the
+    // anchors load() added to the SSL_CTX's store. The macOS Keychain path
+    // sets its own and adds no anchors.
+    std::shared_ptr<const ChainVerifier> verifier;
 };
 
-// Where the anchors of a "verify": "full" route come from: its ca_file /
-// ca_dir or the system store, read from disk by the daemon
-// (daemon/trust_store.hpp); a unit test may hand in its own.
+// Where the anchors of a "verify": "full" route come from, and who judges
+// them: its ca_file / ca_dir or the system store, read from disk by the
+// daemon, or the platform's own store (daemon/trust_store.hpp); a unit test
+// may hand in its own.
 class TrustAnchors {
 public:
     virtual ~TrustAnchors() = default;
-    // Adds the anchors for `settings` to ctx's store.
+    // Adds the anchors for `settings` to ctx's store, or names the verifier
+    // that holds them.
     virtual TrustLoad load(SSL_CTX* ctx, const config::TlsSettings& settings) const = 0;
 };
 
@@ -51,20 +59,28 @@ SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& 
 const std::string& trust_description(SSL_CTX* ctx);
 
 // A client SSL for one connection: SNI for names (never for IP literals), the
-// name or IP the certificate must match, and the route's latest session.
+// name or IP the certificate must match, and a session from the route's
+// cache if it has one (a TLS 1.3 ticket is then no other dial's).
 SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::string& error);
 
 // After a reload that rebuilt a route's context with the same TLS settings:
-// `to` offers the session `from` holds, so the first dial after the reload
-// resumes instead of paying a full handshake. Only when both trust the same
+// `to` shares the session cache of `from`, so the first dials after the reload
+// resume instead of paying full handshakes. Only when both trust the same
 // anchors (the same description) and present the same client certificate: a
 // session is never carried across a change of identity or trust.
-// Returns whether a session was carried.
+// Returns whether sessions were carried (shared and not empty).
 bool carry_session(SSL_CTX* from, SSL_CTX* to);
 
-// After a failed handshake: stop offering the cached session, so a session
+// A connection that never sent its ClientHello (its TCP connect lost the race
+// or failed) did not use its session: back into the route's cache with it.
+void give_back_session(SSL* ssl);
+
+// After a failed handshake: stop offering the cached sessions, so sessions
 // the server no longer accepts cannot make every later dial fail too.
-void forget_session(SSL_CTX* ctx);
+void forget_sessions(SSL_CTX* ctx);
+
+// How many sessions the route's cache holds now (for /metrics).
+size_t cached_sessions(SSL_CTX* ctx);
 
 // One certificate as the upstream presented it.
 struct CertSummary {
@@ -83,6 +99,7 @@ struct PeerReport {
     bool chain_checked = false;      // "full": chain and name were checked
     int chain_error = 0;             // X509_V_ERR_* of the failed check, 0 when it passed
     std::string chain_error_subject; // subject of the certificate that failed
+    std::string chain_error_detail;  // the verifier's own words, when chain_error alone does not say why
     bool pins_checked = false;
     std::string matched_pin;         // canonical spelling of the pin that matched
     bool pin_mismatch = false;

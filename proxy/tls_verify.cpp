@@ -24,18 +24,6 @@ int report_index() {
     return index;
 }
 
-std::string name_text(const X509_NAME* name) {
-    if (name == nullptr) return "";
-    BIO* bio = BIO_new(BIO_s_mem());
-    // RFC 2253 order and escaping, but UTF-8 left readable.
-    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<size_t>(len));
-    BIO_free(bio);
-    return out;
-}
-
 std::string time_text(const ASN1_TIME* time) {
     std::tm tm{};
     if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return "?";
@@ -108,24 +96,24 @@ CertSummary summarize(X509* cert) {
     return summary;
 }
 
-void record_chain(X509_STORE_CTX* store, PeerReport& report) {
+void record_chain(const ChainQuery& query, PeerReport& report) {
     report.chain.clear();
-    STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store);
-    if (sent != nullptr && sk_X509_num(sent) > 0) {
-        for (int i = 0; i < sk_X509_num(sent); ++i) report.chain.push_back(summarize(sk_X509_value(sent, i)));
-    } else if (X509* leaf = X509_STORE_CTX_get0_cert(store)) {
-        report.chain.push_back(summarize(leaf));
-    }
+    for (X509* cert : query.sent) report.chain.push_back(summarize(cert));
 }
 
-bool check_chain(X509_STORE_CTX* store, const detail::RoutePolicy& policy, PeerReport& report) {
+// The route's verifier judges (OpenSSL's store, or the macOS Keychain); its
+// code becomes the SSL's verify result, so the alert OpenSSL sends and
+// describe_failure's words follow from it whoever judged.
+bool check_chain(X509_STORE_CTX* store, const ChainQuery& query, const detail::RoutePolicy& policy,
+                 PeerReport& report) {
     if (policy.verify != config::TlsVerify::full) return true;
     report.chain_checked = true;
-    if (X509_verify_cert(store) == 1) return true;
-    report.chain_error = X509_STORE_CTX_get_error(store);
-    if (X509* failed = X509_STORE_CTX_get_current_cert(store)) {
-        report.chain_error_subject = name_text(X509_get_subject_name(failed));
-    }
+    ChainVerdict verdict = policy.chain->verify(query);
+    if (verdict.ok()) return true;
+    X509_STORE_CTX_set_error(store, verdict.error);
+    report.chain_error = verdict.error;
+    report.chain_error_subject = verdict.failed_subject;
+    report.chain_error_detail = verdict.detail;
     return false;
 }
 
@@ -151,8 +139,9 @@ int verify_upstream(X509_STORE_CTX* store, void* arg) {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     PeerReport& report = detail::report_for(ssl);
     auto started = std::chrono::steady_clock::now();
-    record_chain(store, report);
-    bool ok = check_chain(store, policy, report) && check_pins(store, policy, report);
+    ChainQuery query = query_for(store);
+    record_chain(query, report);
+    bool ok = check_chain(store, query, policy, report) && check_pins(store, policy, report);
     auto spent = std::chrono::steady_clock::now() - started;
     report.verify_us = std::chrono::duration_cast<std::chrono::microseconds>(spent).count();
     return ok ? 1 : 0;
@@ -176,7 +165,7 @@ std::string expected_name(SSL* ssl) {
 
 std::string fingerprints(const CertSummary& leaf) { return leaf_pin(leaf) + ", " + spki_pin(leaf); }
 
-std::string certificate_error_text(SSL* ssl, long verify, const PeerReport* report) {
+std::string verdict_words(SSL* ssl, long verify, const PeerReport* report) {
     std::string text = std::string("upstream certificate verify failed: ") + X509_verify_cert_error_string(verify);
     const CertSummary* leaf = report != nullptr && !report->chain.empty() ? &report->chain.front() : nullptr;
     std::string subject = report != nullptr && !report->chain_error_subject.empty() ? report->chain_error_subject
@@ -208,6 +197,15 @@ std::string certificate_error_text(SSL* ssl, long verify, const PeerReport* repo
     }
     default: return text + " (" + subject + ")";
     }
+}
+
+// What OpenSSL's code says, then what the verifier added in its own words
+// (the macOS Security framework's reason, when OpenSSL's reading of the
+// chain could not confirm it; never anything from OpenSSL's own path).
+std::string certificate_error_text(SSL* ssl, long verify, const PeerReport* report) {
+    std::string text = verdict_words(ssl, verify, report);
+    if (report != nullptr && !report->chain_error_detail.empty()) text += "; " + report->chain_error_detail;
+    return text;
 }
 
 std::string pin_mismatch_text(const PeerReport& report) {

@@ -4,10 +4,13 @@
 
 #include <openssl/ssl.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "ticket_cache.hpp"
+#include "tls_chain.hpp"
 #include "tls_context.hpp"
 
 namespace loopgate::tls::detail {
@@ -17,11 +20,14 @@ struct RoutePolicy {
     std::vector<config::Pin> pins;
     bool has_client_cert = false;
     std::string trust;                     // trust_description()
-    SSL_SESSION* latest_session = nullptr; // owned; offered on the next dial
+    std::shared_ptr<const ChainVerifier> chain;  // judges chain and name for "full"
+    // Sessions for the next dials; shared with the context a reload builds
+    // with the same trust and identity (carry_session).
+    std::shared_ptr<TicketCache> sessions = std::make_shared<TicketCache>();
 };
 
-// Replaces OpenSSL's chain check with one that also checks pins (or only
-// pins) and records a PeerReport on the SSL. Runs inside the handshake, so a
+// Replaces OpenSSL's chain check with the policy's verifier (for "full"),
+// then the pins (or only the pins), and records a PeerReport on the SSL. Runs inside the handshake, so a
 // peer that fails never sees a byte of HTTP.
 void install_verifier(SSL_CTX* ctx, RoutePolicy* policy);
 

@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <cstring>
+
+#include "address_text.hpp"
 #include "log.hpp"
 
 namespace loopgate {
@@ -16,14 +19,23 @@ struct UpstreamDialer::Lookup {
 UpstreamDialer::UpstreamDialer(uv_loop_t* loop, RouteSettingsPtr settings, RouteStats& stats, Handler& handler,
                                TransportSet* transports)
     : loop_(loop), settings_(std::move(settings)), route_(*settings_), stats_(stats), transports_(transports),
-      handler_(handler), attempt_timer_(loop) {}
+      handler_(handler), clock_(loop), later_(loop) {}
 
 UpstreamDialer::~UpstreamDialer() {
     if (lookup_ != nullptr) {
         lookup_->owner = nullptr;
         uv_cancel(reinterpret_cast<uv_req_t*>(&lookup_->req));
     }
-    if (attempt_ != nullptr) attempt_->close();
+    for (size_t i = 0; i < attempts_.size(); ++i) race_close(i, false);
+    if (connection_ != nullptr) connection_->close();
+}
+
+const std::string& UpstreamDialer::stage() const {
+    if (step_ == Failure::Step::connect && race_ != nullptr && !race_->decided()) {
+        std::string connecting = race_->connecting();
+        if (!connecting.empty()) stage_ = "connecting to " + connecting;
+    }
+    return stage_;
 }
 
 void UpstreamDialer::start() {
@@ -36,7 +48,7 @@ void UpstreamDialer::start() {
             return;
         }
         addresses_.push_back(addr);
-        try_next_address();
+        start_race();
         return;
     }
     stage_ = "resolving " + up.host;
@@ -108,7 +120,7 @@ void UpstreamDialer::on_resolved(int status, addrinfo* result) {
         return;
     }
     handler_.on_dial_resolved(addresses_);
-    try_next_address();
+    start_race();
 }
 
 void UpstreamDialer::explain_missing_ipv4() {
@@ -134,103 +146,141 @@ void UpstreamDialer::on_ipv6_lookup(int status, addrinfo* result) {
     }
 }
 
-void UpstreamDialer::note_attempt_error(const std::string& address, const std::string& why) {
-    if (!attempt_errors_.empty()) attempt_errors_ += "; ";
-    attempt_errors_ += address + " " + why;
-    handler_.on_dial_attempt_failed(address, why);
+void UpstreamDialer::start_race() {
+    step_ = Failure::Step::connect;
+    for (const sockaddr_in& addr : addresses_) {
+        sockaddr_storage ss{};
+        std::memcpy(&ss, &addr, sizeof addr);
+        names_.push_back(address_text(ss));
+    }
+    attempts_.assign(addresses_.size(), nullptr);
+    AddressRace::Owner& owner = *this;  // a private base: converted here, where it is accessible
+    race_ = std::make_unique<AddressRace>(clock_, names_, route_.config.timeouts.connect_ms, owner);
+    race_->start();
 }
 
-void UpstreamDialer::try_next_address() {
-    if (next_ >= addresses_.size()) {
-        fail(502, "cannot connect to upstream " + route_.config.upstream.authority() + ": " + attempt_errors_, true);
-        return;
+size_t UpstreamDialer::attempt_index(const Transport& t) const {
+    for (size_t i = 0; i < attempts_.size(); ++i) {
+        if (attempts_[i] == &t) return i;
     }
-    const sockaddr_in& addr = addresses_[next_++];
-    step_ = Failure::Step::connect;
-    attempt_ = Transport::create(loop_, this, Transport::Kind::tcp, transports_);
+    return attempts_.size();
+}
+
+// A TCP connection with its TLS state ready (the session to resume taken from
+// the route's cache), so the ClientHello goes out the moment it connects.
+int UpstreamDialer::race_open(size_t i) {
+    Transport* t = Transport::create(loop_, this, Transport::Kind::tcp, transports_);
     if (route_.tls) {
         std::string error;
         SSL* ssl = tls::new_upstream_ssl(route_.tls.get(), route_.config.upstream, error);
-        if (ssl == nullptr) {
-            fail_later(502, error);
-            return;
-        }
-        if (!attempt_->use_tls(ssl)) {
-            fail_later(503, "cannot set up TLS toward the upstream: loopgate is out of memory; try again later",
-                       /*local=*/true);
-            return;
+        bool ok = ssl != nullptr && t->use_tls(ssl);
+        if (!ok) {
+            setup_status_ = ssl == nullptr ? 502 : 503;
+            setup_error_ = ssl == nullptr ? error
+                                          : "cannot set up TLS toward the upstream: loopgate is out of memory; try again later";
+            if (ssl != nullptr) tls::give_back_session(ssl);
+            t->close();
+            return UV_ENOMEM;  // no further address would fare better
         }
     }
     // Sent data unacknowledged for longer than a ping cycle means the path is
     // gone; let the kernel say so too (30 s when pings are off).
     const auto& liveness = route_.config.liveness;
-    attempt_->set_unacked_timeout(liveness.ping_interval_ms == 0 ? 30000
-                                                                 : liveness.ping_interval_ms + liveness.ping_timeout_ms);
-    int rc = attempt_->connect(addr);
-    stage_ = "connecting to " + attempt_->peer();
-    log::debug("upstream connect").kv("route", route_.config.name).kv("address", attempt_->peer());
-    if (is_local_exhaustion(rc)) {
-        attempt_->close();
-        attempt_ = nullptr;
-        // Reported from the loop, never from inside the caller's start().
-        attempt_timer_.start(0, [this, rc] { fail_local("cannot open a connection to the upstream", rc); });
-        return;
-    }
+    t->set_unacked_timeout(liveness.ping_interval_ms == 0 ? 30000 : liveness.ping_interval_ms + liveness.ping_timeout_ms);
+    int rc = t->connect(addresses_[i]);
     if (rc != 0) {
-        note_attempt_error(attempt_->peer(), uv_strerror(rc));
-        attempt_->close();
-        attempt_ = nullptr;
-        attempt_timer_.start(0, [this] { try_next_address(); });
-        return;
+        if (t->ssl() != nullptr) tls::give_back_session(t->ssl());
+        t->close();
+        return rc;
     }
-    attempt_timer_.start(route_.config.timeouts.connect_ms, [this] {
-        note_attempt_error(attempt_->peer(),
-                           "connect timed out after " + std::to_string(route_.config.timeouts.connect_ms) + " ms");
-        attempt_->close();
-        attempt_ = nullptr;
-        try_next_address();
-    });
+    log::debug("upstream connect").kv("route", route_.config.name).kv("address", names_[i]);
+    attempts_[i] = t;
+    return 0;
 }
 
-void UpstreamDialer::on_transport_connected(Transport& t, int status) {
-    if (status != 0) {
-        note_attempt_error(t.peer(), status == UV_ECONNREFUSED ? "connection refused" : uv_strerror(status));
-        attempt_timer_.stop();
-        attempt_->close();
-        attempt_ = nullptr;
-        try_next_address();
-        return;
+// Every attempt the race closes has not sent its ClientHello (that happens
+// only once connected, and a connected attempt wins), so its session is unused.
+void UpstreamDialer::race_close(size_t i, bool lost) {
+    Transport* t = attempts_[i];
+    if (t == nullptr) return;
+    attempts_[i] = nullptr;
+    if (lost) {
+        log::debug("upstream connect abandoned").kv("route", route_.config.name).kv("address", names_[i])
+            .kv("reason", "another address connected first");
     }
-    attempt_timer_.stop();
-    handler_.on_dial_connected(t);
+    if (t->ssl() != nullptr) tls::give_back_session(t->ssl());
+    t->close();
+}
+
+void UpstreamDialer::race_attempt_failed(size_t i, const std::string& why) {
+    handler_.on_dial_attempt_failed(names_[i], why);
+}
+
+void UpstreamDialer::race_won(size_t i) {
+    connection_ = attempts_[i];
+    attempts_[i] = nullptr;
+    handler_.on_dial_connected(*connection_);
     if (!route_.tls) {
-        Transport* ready = attempt_;
-        attempt_ = nullptr;
+        Transport* ready = connection_;
+        connection_ = nullptr;
         handler_.on_dial_ready(ready);
         return;
     }
-    stage_ = "TLS handshake with " + t.peer();
+    stage_ = "TLS handshake with " + connection_->peer();
     step_ = Failure::Step::tls;
 }
 
+void UpstreamDialer::race_lost(const std::string& errors, int local_error) {
+    if (!setup_error_.empty()) {
+        fail(setup_status_, setup_error_, false, setup_status_ == 503);
+        return;
+    }
+    if (local_error != 0) {
+        fail_local("cannot open a connection to the upstream", local_error);
+        return;
+    }
+    fail(502, "cannot connect to upstream " + route_.config.upstream.authority() + ": " + errors, true);
+}
+
+void UpstreamDialer::on_transport_connected(Transport& t, int status) {
+    size_t i = attempt_index(t);
+    if (i == attempts_.size()) return;
+    if (status != 0) {
+        race_->on_failed(i, status == UV_ECONNREFUSED ? "connection refused" : uv_strerror(status));
+        return;
+    }
+    race_->on_connected(i);
+}
+
 void UpstreamDialer::on_transport_tls_ready(Transport& t) {
+    if (&t != connection_) return;
     bool resumed = SSL_session_reused(t.ssl()) == 1;
     ++(resumed ? stats_.tls_handshakes_resumed : stats_.tls_handshakes_full);
     log::debug("upstream TLS ready").kv("route", route_.config.name).kv("address", t.peer())
         .kv("tls", tls::describe_session(t.ssl())).kv("tls_resumed", resumed)
         .kv("tls_handshakes_full", stats_.tls_handshakes_full)
         .kv("tls_handshakes_resumed", stats_.tls_handshakes_resumed);
-    Transport* ready = attempt_;
-    attempt_ = nullptr;
+    Transport* ready = connection_;
+    connection_ = nullptr;
     handler_.on_dial_ready(ready);
 }
 
 void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
+    if (&t != connection_) {
+        // Still racing: it connected and ended in the same turn (its first
+        // TLS step failed). Its ClientHello may be out, so its session stays used.
+        size_t i = attempt_index(t);
+        if (i == attempts_.size()) return;
+        attempts_[i] = nullptr;
+        t.close();
+        race_->on_failed(i, end.detail.empty() ? "connection closed" : end.detail);
+        return;
+    }
     std::string where = " (" + route_.config.upstream.host + " at " + t.peer() + ")";
     if (const tls::PeerReport* report = t.ssl() != nullptr ? tls::peer_report(t.ssl()) : nullptr) last_peer_ = *report;
-    if (route_.tls && step_ == Failure::Step::tls) tls::forget_session(route_.tls.get());
-    attempt_->close();
-    attempt_ = nullptr;
+    if (route_.tls && step_ == Failure::Step::tls) tls::forget_sessions(route_.tls.get());
+    connection_->close();
+    connection_ = nullptr;
     // A connection that vanished (a gateway killed or restarting mid-handshake)
     // is the path's failure, like a refused connect; an alert is the peer's answer.
     bool lost = end.connection_lost;
@@ -243,7 +293,7 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
 }
 
 void UpstreamDialer::fail(int http_status, std::string reason, bool unreachable, bool local) {
-    attempt_timer_.stop();
+    later_.stop();
     Failure failure;
     failure.http_status = http_status;
     failure.reason = std::move(reason);
@@ -262,7 +312,7 @@ void UpstreamDialer::fail_local(const std::string& what, int uv_status) {
 }
 
 void UpstreamDialer::fail_later(int http_status, std::string reason, bool local) {
-    attempt_timer_.start(0, [this, http_status, local, reason = std::move(reason)]() mutable {
+    later_.start(0, [this, http_status, local, reason = std::move(reason)]() mutable {
         fail(http_status, std::move(reason), false, local);
     });
 }

@@ -1,7 +1,9 @@
 // Dialing a route's upstream: resolve A records only (never AAAA: see
-// the README on Tailscale's IPv6 black hole), connect to each address in
-// turn, then the TLS handshake. The caller holds the overall deadline; this class
-// bounds each TCP connect attempt.
+// the README on Tailscale's IPv6 black hole), race TCP connects to the
+// addresses (address_race.hpp: the next one starts 250 ms after the last or
+// at once when one fails; the first connected wins), then the TLS handshake
+// on the winner. The caller holds the overall deadline; the race bounds each
+// TCP connect attempt.
 #pragma once
 
 #include <netinet/in.h>
@@ -12,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "address_race.hpp"
+#include "clock.hpp"
 #include "dialer.hpp"
 #include "route.hpp"
 #include "timer.hpp"
@@ -19,7 +23,7 @@
 
 namespace loopgate {
 
-class UpstreamDialer final : public Dialer, private Transport::Handler {
+class UpstreamDialer final : public Dialer, private Transport::Handler, private AddressRace::Owner {
 public:
     using Failure = DialFailure;
     using Handler = DialHandler;
@@ -32,7 +36,7 @@ public:
     UpstreamDialer& operator=(const UpstreamDialer&) = delete;
 
     void start() override;
-    const std::string& stage() const override { return stage_; }
+    const std::string& stage() const override;
 
 private:
     struct Lookup;
@@ -42,8 +46,14 @@ private:
     // No A record: ask for AAAA only to tell "not found" from "IPv6 only"; never to connect.
     void explain_missing_ipv4();
     void on_ipv6_lookup(int status, addrinfo* result);
-    void note_attempt_error(const std::string& address, const std::string& why);
-    void try_next_address();
+    void start_race();
+    size_t attempt_index(const Transport& t) const;
+
+    int race_open(size_t i) override;
+    void race_close(size_t i, bool lost) override;
+    void race_attempt_failed(size_t i, const std::string& why) override;
+    void race_won(size_t i) override;
+    void race_lost(const std::string& errors, int local_error) override;
     void fail(int http_status, std::string reason, bool unreachable = false, bool local = false);
     void fail_local(const std::string& what, int uv_status);
     void fail_later(int http_status, std::string reason, bool local = false);
@@ -61,11 +71,17 @@ private:
     Handler& handler_;
     Lookup* lookup_ = nullptr;
     std::vector<sockaddr_in> addresses_;
-    size_t next_ = 0;
-    std::string attempt_errors_;
-    Transport* attempt_ = nullptr;
-    Timer attempt_timer_;
-    std::string stage_;
+    std::vector<std::string> names_;        // addresses_ as text
+    LoopClock clock_;
+    std::unique_ptr<AddressRace> race_;
+    std::vector<Transport*> attempts_;      // per address: its connect under way, or null
+    Transport* connection_ = nullptr;       // the race's winner, in its TLS handshake
+    // A TLS connection that could not even be set up (no SSL object): the
+    // reason, reported when the race is over instead of the connect errors.
+    std::string setup_error_;
+    int setup_status_ = 0;
+    Timer later_;                           // failures found inside start(), reported from the loop
+    mutable std::string stage_;
     Failure::Step step_ = Failure::Step::resolve;
     std::optional<tls::PeerReport> last_peer_;
 };

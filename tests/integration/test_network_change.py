@@ -28,6 +28,11 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 NETWORK_CHANGED = r'msg="network changed"'
 PROBE_LOST_REASON = "upstream lost after network change"
+# What the route lookup after a change says when the upstream's address has no route any more.
+ROUTE_GONE_REASON = "no route to the upstream after network change (Network is unreachable)"
+# A probe that waits 10 s for its pong: a close sooner than that is the route lookup's doing.
+LONG_PROBE = {"probe_timeout_ms": 10000}
+SOONER_THAN_THE_PROBE_S = 9.0
 # Link down, probe deadline and debounce fit many times over; a TCP timeout would not.
 NOTICE_BOUND_S = 10.0
 
@@ -213,7 +218,7 @@ def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_
 
     gateway_host.set_link(path, up=False)
     code, reason, seconds = wait_for_close(conn)
-    assert (code, reason) == (1012, PROBE_LOST_REASON)
+    assert (code, reason) == (1012, ROUTE_GONE_REASON)
     assert seconds < NOTICE_BOUND_S
     finish_close(conn, 1012, reason)
     summary = loopgate.wait_closed()
@@ -227,6 +232,58 @@ def test_link_down_closes_an_idle_session_with_1012_and_a_new_app_is_held_until_
     assert status == 101
     assert echoes_byte_exact(held, b"after the outage")
     loopgate.process.wait_for(r'msg="upstream up" route=tailnet')
+
+
+def test_link_down_closes_the_session_over_it_at_once_by_its_route_and_keeps_the_one_over_another_link(
+        gateway_host, start_remote_gateway, start_client_loopgate, certs):
+    first, second = gateway_host.path, gateway_host.add_path()
+    gateway = start_remote_gateway(first)
+    other_gateway = start_remote_gateway(second, extra=["--log-control-frames"])
+    config = tailnet_config(certs, gateway.port, connect_to=first.gateway_ip, liveness=LONG_PROBE)
+    config["routes"].append(dict(config["routes"][0], name="other", connect_to=second.gateway_ip,
+                                 upstream=f"wss://gateway.test:{other_gateway.port}"))
+    loopgate = start_client_loopgate(config)
+    over_first = loopgate.app.open_ws()
+    over_second = App(loopgate.app.client, int(loopgate.addresses["other"].rsplit(":", 1)[1])).open_ws()
+    assert echoes_byte_exact(over_first, b"over the first link")
+    assert echoes_byte_exact(over_second, b"over the second link")
+
+    gateway_host.set_link(first, up=False)
+    # No pong is awaited: the kernel has no route to the first gateway any more.
+    assert over_first.read_close(timeout=SOONER_THAN_THE_PROBE_S) == (1012, ROUTE_GONE_REASON)
+    finish_close(over_first, 1012, ROUTE_GONE_REASON)
+    loopgate.process.wait_for(r'msg="probing upstream sessions" route=tailnet sessions=0 closed_path_gone=1')
+    # The other session's route did not change: it was probed as before, answered, and is kept.
+    loopgate.process.wait_for(r'msg="probing upstream sessions" route=other sessions=1 closed_path_gone=0')
+    wait_until(lambda: loopgate_pings_seen_by(other_gateway), 5, "the probe of the session over the second link")
+    assert echoes_byte_exact(over_second, os.urandom(64 * 1024))
+    summaries = loopgate.wait_closed()
+    assert len(summaries) == 1 and "route=tailnet" in summaries[0], summaries
+
+
+def test_route_moved_to_another_link_closes_the_session_still_sent_from_the_old_address(
+        gateway_host, start_gateway, start_client_loopgate, certs):
+    first, second = gateway_host.path, gateway_host.add_path()
+    # The gateway answers on an address of its own host reachable over either link, as a tailnet
+    # peer is; loopgate's host routes it over the first link to start with.
+    service_ip = "100.100.0.1"
+    gateway_host.ip("addr", "add", f"{service_ip}/32", "dev", "lo")
+    gateway_host.client.ip("route", "add", f"{service_ip}/32", "via", first.gateway_ip)
+    gateway = start_gateway(listen=f"{service_ip}:0", wrap=gateway_host.exec_prefix())
+    loopgate = start_client_loopgate(tailnet_config(certs, gateway.port, connect_to=service_ip, liveness=LONG_PROBE))
+    conn = loopgate.app.open_ws()
+    assert echoes_byte_exact(conn, b"over the first link")
+
+    # The old path still works, so a probe would be answered: only the source address the kernel
+    # now picks tells the session is no longer on the route.
+    gateway_host.client.ip("route", "replace", f"{service_ip}/32", "via", second.gateway_ip)
+    expected = (f"route to the upstream changed: it now leaves from {second.client_ip}, "
+                f"not from {first.client_ip}")
+    assert conn.read_close(timeout=SOONER_THAN_THE_PROBE_S) == (1012, expected)
+    finish_close(conn, 1012, expected)
+    again = loopgate.app.open_ws()
+    assert echoes_byte_exact(again, b"over the second link")
+    assert [s["upstream"] for s in loopgate.summaries()] == [f"{service_ip}:{gateway.port}"]
 
 
 def test_app_held_past_hold_ms_gets_503_with_retry_after_and_one_past_max_held_gets_it_at_once(
@@ -380,6 +437,49 @@ def test_ipv6_trap_on_the_gateways_host_does_not_delay_sessions_over_ipv4(
         assert conn.read_close() == (1000, "")
     for summary in loopgate.wait_closed(count=3):
         assert f"upstream={path.gateway_ip}:{gateway.port}" in summary, summary
+
+
+def syn_sent_toward(host, address):
+    """loopgate's host's TCP sockets still trying to connect to `address`."""
+    done = netns.run("ip", "netns", "exec", host.name, "ss", "-Htn", "state", "syn-sent", "dst", address)
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_a_first_address_that_black_holes_loses_the_race_to_a_second_that_answers(
+        client_host, gateway_host, start_remote_gateway, start_client_loopgate, certs, tmp_path):
+    dead, live = gateway_host.path, gateway_host.add_path()
+    gateway = start_remote_gateway(live)
+    gateway_host.set_black_hole(dead, on=True)
+    # The black hole is real: a connect to the first address neither succeeds nor fails, it hangs.
+    with pytest.raises(socket.timeout):
+        client_host.connect(gateway.port, host=dead.gateway_ip, timeout=0.5)
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{dead.gateway_ip} gateway.test\n{live.gateway_ip} gateway.test\n")
+    config = tailnet_config(certs, gateway.port)
+    connect_ms = 4000
+    config["routes"][0]["timeouts"] = {"connect_ms": connect_ms, "handshake_ms": 2 * connect_ms}
+    config["log"] = {"level": "debug"}
+    loopgate = start_client_loopgate(config, hosts_file=hosts)
+
+    started = time.monotonic()
+    conn = loopgate.app.open_ws()
+    upgrade_seconds = time.monotonic() - started
+    assert echoes_byte_exact(conn, b"over the second address")
+    print(f"served through the second address in {upgrade_seconds * 1000:.0f} ms")
+    # Served long before the first address's connect timeout: the second did not wait for it.
+    assert upgrade_seconds < connect_ms / 2000, f"upgrade took {upgrade_seconds:.2f} s"
+    dead_address, live_address = f"{dead.gateway_ip}:{gateway.port}", f"{live.gateway_ip}:{gateway.port}"
+    log = loopgate.log()
+    attempts = [line.split("address=")[1].split()[0] for line in log.splitlines() if 'msg="upstream connect" ' in line]
+    assert attempts == [dead_address, live_address], log
+    assert (f'msg="upstream connect abandoned" route=tailnet address={dead_address} '
+            f'reason="another address connected first"') in log
+    # The loser's socket is closed, not left to hang until connect_ms.
+    wait_until(lambda: syn_sent_toward(client_host, dead.gateway_ip) == [], 5, "the abandoned connect to close")
+    conn.send(wsraw.frame(CLOSE, wsraw.close_payload(1000)))
+    assert conn.read_close() == (1000, "")
+    [summary] = loopgate.wait_closed(count=1)
+    assert f"upstream={live_address}" in summary, summary
 
 
 # ---------------------------------------------------------------------------------------------

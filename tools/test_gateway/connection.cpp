@@ -36,7 +36,14 @@ public:
 private:
     bool tls_handshake() {
         link_.set_read_timeout(kRequestTimeout);
-        if (link_.tls_handshake(server_.tls)) return true;
+        if (link_.tls_handshake(server_.tls)) {
+            if (server_.log_handshakes) {
+                SSL* ssl = link_.ssl();
+                say(std::string("tls handshake version=") + SSL_get_version(ssl) +
+                    " resumed=" + (SSL_session_reused(ssl) == 1 ? "yes" : "no"));
+            }
+            return true;
+        }
         warn("TLS handshake with " + peer_ + " failed: " + link_.handshake_error());
         // Our alert is out; closing with the client's next bytes unread would reset the connection
         // and could destroy the alert before the client reads it.

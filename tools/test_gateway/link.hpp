@@ -25,6 +25,7 @@ public:
     // Runs the server side of the TLS handshake; on failure handshake_error() says why.
     bool tls_handshake(SSL_CTX* tls);
     const std::string& handshake_error() const { return handshake_error_; }
+    SSL* ssl() const { return ssl_; }  // null for a plain connection
 
     // Returns the number of bytes read; 0 means the peer is gone, the read failed or timed out.
     size_t read_some(uint8_t* buffer, size_t capacity);

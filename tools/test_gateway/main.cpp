@@ -162,7 +162,8 @@ int run(int argc, char** argv) {
         say("listening on " + format_address(bound));
         // The signal pipe is never drained, so once a stop signal wrote to it, it stays readable
         // for every connection thread that polls it.
-        Server server{tls.get(), options.close_on_exit, options.log_control_frames, g_signal_pipe[0]};
+        Server server{tls.get(), options.close_on_exit, options.log_control_frames, options.log_handshakes,
+                      g_signal_pipe[0]};
         accept_until_stopped(listener, server);
         ::close(listener);
         // With --close-on-exit the echo sessions send their close frames and wait for the replies

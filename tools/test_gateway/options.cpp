@@ -32,6 +32,15 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
             options.tls13_only = true;
         } else if (flag == "--log-control-frames") {
             options.log_control_frames = true;
+        } else if (flag == "--log-handshakes") {
+            options.log_handshakes = true;
+        } else if (flag == "--single-use-tickets") {
+            options.single_use_tickets = true;
+        } else if (flag == "--tickets") {
+            auto argument = value();
+            auto count = argument ? parse_number<uint16_t>(*argument) : std::nullopt;
+            if (!count || *count > 64) return "--tickets wants a number of tickets from 0 to 64";
+            options.tickets = *count;
         } else if (flag == "--close-on-exit") {
             auto argument = value();
             auto code = argument ? parse_number<uint16_t>(*argument) : std::nullopt;
@@ -51,8 +60,11 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
     }
     if (options.host.empty()) return "--listen is required";
     bool has_tls_files = !options.cert_file.empty() || !options.key_file.empty();
-    if (options.plain && (has_tls_files || options.tls13_only || !options.client_ca_file.empty()))
-        return "--plain excludes --cert, --key, --tls13-only and --client-ca";
+    bool tls_only = options.tls13_only || !options.client_ca_file.empty() || options.log_handshakes ||
+                    options.tickets || options.single_use_tickets;
+    if (options.plain && (has_tls_files || tls_only))
+        return "--plain excludes --cert, --key and the TLS options (--tls13-only, --client-ca, --log-handshakes, "
+               "--tickets, --single-use-tickets)";
     if (!options.plain && (options.cert_file.empty() || options.key_file.empty()))
         return "give both --cert and --key, or --plain";
     return std::nullopt;

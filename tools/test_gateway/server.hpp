@@ -12,6 +12,7 @@ struct Server {
     SSL_CTX* tls = nullptr;  // null for plain connections
     std::optional<uint16_t> close_on_exit;
     bool log_control_frames = false;
+    bool log_handshakes = false;
     int stop_fd = -1;  // becomes readable, and stays so, once SIGTERM or SIGINT arrived
 };
 

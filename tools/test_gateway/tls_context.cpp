@@ -1,6 +1,8 @@
 #include "tls_context.hpp"
 
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +42,52 @@ void require_client_certificates(SSL_CTX* ctx, const std::string& ca_file) {
     SSL_CTX_set_session_id_context(ctx, kContext, sizeof kContext - 1);
 }
 
+// --single-use-tickets: each ticket carries a serial number (its app data, sealed inside the
+// ticket); a serial seen before is refused, so the handshake falls back to a full one, as with a
+// server that keeps TLS 1.3 tickets single use (RFC 8446 §8.1). OpenSSL's own stateless tickets
+// resume any number of times, which would hide a client that offers one ticket twice.
+struct TicketLedger {
+    std::mutex mutex;
+    uint64_t next_serial = 1;
+    std::set<uint64_t> used;
+};
+
+TicketLedger& ledger() {
+    static TicketLedger instance;
+    return instance;
+}
+
+int stamp_ticket(SSL* ssl, void*) {
+    uint64_t serial;
+    {
+        std::lock_guard<std::mutex> lock(ledger().mutex);
+        serial = ledger().next_serial++;
+    }
+    return SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), &serial, sizeof serial);
+}
+
+SSL_TICKET_RETURN admit_ticket(SSL*, SSL_SESSION* session, const unsigned char*, size_t, SSL_TICKET_STATUS status,
+                               void*) {
+    if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW) return SSL_TICKET_RETURN_IGNORE_RENEW;
+    // TLS 1.2 has no single-use rule: its sessions resume as often as the client likes.
+    if (SSL_SESSION_get_protocol_version(session) < TLS1_3_VERSION)
+        return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+    void* data = nullptr;
+    size_t length = 0;
+    uint64_t serial = 0;
+    if (SSL_SESSION_get0_ticket_appdata(session, &data, &length) != 1 || length != sizeof serial)
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    std::memcpy(&serial, data, sizeof serial);
+    bool first_use;
+    {
+        std::lock_guard<std::mutex> lock(ledger().mutex);
+        first_use = ledger().used.insert(serial).second;
+    }
+    if (first_use) return SSL_TICKET_RETURN_USE_RENEW;  // TLS 1.3 sends a fresh ticket anyway
+    say("tls ticket refused: offered again (serial " + std::to_string(serial) + ")");
+    return SSL_TICKET_RETURN_IGNORE_RENEW;
+}
+
 }  // namespace
 
 SslCtxPtr make_tls_context(const Options& options) {
@@ -55,6 +103,8 @@ SslCtxPtr make_tls_context(const Options& options) {
         throw std::runtime_error("key " + options.key_file + " does not match " + options.cert_file);
     SSL_CTX_set_alpn_select_cb(ctx.get(), select_http11_alpn, nullptr);
     if (!options.client_ca_file.empty()) require_client_certificates(ctx.get(), options.client_ca_file);
+    if (options.tickets) SSL_CTX_set_num_tickets(ctx.get(), *options.tickets);
+    if (options.single_use_tickets) SSL_CTX_set_session_ticket_cb(ctx.get(), stamp_ticket, admit_ticket, nullptr);
     return ctx;
 }
 

@@ -1,5 +1,6 @@
 // Stand-in for Apple's <net/route.h> (xnu bsd/net/route.h; route(4)),
-// declaring only what daemon/netwatch_darwin.cpp uses. It replaces glibc's
+// declaring only what daemon/netwatch_darwin.cpp, proxy/path_lookup_darwin.cpp
+// and proxy/route_message.cpp use. It replaces glibc's
 // <net/route.h> (Linux's ioctl routing table, unrelated to BSD's routing
 // socket) completely: there is no #include_next. See README.md.
 #ifndef LOOPGATE_DARWIN_SHIM_NET_ROUTE_H
@@ -49,12 +50,22 @@ struct rt_msghdr {
 #define RTM_ADD 0x1
 #define RTM_DELETE 0x2
 #define RTM_CHANGE 0x3
+#define RTM_GET 0x4
 #define RTM_NEWADDR 0xc
 #define RTM_DELADDR 0xd
 #define RTM_IFINFO 0xe
 
 // <net/route.h>, route(4): route flags (rtm_flags).
+#define RTF_UP 0x1
+#define RTF_REJECT 0x8
 #define RTF_LLINFO 0x400
+#define RTF_BLACKHOLE 0x1000
 #define RTF_WASCLONED 0x20000
+
+// <net/route.h>, route(4): which socket addresses follow the header (rtm_addrs).
+#define RTA_DST 0x1
+#define RTA_GATEWAY 0x2
+#define RTA_IFP 0x10
+#define RTA_IFA 0x20
 
 #endif

@@ -1,5 +1,5 @@
-// Extends glibc's <sys/socket.h>: Apple's value for PF_ROUTE, which
-// daemon/netwatch_darwin.cpp uses, and no SO_PEERCRED, which
+// Extends glibc's <sys/socket.h>: Apple's values for PF_ROUTE, which
+// daemon/netwatch_darwin.cpp uses, and AF_LINK, and no SO_PEERCRED, which
 // proxy/unix_socket.cpp tests for. See README.md.
 #ifndef LOOPGATE_DARWIN_SHIM_SYS_SOCKET_H
 #define LOOPGATE_DARWIN_SHIM_SYS_SOCKET_H
@@ -11,6 +11,11 @@
 // PF_NETLINK (16), and its AF_ROUTE follows PF_ROUTE.
 #undef PF_ROUTE
 #define PF_ROUTE 17
+
+// <sys/socket.h>: link-level socket addresses (struct sockaddr_dl), Apple's
+// 18; glibc has no AF_LINK. proxy/route_message.cpp checks its own constant
+// against it.
+#define AF_LINK 18
 
 // Not declared here: Apple's <sys/socket.h> has no SO_PEERCRED (a unix
 // socket's peer is asked with getpeereid(3), or LOCAL_PEERCRED from

@@ -1,0 +1,221 @@
+// tls::TicketCache with the clock set by hand (the sessions' own time stamps
+// and the `now` each call is given), and the route context around it: each
+// dial takes a session of its own, an unused one comes back, a reload with the
+// same trust shares the cache.
+#include <doctest/doctest.h>
+#include <openssl/ssl.h>
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "ticket_cache.hpp"
+#include "tls_context.hpp"
+
+using loopgate::tls::TicketCache;
+
+namespace {
+
+// A resumable session that arrived at `arrived_s` (wall-clock seconds) and lives `lifetime_s`.
+SSL_SESSION* session(long arrived_s, long lifetime_s = 3600, int version = TLS1_3_VERSION) {
+    static unsigned int serial = 0;
+    SSL_SESSION* s = SSL_SESSION_new();
+    REQUIRE(s != nullptr);
+    ++serial;
+    unsigned char id[4] = {static_cast<unsigned char>(serial), static_cast<unsigned char>(serial >> 8), 1, 2};
+    REQUIRE(SSL_SESSION_set1_id(s, id, sizeof id) == 1);
+    REQUIRE(SSL_SESSION_set_protocol_version(s, version) == 1);
+    SSL_SESSION_set_time(s, arrived_s);
+    SSL_SESSION_set_timeout(s, lifetime_s);
+    return s;
+}
+
+// Takes a session and gives the caller's reference up again; returns what it was.
+const SSL_SESSION* take(TicketCache& cache, int64_t now) {
+    SSL_SESSION* s = cache.take(now);
+    if (s != nullptr) SSL_SESSION_free(s);  // the cache (or the test's `held`) keeps it alive where needed
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("ticket cache: TLS 1.3 tickets come out newest first, each once") {
+    TicketCache cache;
+    SSL_SESSION* older = session(100);
+    SSL_SESSION* newer = session(101);
+    SSL_SESSION_up_ref(older);
+    SSL_SESSION_up_ref(newer);
+    cache.put(older, 150);
+    cache.put(newer, 150);
+    CHECK(cache.size() == 2);
+    CHECK(take(cache, 150) == newer);
+    CHECK(take(cache, 150) == older);  // not the newest again: that one is another dial's now
+    CHECK(cache.take(150) == nullptr);
+    CHECK(cache.empty());
+    SSL_SESSION_free(older);
+    SSL_SESSION_free(newer);
+}
+
+TEST_CASE("ticket cache: bounded; when full the oldest goes") {
+    TicketCache cache(4);
+    std::vector<SSL_SESSION*> made;
+    for (long t = 100; t < 106; ++t) {
+        made.push_back(session(t));
+        SSL_SESSION_up_ref(made.back());
+        cache.put(made.back(), 200);
+    }
+    CHECK(cache.size() == 4);
+    for (size_t i = 5; i >= 2; --i) CHECK(take(cache, 200) == made[i]);
+    CHECK(cache.take(200) == nullptr);
+    for (SSL_SESSION* s : made) SSL_SESSION_free(s);
+}
+
+TEST_CASE("ticket cache: expired sessions are dropped and never handed out") {
+    TicketCache cache;
+    cache.put(session(100, 10), 105);
+    cache.put(session(90, 10), 105);  // expired on arrival (at 100): not kept
+    CHECK(cache.size() == 1);
+    CHECK(cache.take(110) == nullptr);  // 100 + 10: gone at 110
+    CHECK(cache.empty());
+
+    SSL_SESSION* fresh = session(100, 10);
+    SSL_SESSION_up_ref(fresh);
+    cache.put(session(100, 5), 101);
+    cache.put(fresh, 101);
+    CHECK(cache.size() == 2);
+    CHECK(take(cache, 106) == fresh);  // the shorter-lived one expired first, though not the oldest
+    CHECK(cache.empty());
+    SSL_SESSION_free(fresh);
+}
+
+TEST_CASE("ticket cache: a TLS 1.2 session stays and is offered again") {
+    TicketCache cache;
+    SSL_SESSION* tls12 = session(100, 3600, TLS1_2_VERSION);
+    cache.put(tls12, 100);
+    SSL_SESSION* first = cache.take(100);
+    SSL_SESSION* second = cache.take(100);
+    CHECK(first == tls12);
+    CHECK(second == tls12);
+    CHECK(cache.size() == 1);
+    // Handed back (a dial that never sent it), it is not kept twice.
+    cache.put(first, 100);
+    CHECK(cache.size() == 1);
+    SSL_SESSION_free(second);
+}
+
+TEST_CASE("ticket cache: a ticket given back unused goes where its age puts it") {
+    TicketCache cache;
+    SSL_SESSION* a = session(100);
+    SSL_SESSION* b = session(101);
+    SSL_SESSION* c = session(102);
+    for (SSL_SESSION* s : {a, b, c}) SSL_SESSION_up_ref(s);
+    cache.put(a, 110);
+    cache.put(b, 110);
+    SSL_SESSION* taken = cache.take(110);
+    CHECK(taken == b);
+    cache.put(c, 110);
+    cache.put(taken, 110);  // the caller's reference goes back with it
+    CHECK(take(cache, 110) == c);
+    CHECK(take(cache, 110) == b);
+    CHECK(take(cache, 110) == a);
+    for (SSL_SESSION* s : {a, b, c}) SSL_SESSION_free(s);
+}
+
+TEST_CASE("ticket cache: clear forgets everything") {
+    TicketCache cache;
+    cache.put(session(100), 100);
+    cache.put(session(100, 3600, TLS1_2_VERSION), 100);
+    cache.clear();
+    CHECK(cache.empty());
+    CHECK(cache.take(100) == nullptr);
+}
+
+namespace {
+
+loopgate::config::Route pin_only_route() {
+    loopgate::config::Route route;
+    route.name = "gw";
+    loopgate::config::parse_upstream_url("wss://gateway.test", route.upstream);
+    route.tls.verify = loopgate::config::TlsVerify::pin_only;
+    return route;
+}
+
+struct NoAnchors final : loopgate::tls::TrustAnchors {
+    loopgate::tls::TrustLoad load(SSL_CTX*, const loopgate::config::TlsSettings&) const override {
+        return {false, "", "pin-only routes need none"};
+    }
+};
+
+loopgate::tls::SslCtxPtr context() {
+    std::string error;
+    auto ctx = loopgate::tls::make_upstream_context(pin_only_route(), NoAnchors{}, error);
+    REQUIRE_MESSAGE(ctx != nullptr, error);
+    return ctx;
+}
+
+// What OpenSSL does with a ticket from the server: the context's new-session callback.
+void receive(SSL_CTX* ctx, long arrived_s) {
+    SSL* ssl = SSL_new(ctx);
+    SSL_SESSION* s = session(arrived_s);
+    if (SSL_CTX_sess_get_new_cb(ctx)(ssl, s) == 0) SSL_SESSION_free(s);
+    SSL_free(ssl);
+}
+
+SSL* dial(SSL_CTX* ctx) {
+    std::string error;
+    SSL* ssl = loopgate::tls::new_upstream_ssl(ctx, pin_only_route().upstream, error);
+    REQUIRE_MESSAGE(ssl != nullptr, error);
+    return ssl;
+}
+
+}  // namespace
+
+TEST_CASE("tls context: concurrent dials each take a session of their own; an unused one comes back") {
+    auto ctx = context();
+    long now = static_cast<long>(std::time(nullptr));
+    receive(ctx.get(), now - 1);
+    receive(ctx.get(), now);
+    CHECK(loopgate::tls::cached_sessions(ctx.get()) == 2);
+
+    SSL* first = dial(ctx.get());
+    SSL* second = dial(ctx.get());
+    SSL* third = dial(ctx.get());
+    REQUIRE(SSL_get_session(first) != nullptr);
+    REQUIRE(SSL_get_session(second) != nullptr);
+    CHECK(SSL_get_session(first) != SSL_get_session(second));
+    CHECK(SSL_SESSION_get_time(SSL_get_session(first)) == now);  // newest first
+    CHECK(SSL_get_session(third) == nullptr);                    // none left: a full handshake
+    CHECK(loopgate::tls::cached_sessions(ctx.get()) == 0);
+
+    const SSL_SESSION* unused = SSL_get_session(first);
+    loopgate::tls::give_back_session(first);  // its connect lost the race
+    SSL_free(first);
+    CHECK(loopgate::tls::cached_sessions(ctx.get()) == 1);
+    SSL* fourth = dial(ctx.get());
+    CHECK(SSL_get_session(fourth) == unused);
+    for (SSL* ssl : {second, third, fourth}) SSL_free(ssl);
+}
+
+TEST_CASE("tls context: a reload with the same trust shares the cache; a failed handshake empties it") {
+    auto before = context();
+    auto after = context();
+    long now = static_cast<long>(std::time(nullptr));
+    receive(before.get(), now);
+    receive(before.get(), now);
+    REQUIRE(loopgate::tls::carry_session(before.get(), after.get()));
+    CHECK(loopgate::tls::cached_sessions(after.get()) == 2);
+
+    SSL* dial_after = dial(after.get());
+    CHECK(SSL_get_session(dial_after) != nullptr);
+    CHECK(loopgate::tls::cached_sessions(before.get()) == 1);  // gone for the old context's dials too
+    receive(before.get(), now);  // a ticket still arriving on an old connection
+    CHECK(loopgate::tls::cached_sessions(after.get()) == 2);
+
+    loopgate::tls::forget_sessions(after.get());
+    CHECK(loopgate::tls::cached_sessions(before.get()) == 0);
+    SSL_free(dial_after);
+
+    auto fresh = context();
+    CHECK_FALSE(loopgate::tls::carry_session(fresh.get(), context().get()));  // nothing to carry
+}
