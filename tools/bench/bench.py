@@ -62,6 +62,8 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, help="where the table, figures and chart go (default: a new /tmp/loopgate-bench-*)")
     p.add_argument("--fd-limit", type=int, help="W5's file limit per proxy process (default 20000, --quick 1024)")
     p.add_argument("--w5-sessions", type=int, help="W5/W6's fixed count of idle sessions (default 2000, --quick 200)")
+    p.add_argument("--from", dest="from_dir", type=Path,
+                   help="no run: rewrite the table and chart of an earlier run from DIR/results.json")
     p.add_argument("--command", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     chosen = [w.upper() for w in args.workloads] or list(WORKLOADS)
@@ -130,8 +132,30 @@ def brief(result):
     return text if len(text) < 300 else text[:297] + "..."
 
 
+def write_outputs(args, out, header, results):
+    rows = report.summarize(args, results)
+    text = "\n".join(header) + "\n\n" + report.markdown_table(rows) + "\n"
+    notes = direct_notes(results)
+    if notes:
+        text += "\n" + notes + "\n"
+    print("\n" + text)
+    (out / "results.md").write_text(text)
+    chart.write_svg(rows, out / "chart.svg", f"loopgate beside nginx and HAProxy (medians of {args.rounds} rounds)")
+    print(f"table: {out / 'results.md'}\nfigures: {out / 'results.json'}\nchart: {out / 'chart.svg'}")
+
+
+def summarize_earlier(args):
+    saved = json.loads((args.from_dir / "results.json").read_text())
+    for key, value in saved.get("settings", {}).items():
+        setattr(args, key, value)
+    write_outputs(args, args.from_dir, saved["header"], saved["results"])
+
+
 def main(argv):
     args = parse_args(argv)
+    if args.from_dir:
+        summarize_earlier(args)
+        return
     if os.geteuid() != 0:
         sys.exit("bench: needs root (network namespaces for W7/W8, file limits for W5)")
     out = args.out or Path(tempfile.mkdtemp(prefix="loopgate-bench-"))
@@ -175,20 +199,12 @@ def main(argv):
                 results[key][peer].append(run_one(env, key, runner, peer, results[key][peer]))
     elapsed = time.monotonic() - started
 
-    rows = report.summarize(args, results)
-    table = report.markdown_table(rows)
     header.append(f"Load average at the start of each round: {'; '.join(loads)}. {elapsed:.0f} s in all.")
-    text = "\n".join(header) + "\n\n" + table + "\n"
-    print("\n" + text)
-    (out / "results.md").write_text(text)
-    (out / "results.json").write_text(json.dumps({"header": header, "results": results}, indent=1, default=str))
-    chart.write_svg(rows, out / "chart.svg", "loopgate beside nginx and HAProxy (medians of " f"{args.rounds} rounds)")
-    notes = direct_notes(results)
-    if notes:
-        print(notes)
-        with open(out / "results.md", "a") as f:
-            f.write("\n" + notes + "\n")
-    print(f"table: {out / 'results.md'}\nfigures: {out / 'results.json'}\nchart: {out / 'chart.svg'}")
+    settings = {"rounds": args.rounds, "fd_limit": args.fd_limit, "w5_sessions": args.w5_sessions,
+                "w5_max_sessions": args.w5_max_sessions}
+    (out / "results.json").write_text(json.dumps({"header": header, "settings": settings, "results": results},
+                                                 indent=1, default=str))
+    write_outputs(args, out, header, results)
 
 
 def direct_notes(results):
