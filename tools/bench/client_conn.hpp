@@ -122,7 +122,6 @@ private:
     // The frame being read.
     bool in_payload_ = false;
     bool frame_fin_ = true;
-    uint8_t frame_opcode_ = 0;
     uint64_t payload_left_ = 0;
     std::string control_;
     // The message being read (the oldest in flight).
