@@ -154,4 +154,9 @@ LoadResult load_config_file(const std::filesystem::path& file);
 
 std::string_view log_level_name(LogLevel level);
 
+// The admin endpoint of a config text that may be invalid elsewhere (so
+// `loopgate doctor` can still ask the loopgate that runs an older version of
+// it): admin.listen when the text is JSON and that key is valid on its own.
+std::optional<ListenAddress> admin_listen_of(std::string_view text, const std::filesystem::path& base_dir);
+
 }  // namespace loopgate::config

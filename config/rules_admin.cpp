@@ -1,6 +1,7 @@
 // Rules for the top-level admin object: where the admin endpoint listens.
 // Only loopback or a unix socket: it tells anyone who can reach it what
 // loopgate is connected to, and no option lets it out.
+#include "json_text.hpp"
 #include "rules.hpp"
 
 namespace loopgate::config {
@@ -25,6 +26,16 @@ std::optional<ListenAddress> read_admin(Validator& v, const json& root, const st
         v.error("admin.listen", listen.text() + " is already used by " + route.path);
         return std::nullopt;
     }
+    return listen;
+}
+
+std::optional<ListenAddress> admin_listen_of(std::string_view text, const std::filesystem::path& base_dir) {
+    std::vector<std::string> errors;
+    auto root = parse_json_text(text, errors);
+    if (!root || !root->is_object()) return std::nullopt;
+    Validator v(base_dir, no_file_checks());
+    auto listen = read_admin(v, *root, {});
+    if (!v.errors().empty()) return std::nullopt;
     return listen;
 }
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -51,36 +52,12 @@ int connect_to(const config::ListenAddress& listen, std::string& error) {
     return fd;
 }
 
-struct Reply {
-    int status = 0;  // 0: no answer (the reason was printed)
-    std::string body;
-};
-
-Reply ask(const config::Config& config, const char* method, const char* path) {
+AdminReply ask(const config::Config& config, const char* method, const char* path) {
     const config::ListenAddress& listen = *config.admin_listen;
-    std::string error;
-    int fd = connect_to(listen, error);
-    if (fd < 0) {
-        std::fprintf(stderr, "loopgate: no answer from the admin endpoint at %s: %s (is loopgate running?)\n",
-                     listen.text().c_str(), error.c_str());
-        return {};
+    AdminReply reply = admin_request(listen, method, path);
+    if (reply.status == 0) {
+        std::fprintf(stderr, "loopgate: %s%s\n", reply.error.c_str(), reply.connected ? "" : " (is loopgate running?)");
     }
-    std::string host = listen.is_unix() ? "localhost" : listen.host + ":" + std::to_string(listen.port);
-    std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + host +
-                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    std::string response;
-    bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
-    char buffer[16384];
-    for (ssize_t n; sent && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, size_t(n));
-    ::close(fd);
-    size_t body = response.find("\r\n\r\n");
-    Reply reply;
-    if (body == std::string::npos || std::sscanf(response.c_str(), "HTTP/1.1 %d", &reply.status) != 1) {
-        std::fprintf(stderr, "loopgate: the admin endpoint at %s gave no answer loopgate understands\n",
-                     listen.text().c_str());
-        return {};
-    }
-    reply.body = response.substr(body + 4);
     return reply;
 }
 
@@ -93,7 +70,7 @@ bool has_admin(const config::Config& config) {
 }
 
 // 200 → ok, 503/409 → the daemon's "no", anything else → no usable answer.
-int outcome(const Reply& reply, int no_status) {
+int outcome(const AdminReply& reply, int no_status) {
     if (reply.status == 0) return kExitUnavailable;
     std::fwrite(reply.body.data(), 1, reply.body.size(), reply.status == 200 ? stdout : stderr);
     if (reply.status == 200) return kExitOk;
@@ -104,9 +81,47 @@ int outcome(const Reply& reply, int no_status) {
 
 }  // namespace
 
+AdminReply admin_request(const config::ListenAddress& listen, const char* method, const char* path) {
+    AdminReply reply;
+    std::string error;
+    int fd = connect_to(listen, error);
+    if (fd < 0) {
+        reply.error = "no answer from the admin endpoint at " + listen.text() + ": " + error;
+        return reply;
+    }
+    reply.connected = true;
+    std::string host = listen.is_unix() ? "localhost" : listen.host + ":" + std::to_string(listen.port);
+    std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + host +
+                          "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    std::string response;
+    bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    char buffer[16384];
+    for (ssize_t n; sent && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, size_t(n));
+    ::close(fd);
+    size_t body = response.find("\r\n\r\n");
+    if (body == std::string::npos || std::sscanf(response.c_str(), "HTTP/1.1 %d", &reply.status) != 1) {
+        reply.status = 0;
+        reply.error = "the admin endpoint at " + listen.text() + " gave no answer loopgate understands";
+        return reply;
+    }
+    reply.body = response.substr(body + 4);
+    return reply;
+}
+
+std::optional<std::string> try_connect(const config::ListenAddress& address, int hold_ms) {
+    std::string error;
+    int fd = connect_to(address, error);
+    if (fd < 0) return error;
+    pollfd held{fd, POLLIN, 0};
+    while (::poll(&held, 1, hold_ms) < 0 && errno == EINTR) {
+    }
+    ::close(fd);
+    return std::nullopt;
+}
+
 int run_status(const config::Config& config) {
     if (!has_admin(config)) return kExitConfig;
-    Reply reply = ask(config, "GET", "/status.txt");
+    AdminReply reply = ask(config, "GET", "/status.txt");
     if (reply.status == 503) {  // a route is down: still the report a person wants, on stdout
         std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
         return kExitFailure;

@@ -109,14 +109,64 @@ std::string status_json(const StatusView& status) {
         {"reloads", status.reloads},
         {"failed_reloads", status.failed_reloads},
         {"uptime_ms", status.uptime_ms},
+        {"pid", status.pid},
+        {"session", status.session.empty() ? nlohmann::json(nullptr) : nlohmann::json(status.session)},
         {"network_changes", status.network_changes},
         {"last_network_change",
          status.last_network_change.empty()
              ? nlohmann::json(nullptr)
              : nlohmann::json{{"what", status.last_network_change}, {"age_ms", status.last_network_change_age_ms}}},
         {"wake_watch", status.wake_watch},
-        {"routes", routes}};
+        {"routes", routes},
+        {"problems_logged", status.problems_logged},
+        {"recent_problems", status.recent_problems}};
     return doc.dump(2) + "\n";
+}
+
+std::optional<StatusView> status_from_json(std::string_view text, std::string& error) {
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_object() || !doc.contains("config_generation") || !doc["routes"].is_array()) {
+        error = "not a loopgate /status document";
+        return std::nullopt;
+    }
+    auto text_of = [](const nlohmann::json& object, const char* key) {
+        auto it = object.find(key);
+        return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto number_of = [](const nlohmann::json& object, const char* key) {
+        auto it = object.find(key);
+        return it != object.end() && it->is_number_unsigned() ? it->get<uint64_t>() : uint64_t{0};
+    };
+    StatusView status;
+    status.version = text_of(doc, "version");
+    status.config_file = text_of(doc, "config_file");
+    status.generation = number_of(doc, "config_generation");
+    status.reloads = number_of(doc, "reloads");
+    status.failed_reloads = number_of(doc, "failed_reloads");
+    status.uptime_ms = number_of(doc, "uptime_ms");
+    status.pid = number_of(doc, "pid");
+    status.session = text_of(doc, "session");
+    status.problems_logged = number_of(doc, "problems_logged");
+    for (const auto& r : doc["routes"]) {
+        if (!r.is_object()) continue;
+        RouteView route;
+        route.name = text_of(r, "name");
+        route.listen = text_of(r, "listen");
+        route.upstream = text_of(r, "upstream");
+        route.state = text_of(r, "state");
+        route.down_reason = text_of(r, "down_reason");
+        route.down_for_ms = number_of(r, "down_for_ms");
+        route.held = number_of(r, "held");
+        auto retiring = r.find("retiring");
+        route.retiring = retiring != r.end() && retiring->is_boolean() && retiring->get<bool>();
+        status.routes.push_back(std::move(route));
+    }
+    if (auto it = doc.find("recent_problems"); it != doc.end() && it->is_array()) {
+        for (const auto& line : *it) {
+            if (line.is_string()) status.recent_problems.push_back(line.get<std::string>());
+        }
+    }
+    return status;
 }
 
 std::string metrics_text(const StatusView& whole) {

@@ -1,10 +1,13 @@
 // What the admin endpoint says, built from a snapshot of the daemon's state:
 // /status as JSON, /metrics in Prometheus' text format (0.0.4), /readyz as
-// one line per route. Pure functions of the snapshot, so each is unit-tested.
+// one line per route. Pure functions of the snapshot, so each is unit-tested;
+// status_from_json reads /status back for a client.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "route.hpp"
@@ -46,14 +49,21 @@ struct StatusView {
     std::string last_network_change;    // "" when none yet
     uint64_t last_network_change_age_ms = 0;
     uint64_t uptime_ms = 0;
+    uint64_t pid = 0;
+    std::string session;          // macOS: "gui" or "background" (daemon/login_session.hpp); "" elsewhere
     // How a wake from sleep is noticed now: "polling" (the clock check, while
     // an app is connected), "idle" (no app: nothing polls), "power
     // notifications" (macOS), "off".
     std::string wake_watch = "off";
     std::vector<RouteView> routes;
+    std::vector<std::string> recent_problems;  // the last warn/error log lines, oldest first
+    uint64_t problems_logged = 0;              // warn/error lines since start (also those no longer kept)
 };
 
 std::string status_json(const StatusView& status);
+// The other way, for a client (`loopgate doctor`): the process and route fields of a /status
+// document (not the sessions or counters). Nothing, with `error` set, when it is not one.
+std::optional<StatusView> status_from_json(std::string_view text, std::string& error);
 std::string metrics_text(const StatusView& status);
 // Ready when no route's upstream is down. Lines: "gw up", "other down: connection refused".
 std::string readiness_text(const StatusView& status, bool& ready);

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "config.hpp"
 #include "daemon.hpp"
 #include "default_paths.hpp"
+#include "doctor.hpp"
 #include "exit_status.hpp"
 #include "log.hpp"
 #include "loopgate_version.h"
@@ -50,19 +53,30 @@ constexpr Command kCommands[] = {
      "Exit: 0 every route answered, 1 a step failed (named), 64 no such route."},
     {"setup",
      "loopgate setup wss://HOST[:PORT] [--name NAME] [--port N] [--ca-file FILE]\n"
-     "               [--pin sha256:...|spki-sha256:...] [--config FILE] [--force] [--dry-run]",
-     "Dials the gateway as probe does (printing the same steps) and adds a route for it to the\n"
-     "config (created 0600 in a 0700 directory when missing; the rest of an existing file, comments\n"
-     "included, is kept), then loads it as check does and prints the ws://127.0.0.1:PORT/ to use.\n"
+     "               [--pin sha256:...|spki-sha256:...] [--config FILE] [--force] [--dry-run]\n"
+     "               [--service auto|launchd|systemd|none] [--wait SECONDS]",
+     "From a gateway URL to a working local URL. Dials the gateway as probe does (printing the same\n"
+     "steps) and adds a route for it to the config (created 0600 in a 0700 directory when missing;\n"
+     "the rest of an existing file, comments included, is kept) and loads it as check does.\n"
      "A certificate that verifies (system store or --ca-file) gives \"verify\": \"full\"; a self-signed\n"
      "one gives \"pin-only\" with --pin, which must match its sha256: or spki-sha256: fingerprint\n"
-     "(on a terminal, without --pin, setup asks). Any other certificate failure is refused.\n"
+     "(on a terminal, without --pin, setup asks). Any other certificate failure is refused. A gateway\n"
+     "that answers 401/403 to an upgrade without a token is fine: the app sends its own.\n"
      "--port defaults to the gateway's own port when free on 127.0.0.1, else a free one; --name to\n"
      "the host's first label. A route of the same name or port is refused unless --force (which\n"
-     "rewrites the file without its comments). --dry-run prints what it would write, writes nothing.\n"
-     "Not yet: installing or starting the agent, checking the upgrade through the new listener.\n"
-     "Exit: 0 written, 1 refused (nothing written), 64 bad URL or options, 69 gateway unreachable,\n"
-     "78 the config is (or would be) invalid."},
+     "rewrites the file without its comments).\n"
+     "Then it installs and starts the agent: --service launchd (the default on macOS: the\n"
+     "LaunchAgent, through share/loopgate/loopgate-agent.sh; LOOPGATE_AGENT_SCRIPT overrides where),\n"
+     "systemd (the default where `systemctl --user` answers: ~/.config/systemd/user/loopgate.service),\n"
+     "or none (it prints the `loopgate run` command to start yourself). An agent already running is\n"
+     "sent SIGHUP when its definition is unchanged, else restarted. It waits up to --wait seconds\n"
+     "(default 10) for the new listener, makes a WebSocket upgrade through it and reports the\n"
+     "gateway's answer, and ends with: point your app at ws://127.0.0.1:PORT/.\n"
+     "--dry-run prints the config it would write and every command it would run; changes nothing.\n"
+     "Exit: 0 written and working (101, or 401/403 from the gateway), or the run command printed;\n"
+     "1 refused (nothing written); 64 bad URL or options; 69 gateway unreachable (nothing written),\n"
+     "or the agent did not start or the path through it failed (the config stays; stderr says what\n"
+     "to look at); 78 the config is (or would be) invalid."},
     {"status", "loopgate status [--config FILE]",
      "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
      "Exit: 0 all up, 1 a route is down, 69 no answer, 78 no admin endpoint configured."},
@@ -70,6 +84,15 @@ constexpr Command kCommands[] = {
      "Makes the running loopgate read its config again (through admin.listen; the same as\n"
      "kill -HUP) and prints the result. Exit: 0 applied, 1 refused (the previous config stays),\n"
      "69 no answer, 78 no admin endpoint configured."},
+    {"doctor", "loopgate doctor [--config FILE] [--json] [--service auto|launchd|systemd|none]",
+     "Says whether loopgate works here and, for each thing that does not, what to do: the config\n"
+     "(as check loads it), the agent (installed and loaded in launchd or systemd, running, its\n"
+     "config generation, through admin.listen), each route's listener and probe (as probe dials),\n"
+     "this clock against the gateways' Date (a clock far off breaks certificates), an IPv6 default\n"
+     "route through Tailscale (apps that try IPv6 first hang; loopgate dials IPv4 only), on macOS a\n"
+     "loopgate outside the GUI login session, and the last warnings and errors it logged.\n"
+     "--json prints the same findings as JSON. --service picks the service manager to ask (auto).\n"
+     "Exit: 0 no problem found (warnings may be printed), 1 a problem found."},
     {"help", "loopgate help [COMMAND]", "Prints the help of every command, or of one."},
 };
 
@@ -112,6 +135,8 @@ struct Args {
     bool print_pin = false;
     SetupOptions setup;
     bool setup_only = false;  // a setup option was given
+    bool service_given = false;  // --service: setup's and doctor's
+    bool json = false;           // doctor --json
 };
 
 int usage_error(const std::string& message) {
@@ -143,10 +168,11 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
             args.command = "--version";
         } else if (args.command.empty() && find_command(arg) != nullptr) {
             args.command = std::string(arg);
-        } else if (arg == "--name" || arg == "--ca-file" || arg == "--pin" || arg == "--port") {
+        } else if (arg == "--name" || arg == "--ca-file" || arg == "--pin" || arg == "--port" ||
+                   arg == "--service" || arg == "--wait") {
             auto given = value();
             if (!given) return std::string(arg) + " needs a value";
-            args.setup_only = true;
+            (arg == "--service" ? args.service_given : args.setup_only) = true;
             if (arg == "--name") args.setup.name = *given;
             if (arg == "--ca-file") args.setup.ca_file = *given;
             if (arg == "--pin") args.setup.pin = *given;
@@ -156,11 +182,26 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
                 if (given->empty() || *end != '\0' || port == 0 || port > 65535) return "--port needs 1 to 65535";
                 args.setup.port = static_cast<uint16_t>(port);
             }
+            if (arg == "--service") {
+                auto choice = parse_service_choice(*given);
+                if (!choice) return "--service must be auto, launchd, systemd or none";
+                args.setup.service = *choice;
+            }
+            if (arg == "--wait") {
+                char* end = nullptr;
+                unsigned long seconds = std::strtoul(given->c_str(), &end, 10);
+                if (given->empty() || *end != '\0' || seconds == 0 || seconds > 600) {
+                    return "--wait needs 1 to 600 (seconds)";
+                }
+                args.setup.wait = std::chrono::seconds(seconds);
+            }
         } else if (arg == "--force" || arg == "--dry-run") {
             args.setup_only = true;
             (arg == "--force" ? args.setup.force : args.setup.dry_run) = true;
         } else if (arg == "--print-pin") {
             args.print_pin = true;
+        } else if (arg == "--json") {
+            args.json = true;
         } else if ((args.command == "probe" || args.command == "help" || args.command == "setup") && !args.operand &&
                    !arg.empty() && arg[0] != '-') {
             args.operand = std::string(arg);
@@ -172,8 +213,12 @@ std::optional<std::string> parse_args(const std::vector<std::string_view>& argv,
     if (args.log_level && args.command != "run") return "--log-level belongs to the run command";
     if (args.print_pin && args.command != "probe") return "--print-pin belongs to the probe command";
     if (args.setup_only && args.command != "setup") {
-        return "--name, --port, --ca-file, --pin, --force and --dry-run belong to the setup command";
+        return "--name, --port, --ca-file, --pin, --wait, --force and --dry-run belong to the setup command";
     }
+    if (args.service_given && args.command != "setup" && args.command != "doctor") {
+        return "--service belongs to the setup and doctor commands";
+    }
+    if (args.json && args.command != "doctor") return "--json belongs to the doctor command";
     if (args.command == "setup" && !args.operand && !args.help) {
         return "setup needs a gateway URL (wss://HOST[:PORT])";
     }
@@ -224,6 +269,16 @@ int command_run(const Args& args, config::Config config) {
     return daemon.run();
 }
 
+// Doctor judges a missing or invalid config itself, so it runs before the config is loaded.
+int command_doctor(const Args& args, const char* argv0) {
+    std::unique_ptr<CommandRunner> runner = make_process_runner();
+    ServiceEnvironment environment = ServiceEnvironment::from_process(argv0);
+    std::ostringstream manager_words;  // asking prints nothing worth showing; the report says what it found
+    std::unique_ptr<ServiceManager> manager = make_service_manager(args.setup.service, environment, *runner,
+                                                                   manager_words);
+    return run_doctor(DoctorOptions{*args.config_path, args.json}, manager.get(), *runner);
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -250,8 +305,10 @@ int run_cli(int argc, char** argv) {
     if (args.command == "setup") {
         args.setup.url = *args.operand;
         args.setup.config_path = *args.config_path;
+        args.setup.argv0 = argc > 0 ? argv[0] : "loopgate";
         return run_setup(args.setup);
     }
+    if (args.command == "doctor") return command_doctor(args, argc > 0 ? argv[0] : "loopgate");
     int status = kExitOk;
     auto config = load_or_report(*args.config_path, status);
     if (!config) return status;

@@ -13,6 +13,7 @@
 
 #include "exit_status.hpp"
 #include "log.hpp"
+#include "login_session.hpp"
 #include "loopgate_version.h"
 
 namespace loopgate {
@@ -71,8 +72,9 @@ Daemon::Daemon(config::Config config, std::filesystem::path config_file, std::op
     : config_(std::move(config)),
       config_file_(std::move(config_file)),
       log_level_override_(log_level),
-      log_sink_(log_level ? *log_level : log_level_of(config_.log_level)) {
+      log_sink_(log_level ? *log_level : log_level_of(config_.log_level), &recent_problems_) {
     loop_error_ = uv_loop_init(&loop_);
+    login_session_ = this_process_session();
 }
 
 Daemon::~Daemon() {
@@ -324,7 +326,8 @@ bool Daemon::open_admin(const std::optional<config::ListenAddress>& listen, std:
 StatusView Daemon::status() const {
     StatusView view;
     view.version = LOOPGATE_VERSION;
-    view.config_file = config_file_.string();
+    std::error_code ignored;  // the working directory is where it was at start: absolute() names the same file
+    view.config_file = std::filesystem::absolute(config_file_, ignored).lexically_normal().string();
     view.generation = generation_;
     view.reloads = reloads_;
     view.failed_reloads = failed_reloads_;
@@ -334,6 +337,10 @@ StatusView Daemon::status() const {
     view.last_network_change_age_ms = last_network_change_.empty() ? 0 : now - last_network_change_ms_;
     view.uptime_ms = now - started_ms_;
     view.routes = routes_->views();
+    view.pid = static_cast<uint64_t>(::getpid());
+    view.session = login_session_name(login_session_);
+    view.recent_problems = recent_problems_.lines();
+    view.problems_logged = recent_problems_.total();
     view.wake_watch = network_ ? network_->wake_watch_state() : "off";
     return view;
 }

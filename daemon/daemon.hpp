@@ -16,6 +16,8 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "log_sink.hpp"
+#include "login_session.hpp"
+#include "recent_problems.hpp"
 #include "network_monitor.hpp"
 #include "path_lookup.hpp"
 #include "peer_owner.hpp"
@@ -69,6 +71,7 @@ private:
     config::Config config_;
     std::filesystem::path config_file_;
     std::optional<log::Level> log_level_override_;
+    RecentProblems recent_problems_;  // the last warnings and errors, for /status (and so doctor)
     StderrLogSink log_sink_;  // first in, last out: everything below may log while it goes
     uint64_t generation_ = 1;  // config generation: 1 at start, +1 per applied reload
     uint64_t reloads_ = 0;
@@ -77,6 +80,7 @@ private:
     std::string last_network_change_;
     uint64_t last_network_change_ms_ = 0;
     uint64_t started_ms_ = 0;
+    LoginSession login_session_ = LoginSession::unknown;  // asked once, at start
     uv_loop_t loop_{};
     int loop_error_ = 0;  // uv_loop_init failed (no descriptor for epoll/kqueue)
     LoopClock clock_{&loop_};

@@ -2,15 +2,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace loopgate {
 
-StderrLogSink::StderrLogSink(log::Level level) : level_(level), previous_(log::use_sink(this)) {}
+StderrLogSink::StderrLogSink(log::Level level, RecentProblems* recent)
+    : level_(level), recent_(recent), previous_(log::use_sink(this)) {}
 
 StderrLogSink::~StderrLogSink() { log::use_sink(previous_); }
 
-void StderrLogSink::write(std::string_view line) {
+log::Level StderrLogSink::level() const { return recent_ != nullptr ? std::min(level_, log::Level::warn) : level_; }
+
+void StderrLogSink::write(log::Level level, std::string_view line) {
+    if (recent_ != nullptr && level >= log::Level::warn) recent_->add(line);
+    if (level < level_) return;
     const char* p = line.data();
     size_t left = line.size();
     while (left > 0) {

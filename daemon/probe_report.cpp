@@ -17,24 +17,28 @@ std::string micros_text(int64_t us) {
     return text;
 }
 
+void PrintedProbe::heading(const std::string& text) { std::printf("%s\n", text.c_str()); }
+
 // One step per line: name, verdict, duration, then what was seen.
-void print_step(const char* step, const char* verdict, const std::string& took, const std::string& detail) {
-    std::printf("%-8s %-4s %9s  %s\n", step, verdict, took.c_str(), detail.c_str());
+void PrintedProbe::step(const ProbeStep& s) {
+    std::printf("%-8s %-4s %9s  %s\n", s.step.c_str(), s.verdict.c_str(), s.took.c_str(), s.detail.c_str());
 }
 
-void print_detail(const std::string& text) { std::printf("%24s%s\n", "", text.c_str()); }
+void PrintedProbe::detail(const std::string& text) { std::printf("%24s%s\n", "", text.c_str()); }
 
-void print_chain(const tls::PeerReport& report) {
+void PrintedProbe::outcome(const std::string& text) { std::printf("%s\n", text.c_str()); }
+
+void print_chain(ProbeOutput& out, const tls::PeerReport& report) {
     for (size_t i = 0; i < report.chain.size(); ++i) {
         const tls::CertSummary& cert = report.chain[i];
-        print_detail("certificate " + std::to_string(i) + (i == 0 ? " (leaf)" : ""));
-        print_detail("  subject   " + cert.subject);
-        print_detail("  issuer    " + cert.issuer);
-        print_detail("  names     " + (cert.names.empty() ? std::string("(no subjectAltName)") : cert.names));
-        print_detail("  valid     " + cert.not_before + " to " + cert.not_after);
+        out.detail("certificate " + std::to_string(i) + (i == 0 ? " (leaf)" : ""));
+        out.detail("  subject   " + cert.subject);
+        out.detail("  issuer    " + cert.issuer);
+        out.detail("  names     " + (cert.names.empty() ? std::string("(no subjectAltName)") : cert.names));
+        out.detail("  valid     " + cert.not_before + " to " + cert.not_after);
         if (i != 0) continue;  // pins match the leaf only, so only its fingerprints are offered
-        print_detail("  sha256    " + tls::leaf_pin(cert));
-        print_detail("  spki      " + tls::spki_pin(cert));
+        out.detail("  sha256    " + tls::leaf_pin(cert));
+        out.detail("  spki      " + tls::spki_pin(cert));
     }
 }
 

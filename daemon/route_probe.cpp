@@ -31,8 +31,9 @@ constexpr uint64_t kLingerMs = 1000;
 
 class RouteProbe::Steps final : private UpstreamDialer::Handler, private Transport::Handler, private ws::FrameSink {
 public:
-    Steps(uv_loop_t* loop, const config::Route& route, size_t index, const tls::TrustAnchors& anchors)
-        : loop_(loop), anchors_(anchors), index_(index), deadline_(loop), close_timer_(loop) {
+    Steps(uv_loop_t* loop, const config::Route& route, size_t index, const tls::TrustAnchors& anchors,
+          ProbeOutput& out)
+        : loop_(loop), anchors_(anchors), out_(out), index_(index), deadline_(loop), close_timer_(loop) {
         settings_->config = route;
     }
 
@@ -47,9 +48,9 @@ public:
     // Drives the loop until the probe is over. True when the upgrade succeeded.
     bool run() {
         started_ = ProbeClock::now();
-        std::printf("route %s: %s", route_.config.name.c_str(), route_.config.upstream.text().c_str());
-        if (route_.config.connect_to) std::printf(" (connect_to %s)", route_.config.connect_to->c_str());
-        std::printf("\n");
+        std::string heading = "route " + route_.config.name + ": " + route_.config.upstream.text();
+        if (route_.config.connect_to) heading += " (connect_to " + *route_.config.connect_to + ")";
+        out_.heading(heading);
         if (prepare_tls()) start_dial();
         while (!finished_) {
             if (uv_run(loop_, UV_RUN_ONCE) == 0 && !finished_) fail("internal", "nothing left to wait for");
@@ -63,8 +64,14 @@ public:
     size_t index() const { return index_; }
     const std::string& failed_step() const { return failed_step_; }
     const std::string& failure_reason() const { return failure_reason_; }
+    const std::optional<RouteProbe::AnswerDate>& answer_date() const { return answer_date_; }
+    int refused_status() const { return refused_status_; }
 
 private:
+    void print_step(const char* step, const char* verdict, const std::string& took, const std::string& detail) {
+        out_.step({step, verdict, took, detail});
+    }
+
     bool prepare_tls() {
         auto step_started = ProbeClock::now();
         if (!route_.config.upstream.tls) {
@@ -156,7 +163,7 @@ private:
         bool rejected = seen_->pin_mismatch || seen_->chain_error != 0;
         print_step("tls", "FAIL", elapsed_text(step_started_),
                    rejected ? "certificate received; loopgate aborted the handshake" : failure.reason);
-        print_chain(*seen_);
+        print_chain(out_, *seen_);
         if (!rejected) {
             finish_failed("tls", failure.reason);
             return;
@@ -177,7 +184,7 @@ private:
         const tls::PeerReport* report = tls::peer_report(ssl);
         if (report == nullptr) return;
         seen_ = *report;
-        print_chain(*report);
+        print_chain(out_, *report);
         print_step("verify", "ok", micros_text(report->verify_us), verdict_text(*report));
     }
 
@@ -211,6 +218,7 @@ private:
     void judge(UpgradeResponse::Verdict verdict) {
         if (verdict == UpgradeResponse::Verdict::need_more) return;
         upgrading_ = false;
+        note_date(response_->response());
         deadline_.stop();
         switch (verdict) {
         case UpgradeResponse::Verdict::need_more: return;
@@ -225,7 +233,16 @@ private:
         }
     }
 
+    // The upstream's clock, for `loopgate doctor`: the Date header of whatever it answered.
+    void note_date(const http::Response& response) {
+        if (response.status == 0) return;
+        if (const std::string* date = response.headers.find("date")) {
+            answer_date_ = RouteProbe::AnswerDate{*date, std::chrono::system_clock::now()};
+        }
+    }
+
     void refused(const http::Response& response) {
+        refused_status_ = response.status;
         std::string body = response.body.substr(0, response.body.find('\n'));
         fail("upgrade", "upstream answered " + std::to_string(response.status) + " " + response.reason +
                             " instead of 101 Switching Protocols" + (body.empty() ? "" : ": " + body));
@@ -327,8 +344,8 @@ private:
 
     void succeed() {
         if (finished_) return;
-        std::printf("probe ok: route %s answered the WebSocket upgrade (%s in all)\n", route_.config.name.c_str(),
-                    elapsed_text(started_).c_str());
+        out_.outcome("probe ok: route " + route_.config.name + " answered the WebSocket upgrade (" +
+                     elapsed_text(started_) + " in all)");
         ok_ = true;
         finish();
     }
@@ -344,8 +361,7 @@ private:
         if (finished_) return;
         failed_step_ = step;
         failure_reason_ = reason;
-        if (repeat_reason) std::printf("probe failed at step %s: %s\n", step.c_str(), reason.c_str());
-        else std::printf("probe failed at step %s\n", step.c_str());
+        out_.outcome("probe failed at step " + step + (repeat_reason ? ": " + reason : std::string()));
         finish();
     }
 
@@ -361,6 +377,7 @@ private:
 
     uv_loop_t* loop_;
     const tls::TrustAnchors& anchors_;
+    ProbeOutput& out_;
     std::shared_ptr<RouteSettings> settings_ = std::make_shared<RouteSettings>();
     const RouteSettings& route_ = *settings_;
     RouteStats stats_;
@@ -386,11 +403,17 @@ private:
     bool ok_ = false;
     std::string failed_step_;
     std::string failure_reason_;
+    std::optional<RouteProbe::AnswerDate> answer_date_;
+    int refused_status_ = 0;
 };
 
 
 RouteProbe::RouteProbe(uv_loop_t* loop, const config::Route& route, size_t index, const tls::TrustAnchors& anchors)
-    : steps_(std::make_unique<Steps>(loop, route, index, anchors)) {}
+    : RouteProbe(loop, route, index, anchors, printed_) {}
+
+RouteProbe::RouteProbe(uv_loop_t* loop, const config::Route& route, size_t index, const tls::TrustAnchors& anchors,
+                       ProbeOutput& out)
+    : steps_(std::make_unique<Steps>(loop, route, index, anchors, out)) {}
 
 RouteProbe::~RouteProbe() = default;
 
@@ -400,5 +423,7 @@ bool RouteProbe::chain_verified() const { return steps_->chain_verified(); }
 size_t RouteProbe::index() const { return steps_->index(); }
 const std::string& RouteProbe::failed_step() const { return steps_->failed_step(); }
 const std::string& RouteProbe::failure_reason() const { return steps_->failure_reason(); }
+const std::optional<RouteProbe::AnswerDate>& RouteProbe::answer_date() const { return steps_->answer_date(); }
+int RouteProbe::refused_status() const { return steps_->refused_status(); }
 
 }  // namespace loopgate

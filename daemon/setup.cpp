@@ -20,6 +20,7 @@
 #include "log.hpp"
 #include "log_sink.hpp"
 #include "route_probe.hpp"
+#include "setup_agent.hpp"
 #include "system_files.hpp"
 #include "tls_pins.hpp"
 #include "trust_store.hpp"
@@ -38,7 +39,21 @@ struct Outcome {
     std::optional<tls::PeerReport> seen;
     std::string failed_step;
     std::string reason;
+    int refused_status = 0;  // the upgrade was answered with this instead of 101
+
+    // The gateway refused an upgrade without credentials (401/403) after TLS and
+    // the certificate checked out: the app brings its token, the path is fine.
+    bool wants_credentials() const {
+        return !ok && failed_step == "upgrade" && (refused_status == 401 || refused_status == 403);
+    }
 };
+
+void note_credentials(const Outcome& outcome) {
+    std::printf("\nThe gateway answered %d to an upgrade without credentials: it wants a token (or a\n"
+                "login) that your app sends itself. TLS and the certificate checked out, so the route is\n"
+                "written; loopgate passes the app's credentials through unchanged.\n",
+                outcome.refused_status);
+}
 
 int fail(int status, const std::string& message) {
     std::fflush(stdout);
@@ -82,6 +97,7 @@ Outcome probe(const config::Route& route) {
         outcome.seen = steps.seen();
         outcome.failed_step = steps.failed_step();
         outcome.reason = steps.failure_reason();
+        outcome.refused_status = steps.refused_status();
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -255,7 +271,9 @@ int run_setup(const SetupOptions& options) {
     std::printf("probing %s\n", upstream.c_str());
     Outcome outcome = probe(*draft);
     ordered_json trust = full_trust;
-    if (!outcome.ok) {
+    if (outcome.wants_credentials()) {
+        note_credentials(outcome);
+    } else if (!outcome.ok) {
         const auto& seen = outcome.seen;
         bool self_signed = seen && !seen->chain.empty() && !seen->pin_mismatch &&
                            (seen->chain_error == kSelfSignedLeaf || seen->chain_error == kSelfSignedChain);
@@ -274,7 +292,9 @@ int run_setup(const SetupOptions& options) {
         if (!with_pin) return fail(kExitFailure, "internal: the pinned route does not parse");
         std::printf("\nprobing again with the pin\n");
         Outcome again = probe(*with_pin);
-        if (!again.ok) {
+        if (again.wants_credentials()) {
+            note_credentials(again);
+        } else if (!again.ok) {
             return fail(kExitFailure, "refused: with the pin, step " + again.failed_step + ": " + again.reason +
                                           "; nothing written");
         }
@@ -318,13 +338,19 @@ int run_setup(const SetupOptions& options) {
         what = "add route \"" + name + "\" to " + path.string();
     }
 
+    // Who starts the agent; auto-detection only asks (systemctl --user show-environment).
+    std::unique_ptr<CommandRunner> runner = make_process_runner();
+    ServiceEnvironment environment = ServiceEnvironment::from_process(options.argv0);
+    std::unique_ptr<ServiceManager> manager = make_service_manager(options.service, environment, *runner, std::cout);
+    AgentPhase agent{*manager, fs::absolute(path, error).lexically_normal().string(), port, options.dry_run,
+                     options.wait};
+
     if (options.dry_run) {
         std::printf("\ndry run: would %s (mode 0600), then load it as loopgate check does.\n", what.c_str());
         std::printf("%s:\n%s\n", existing.present && clash_why.empty() ? "the route it would add" : "the file",
                     existing.present && clash_why.empty() ? route.dump(4).c_str() : text.c_str());
-        std::printf("nothing was written. Then: loopgate run --config %s, and point your app at "
-                    "ws://127.0.0.1:%u/\n", path.c_str(), port);
-        return kExitOk;
+        std::printf("dry run: nothing was written.\n");
+        return start_agent_and_prove(agent);
     }
 
     std::printf("\n%s\n", what.c_str());
@@ -339,12 +365,9 @@ int run_setup(const SetupOptions& options) {
         }
         return fail(kExitConfig, path.string() + ": the written config is invalid; the previous file was restored");
     }
-    std::printf("%s: ok (%zu route%s)\n\n", path.c_str(), check.config->routes.size(),
+    std::printf("%s: ok (%zu route%s)\n", path.c_str(), check.config->routes.size(),
                 check.config->routes.size() == 1 ? "" : "s");
-    std::printf("run it:  loopgate run --config %s\n", path.c_str());
-    std::printf("or install the agent: share/loopgate/loopgate-agent.sh install (or the systemd user unit)\n");
-    std::printf("point your app at ws://127.0.0.1:%u/\n", port);
-    return kExitOk;
+    return start_agent_and_prove(agent);
 }
 
 }  // namespace loopgate

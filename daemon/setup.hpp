@@ -3,12 +3,16 @@
 // chooses how to trust it (a verified chain: "full"; a self-signed
 // certificate: "pin-only" with a pin the admin confirmed), picks a listen
 // port and a route name, adds the route to the config file (keeping the
-// rest of its text) and loads the result as `loopgate check` does.
+// rest of its text) and loads the result as `loopgate check` does. Then it
+// installs and starts the agent (setup_agent.hpp) and proves the path.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "service_manager.hpp"
 
 namespace loopgate {
 
@@ -20,12 +24,17 @@ struct SetupOptions {
     std::optional<std::string> pin;
     std::string config_path;
     bool force = false;    // replace a route of the same name or port
-    bool dry_run = false;  // print what would be written, change nothing
+    bool dry_run = false;  // print what would be written and run, change nothing
+    ServiceChoice service = ServiceChoice::auto_detect;  // who starts the agent (--service)
+    std::chrono::milliseconds wait{10000};               // for the new listener (--wait)
+    std::string argv0;                                   // to find this binary for the agent
 };
 
-// Exit: 0 written (or would be), 1 refused (certificate, pin, clash),
-// 64 bad URL or options, 69 the gateway cannot be reached, 78 the config
-// (existing or written) is invalid.
+// Exit: 0 written and the path works (or would be; or no service manager
+// and the run command printed), 1 refused (certificate, pin, clash: nothing
+// written), 64 bad URL or options, 69 the gateway cannot be reached (nothing
+// written) or the agent did not start or the path through it failed (the
+// config stays written), 78 the config (existing or written) is invalid.
 int run_setup(const SetupOptions& options);
 
 }  // namespace loopgate

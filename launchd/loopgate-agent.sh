@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs or removes the loopgate LaunchAgent for the current user.
 #
-#   loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--socket ROUTE=IPV4:PORT]... [--no-load] [--dry-run]
+#   loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL] [--socket ROUTE=IPV4:PORT]... [--reload] [--no-load] [--dry-run]
 #   loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load] [--dry-run]
 #   loopgate-agent.sh status    [--home DIR] [--label LABEL]
 #
@@ -24,7 +24,7 @@ die() { warn "$*"; exit 1; }
 usage() {
     cat <<'EOF'
 usage: loopgate-agent.sh install   [--bin PATH] [--config PATH] [--home DIR] [--label LABEL]
-                                   [--socket ROUTE=IPV4:PORT]... [--no-load] [--dry-run]
+                                   [--socket ROUTE=IPV4:PORT]... [--reload] [--no-load] [--dry-run]
        loopgate-agent.sh uninstall [--home DIR] [--label LABEL] [--no-load] [--dry-run]
        loopgate-agent.sh status    [--home DIR] [--label LABEL]
 
@@ -40,10 +40,13 @@ status     whether the plist is there, whether launchd has the agent loaded and
   --home DIR     home directory to install into (default: $HOME)
   --label LABEL  launchd label and plist name (default: com.loopgate.agent)
   --no-load      only write or remove the file; never call launchctl
+  --reload       when the agent is loaded from the very same plist, send it SIGHUP
+                 (it reads its config again, connections stay up) instead of
+                 restarting it; `loopgate setup` uses this after adding a route
   --socket ROUTE=IPV4:PORT
                  let launchd hold that route's listening socket (repeat per route)
   --dry-run      print the plist it would write and every command it would run;
-                 change nothing
+                 change nothing (a config that does not exist yet is noted, not refused)
 EOF
 }
 
@@ -233,10 +236,11 @@ load_agent() {
 }
 
 install_agent() {
-    local bin='' config='' home=$HOME label=$DEFAULT_LABEL load=1 dry_run=0 sockets='' socket_specs=()
+    local bin='' config='' home=$HOME label=$DEFAULT_LABEL load=1 dry_run=0 reload=0 sockets='' socket_specs=()
     while [ $# -gt 0 ]; do
         case $1 in
             --dry-run) dry_run=1; shift ;;
+            --reload) reload=1; shift ;;
             --socket) [ $# -ge 2 ] || usage_error "--socket needs ROUTE=HOST:PORT"; socket_specs+=("$2"); shift 2 ;;
             --bin) [ $# -ge 2 ] || usage_error "--bin needs a path"; bin=$2; shift 2 ;;
             --config) [ $# -ge 2 ] || usage_error "--config needs a path"; config=$2; shift 2 ;;
@@ -261,18 +265,36 @@ install_agent() {
     if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
         die "loopgate binary $bin is not an executable file; nothing was installed"
     fi
-    [ -f "$config" ] || die "config file $config does not exist; nothing was installed"
-    [ -r "$config" ] || die "config file $config is not readable; nothing was installed"
+    # A dry run may look ahead of the config: `loopgate setup --dry-run`
+    # shows the agent for a config it has not written.
+    local config_pending=0
+    if [ "$dry_run" -eq 1 ] && [ ! -e "$config" ]; then
+        config_pending=1
+    else
+        [ -f "$config" ] || die "config file $config does not exist; nothing was installed"
+        [ -r "$config" ] || die "config file $config is not readable; nothing was installed"
+    fi
     bin=$(absolute_path "$bin") || die "cannot resolve the directory of $bin"
-    config=$(absolute_path "$config") || die "cannot resolve the directory of $config"
+    case $config_pending$config in
+        1/*) ;;  # its directory may not exist yet either
+        *) config=$(absolute_path "$config") || die "cannot resolve the directory of $config" ;;
+    esac
     refuse_control_characters "binary path" "$bin"
     refuse_control_characters "config path" "$config"
     refuse_control_characters "home directory" "$home"
-    validate_config "$bin" "$config"
+    if [ "$config_pending" -eq 1 ]; then
+        say "dry run: $config does not exist yet; install checks it with '$bin check' first"
+    else
+        validate_config "$bin" "$config"
+    fi
     if [ ${#socket_specs[@]} -gt 0 ]; then sockets=$(socket_xml "${socket_specs[@]}"); fi
 
     local agents_dir="$home/Library/LaunchAgents" log_dir="$home/Library/Logs/loopgate"
-    local plist="$agents_dir/$label.plist" log_file="$log_dir/$label.log"
+    local plist="$agents_dir/$label.plist" log_file="$log_dir/$label.log" unchanged=0
+    if [ "$reload" -eq 1 ] && [ -f "$plist" ] &&
+        render_template "$label" "$bin" "$config" "$log_file" "$sockets" | cmp -s - "$plist"; then
+        unchanged=1
+    fi
     if [ "$dry_run" -eq 1 ]; then
         say "dry run: nothing is changed"
         say "would run: mkdir -p $agents_dir $log_dir"
@@ -281,6 +303,9 @@ install_agent() {
         if [ "$load" -eq 1 ] && is_macos; then
             local domain
             domain=$(gui_domain)
+            if [ "$unchanged" -eq 1 ]; then
+                say "would run: launchctl kill SIGHUP $domain/$label (the plist is unchanged; if it is running), else:"
+            fi
             say "would run: launchctl bootout $domain/$label (if loaded)"
             say "would run: launchctl enable $domain/$label"
             say "would run: launchctl bootstrap $domain $plist"
@@ -288,8 +313,12 @@ install_agent() {
         return 0
     fi
     mkdir -p -- "$agents_dir" "$log_dir"
-    write_plist "$plist" "$label" "$bin" "$config" "$log_file" "$sockets"
-    say "wrote $plist"
+    if [ "$unchanged" -eq 1 ]; then
+        say "$plist is unchanged"
+    else
+        write_plist "$plist" "$label" "$bin" "$config" "$log_file" "$sockets"
+        say "wrote $plist"
+    fi
     say "logs go to $log_file"
 
     if [ "$load" -eq 0 ]; then
@@ -299,9 +328,16 @@ install_agent() {
     else
         local domain
         domain=$(gui_domain)
-        bootout_if_loaded "$domain/$label"
-        load_agent "$domain" "$label" "$plist"
-        say "loaded $domain/$label; check it with: launchctl print $domain/$label"
+        # kill fails when launchd has the job but no process (crashed, throttled):
+        # then it is started afresh like any other.
+        if [ "$unchanged" -eq 1 ] && service_loaded "$domain/$label" &&
+            launchctl kill SIGHUP "$domain/$label" >/dev/null 2>&1; then
+            say "sent SIGHUP to $domain/$label: it reads $config again (the plist is unchanged)"
+        else
+            bootout_if_loaded "$domain/$label"
+            load_agent "$domain" "$label" "$plist"
+            say "loaded $domain/$label; check it with: launchctl print $domain/$label"
+        fi
     fi
 }
 

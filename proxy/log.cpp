@@ -76,7 +76,7 @@ void append_value(std::string& out, std::string_view value) {
     out += '"';
 }
 
-Line::Line(Level level, std::string_view msg) : on_(enabled(level)) {
+Line::Line(Level level, std::string_view msg) : on_(enabled(level)), level_(level) {
     if (!on_) return;
     text_.reserve(256);
     text_ += "ts=";
@@ -110,7 +110,7 @@ Line& Line::kv(std::string_view key, uint64_t value) {
 Line::~Line() {
     if (!on_) return;
     text_ += '\n';
-    if (t_sink != nullptr) t_sink->write(text_);
+    if (t_sink != nullptr) t_sink->write(level_, text_);
 }
 
 }  // namespace loopgate::log

@@ -20,8 +20,8 @@ public:
     virtual ~Sink() = default;
     // Lines below this level are never built.
     virtual Level level() const = 0;
-    // One finished line, ending in '\n'.
-    virtual void write(std::string_view line) = 0;
+    // One finished line, ending in '\n', of `level` (at least level()).
+    virtual void write(Level level, std::string_view line) = 0;
 };
 
 // Installs the calling thread's sink (null: drop everything); returns the one
@@ -49,6 +49,7 @@ public:
 
 private:
     bool on_;
+    Level level_;
     std::string text_;
 };
 

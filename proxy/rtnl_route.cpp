@@ -7,15 +7,12 @@
 #include <cstring>
 #include <string>
 
+#include "netlink_messages.hpp"
+
 namespace loopgate::rtnl_route {
 namespace {
 
-template <typename T>
-T read_at(std::span<const uint8_t> bytes, size_t offset = 0) {
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value);
-    return value;
-}
+using netlink::read_at;
 
 Answer& unknown(Answer& answer, std::string error) {
     answer.complete = true;
@@ -93,29 +90,16 @@ std::vector<uint8_t> route_request(const in_addr& destination, uint32_t seq) {
 
 Answer read_route_reply(std::span<const uint8_t> datagram, uint32_t seq) {
     Answer answer;
-    size_t offset = 0;
-    while (offset < datagram.size()) {
-        size_t left = datagram.size() - offset;
-        if (left < sizeof(nlmsghdr)) {
-            return unknown(answer, "a reply was cut short: " + std::to_string(left) +
-                                       " bytes left where a netlink header needs " + std::to_string(sizeof(nlmsghdr)));
+    netlink::Walk walk = netlink::walk(datagram, seq, [&](const nlmsghdr& header, std::span<const uint8_t> body) {
+        switch (header.nlmsg_type) {
+            case NLMSG_ERROR: read_error(body, answer); return true;
+            case RTM_NEWROUTE: read_route(body, answer); return true;
+            case NLMSG_DONE: unknown(answer, "the kernel ended its answer without a route"); return true;
+            default: ++answer.foreign; return false;  // not the answer
         }
-        auto header = read_at<nlmsghdr>(datagram, offset);
-        if (header.nlmsg_len < sizeof(nlmsghdr) || header.nlmsg_len > left) {
-            return unknown(answer, "a reply was cut short: a message of " + std::to_string(header.nlmsg_len) +
-                                       " bytes with " + std::to_string(left) + " left in the datagram");
-        }
-        auto body = datagram.subspan(offset + sizeof(nlmsghdr), header.nlmsg_len - sizeof(nlmsghdr));
-        offset += NLMSG_ALIGN(header.nlmsg_len);
-        if (header.nlmsg_seq != seq) {
-            ++answer.foreign;
-            continue;
-        }
-        if (header.nlmsg_type == NLMSG_ERROR) return read_error(body, answer);
-        if (header.nlmsg_type == RTM_NEWROUTE) return read_route(body, answer);
-        if (header.nlmsg_type == NLMSG_DONE) return unknown(answer, "the kernel ended its answer without a route");
-        ++answer.foreign;  // NLMSG_NOOP and anything else: not the answer
-    }
+    });
+    answer.foreign += walk.foreign;
+    if (!walk.cut_short.empty()) unknown(answer, std::move(walk.cut_short));
     return answer;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "address_text.hpp"
+#include "netlink_messages.hpp"
 
 namespace loopgate::sock_diag {
 namespace {
@@ -28,12 +29,7 @@ std::vector<uint8_t> request_bytes(uint16_t flags, uint32_t seq, const inet_diag
     return bytes;
 }
 
-template <typename T>
-T read_at(std::span<const uint8_t> bytes, size_t offset = 0) {
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value);
-    return value;
-}
+using netlink::read_at;
 
 std::string endpoint(const sockaddr_in& address) {
     return ipv4_text(address) + ":" + std::to_string(ntohs(address.sin_port));
@@ -54,34 +50,21 @@ Answer& read_error(std::span<const uint8_t> body, Answer& answer) {
     return fail(answer, std::string("the kernel answered: ") + std::strerror(-error));
 }
 
-// Walks the netlink messages of one datagram, every length checked; hands
-// those carrying `seq` to on_message, which returns true once it has its
-// answer. Messages for another sequence number are counted and skipped.
+// The messages of one datagram carrying `seq` (netlink_messages.hpp), an
+// NLMSG_ERROR answered here, the rest handed to on_message(header, body,
+// answer), which returns true once it has its answer.
 template <typename OnMessage>
 Answer walk(std::span<const uint8_t> datagram, uint32_t seq, OnMessage on_message) {
     Answer answer;
-    size_t offset = 0;
-    while (offset < datagram.size()) {
-        size_t left = datagram.size() - offset;
-        if (left < sizeof(nlmsghdr)) {
-            return fail(answer, "a reply was cut short: " + std::to_string(left) +
-                                    " bytes left where a netlink header needs " + std::to_string(sizeof(nlmsghdr)));
+    netlink::Walk walk = netlink::walk(datagram, seq, [&](const nlmsghdr& header, std::span<const uint8_t> body) {
+        if (header.nlmsg_type == NLMSG_ERROR) {
+            read_error(body, answer);
+            return true;
         }
-        auto header = read_at<nlmsghdr>(datagram, offset);
-        if (header.nlmsg_len < sizeof(nlmsghdr) || header.nlmsg_len > left) {
-            return fail(answer, "a reply was cut short: a message of " + std::to_string(header.nlmsg_len) +
-                                    " bytes with " + std::to_string(left) + " left in the datagram");
-        }
-        auto body = datagram.subspan(offset + sizeof(nlmsghdr), header.nlmsg_len - sizeof(nlmsghdr));
-        offset += NLMSG_ALIGN(header.nlmsg_len);
-        if (header.nlmsg_seq != seq) {
-            ++answer.foreign;
-            continue;
-        }
-        if (header.nlmsg_type == NLMSG_NOOP) continue;
-        if (header.nlmsg_type == NLMSG_ERROR) return read_error(body, answer);
-        if (on_message(header, body, answer)) return answer;
-    }
+        return on_message(header, body, answer);
+    });
+    answer.foreign += walk.foreign;
+    if (!walk.cut_short.empty()) fail(answer, std::move(walk.cut_short));
     return answer;
 }
 

@@ -93,7 +93,7 @@ SslCtxPtr make_upstream_context(const config::Route& route, const TrustAnchors& 
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     set_versions(ctx.get(), route.tls);
     TrustLoad trust = route.tls.verify == config::TlsVerify::pin_only
-                          ? TrustLoad{true, "none: \"verify\": \"pin-only\" (only tls.pins authenticate the upstream)", ""}
+                          ? TrustLoad{true, "none: \"verify\": \"pin-only\" (only tls.pins authenticate the upstream)", "", nullptr}
                           : anchors.load(ctx.get(), route.tls);
     if (!trust.ok) {
         error = trust.error;

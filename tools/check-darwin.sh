@@ -44,7 +44,8 @@ files+=("$shim/layout_check.cpp")
 gen=$(mktemp -d)
 trap 'rm -rf "$gen"' EXIT
 version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -n 1)
-printf '#pragma once\n#define LOOPGATE_VERSION "%s"\n' "${version:-0}" >"$gen/loopgate_version.h"
+printf '#pragma once\n#define LOOPGATE_VERSION "%s"\n#define LOOPGATE_DATADIR "/usr/local/share/loopgate"\n' \
+  "${version:-0}" >"$gen/loopgate_version.h"
 
 # The real build: meson's warning_level=2 is -Wall -Wextra; cpp_std=c++20.
 flags=(-std=c++20 -fsyntax-only -Wall -Wextra -Werror -fno-color-diagnostics

@@ -15,7 +15,7 @@ EX_USAGE = 64
 EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 EX_CONFIG = 78
-COMMANDS = ("run", "check", "probe", "status", "reload", "help")
+COMMANDS = ("run", "check", "probe", "status", "reload", "doctor", "help")
 
 
 def loopgate(*args, timeout=10):

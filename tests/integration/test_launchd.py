@@ -320,6 +320,41 @@ def test_reinstall_on_macos_boots_out_the_running_agent_first(loopgate_bin, conf
     assert fake.is_loaded()
 
 
+def test_reinstall_with_reload_and_the_same_plist_sends_sighup_instead_of_restarting(loopgate_bin, config, home,
+                                                                                   tmp_path):
+    # What `loopgate setup` does after adding a route: the agent reads its config again.
+    fake = FakeMac(tmp_path)
+    install(loopgate_bin, config, home, env=fake.env())
+    before = len(fake.calls())
+    result = install(loopgate_bin, config, home, "--reload", env=fake.env())
+    target = f"gui/{os.getuid()}/{DEFAULT_LABEL}"
+    assert fake.calls()[before:] == [f"print {target}", f"kill SIGHUP {target}"]
+    assert "is unchanged" in result.stdout and f"sent SIGHUP to {target}" in result.stdout
+
+
+def test_reload_with_a_changed_plist_restarts_the_agent(loopgate_bin, config, home, tmp_path):
+    fake = FakeMac(tmp_path)
+    install(loopgate_bin, config, home, env=fake.env())
+    other = write_config(tmp_path / "other" / "loopgate.jsonc")
+    before = len(fake.calls())
+    install(loopgate_bin, other, home, "--reload", env=fake.env())
+    verbs = [call.split()[0] for call in fake.calls()[before:]]
+    assert "kill" not in verbs and verbs.index("bootout") < verbs.index("bootstrap")
+    assert load_plist(home)["ProgramArguments"][3] == str(other)
+
+
+def test_dry_run_notes_a_config_that_does_not_exist_yet(loopgate_bin, home, tmp_path):
+    # `loopgate setup --dry-run` shows the agent for the config it has not written.
+    missing = tmp_path / "not-yet" / "loopgate.jsonc"
+    result = run_agent("install", "--bin", loopgate_bin, "--config", missing, "--home", home, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert f"{missing} does not exist yet" in result.stdout
+    assert f"<string>{missing}</string>" in result.stdout
+    assert not (home / "Library").exists()
+    refused = run_agent("install", "--bin", loopgate_bin, "--config", missing, "--home", home, "--no-load")
+    assert_refused(refused, home, "does not exist")
+
+
 def test_install_on_macos_reports_a_failed_bootstrap(loopgate_bin, config, home, tmp_path):
     fake = FakeMac(tmp_path, bootstrap_fails=True)
     result = run_agent("install", "--bin", loopgate_bin, "--config", config, "--home", home,

@@ -1,6 +1,7 @@
 """`loopgate setup URL` as an admin runs it against real TLS test gateways: the route it
 writes (full or pin-only), the file's mode, what it refuses (nothing written), the port it
-picks, an existing config kept with its comments, --force and --dry-run."""
+picks, an existing config kept with its comments, --force and --dry-run. These run with
+`--service none` (nothing is started); test_setup_agent.py has the agent's part."""
 
 import json
 import os
@@ -11,7 +12,8 @@ import subprocess
 import pytest
 
 import wsraw
-from conftest import LOOPGATE_BIN, Process, free_port, require_built, stop_all
+from conftest import LOOPGATE_BIN, REPO, Process, free_port, require_built, stop_all
+from fake_services import FakeLaunchd, FakeSystemd
 from pki import pki  # noqa: F401  (fixture)
 
 POINT = re.compile(r"^point your app at ws://127\.0\.0\.1:(\d+)/$", re.M)
@@ -46,12 +48,15 @@ def setup(tmp_path):
     config = tmp_path / "conf" / "loopgate.jsonc"
     env = dict(os.environ, HOME=str(tmp_path / "home"))
 
-    def run(url, *args, path=config):
-        done = subprocess.run([str(LOOPGATE_BIN), "setup", url, "--config", str(path), *args],
-                              capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    def run(url, *args, path=config, fake=None):
+        service = [] if "--service" in args else ["--service", "none"]  # never a real systemd user unit
+        done = subprocess.run([str(LOOPGATE_BIN), "setup", url, "--config", str(path), *service, *args],
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                              env=fake.env(env) if fake else env)
         return Setup(done, path)
 
     run.config = config
+    run.home = tmp_path / "home"
     return run
 
 
@@ -61,7 +66,10 @@ def check(path):
 
 
 def listing(directory):
-    return sorted((p.name, p.read_bytes()) for p in directory.rglob("*") if p.is_file())
+    """Every file and directory under `directory`, with its mode and content (the test
+    gateway's own output files aside: it logs each request)."""
+    return sorted((str(p.relative_to(directory)), p.stat().st_mode, p.read_bytes() if p.is_file() else b"")
+                  for p in directory.rglob("*") if not p.name.startswith("gateway"))
 
 
 @pytest.fixture
@@ -220,6 +228,46 @@ def test_dry_run_changes_nothing(setup, ca_gateway, pki, tmp_path):
     assert listing(setup.config.parent) == before
 
 
+def test_dry_run_with_systemd_prints_the_unit_and_the_commands_and_changes_nothing(setup, ca_gateway, pki,
+                                                                                    tmp_path):
+    setup.home.mkdir()
+    systemd = FakeSystemd(tmp_path)
+    before = listing(tmp_path)
+    done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert), "--dry-run",
+                 "--service", "systemd", fake=systemd)
+    assert done.returncode == 0, done.all
+    assert listing(tmp_path) == before  # no config, no unit, no calls log: the fake never ran
+    unit = setup.home / ".config" / "systemd" / "user" / "loopgate.service"
+    assert f"would write {unit} (mode 0644):" in done.out
+    assert f"ExecStart={LOOPGATE_BIN} run --config {setup.config}\n" in done.out
+    for command in ("daemon-reload", "enable loopgate.service", "restart loopgate.service"):
+        assert f"dry run: would run: systemctl --user {command}\n" in done.out
+    assert "nothing was changed" in done.out
+    assert POINT.search(done.out.rstrip("\n").splitlines()[-1]), done.out
+
+
+def test_dry_run_with_launchd_prints_the_plist_and_the_launchctl_commands_and_changes_nothing(setup, ca_gateway,
+                                                                                              pki, tmp_path):
+    setup.home.mkdir()
+    launchd = FakeLaunchd(tmp_path)
+    env_script = {"LOOPGATE_AGENT_SCRIPT": str(REPO / "launchd" / "loopgate-agent.sh")}
+
+    class WithScript:
+        def env(self, base):
+            return launchd.env({**base, **env_script})
+
+    before = listing(tmp_path)
+    done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert), "--dry-run",
+                 "--service", "launchd", fake=WithScript())
+    assert done.returncode == 0, done.all
+    assert listing(tmp_path) == before  # nothing written, and launchctl was never called
+    plist = setup.home / "Library" / "LaunchAgents" / "com.loopgate.agent.plist"
+    assert "<key>ProgramArguments</key>" in done.out and f"<string>{setup.config}</string>" in done.out
+    assert f"{setup.config} does not exist yet" in done.out
+    assert f"would run: launchctl bootstrap gui/{os.getuid()} {plist}" in done.out
+    assert "nothing was changed" in done.out
+
+
 def test_a_written_config_that_does_not_load_is_undone_with_78(setup, ca_gateway, pki):
     admin = free_port()
     setup.config.parent.mkdir(mode=0o700)
@@ -244,6 +292,10 @@ def test_setup_help_and_usage(setup):
     assert stray.returncode == 64 and "belong to the setup command" in stray.stderr
     bad = setup("https://localhost:1")
     assert bad.returncode == 64, bad.all
+    for option, value, says in (("--service", "upstart", "--service must be auto, launchd, systemd or none"),
+                                ("--wait", "0", "--wait needs 1 to 600 (seconds)")):
+        wrong = setup("wss://localhost:1", option, value)
+        assert wrong.returncode == 64 and says in wrong.err, wrong.all
 
 
 @pytest.mark.parametrize("answer,status", [(b"yes\n", 0), (b"no\n", 1)])
@@ -252,7 +304,8 @@ def test_on_a_terminal_setup_asks_for_the_fingerprint(setup, openclaw, pki, answ
     try:
         os.write(master, answer)  # waits in the terminal's input until setup reads it
         done = subprocess.run([str(LOOPGATE_BIN), "setup", f"wss://127.0.0.1:{openclaw.port}", "--config",
-                               str(setup.config)], stdin=slave, capture_output=True, text=True, timeout=60)
+                               str(setup.config), "--service", "none"], stdin=slave, capture_output=True, text=True,
+                              timeout=60)
     finally:
         os.close(slave)
         os.close(master)

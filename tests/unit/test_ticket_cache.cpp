@@ -143,7 +143,7 @@ loopgate::config::Route pin_only_route() {
 
 struct NoAnchors final : loopgate::tls::TrustAnchors {
     loopgate::tls::TrustLoad load(SSL_CTX*, const loopgate::config::TlsSettings&) const override {
-        return {false, "", "pin-only routes need none"};
+        return {false, "", "pin-only routes need none", nullptr};
     }
 };
 

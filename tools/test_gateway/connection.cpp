@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -104,20 +105,26 @@ private:
 
     // Answers with a plain HTTP error and closes; no upgrade happens.
     void refuse(const HttpRequest* request, int status, const std::string& body, std::string_view extra_headers = {}) {
-        stream_.append_output(refusal_response(status, body, extra_headers));
+        stream_.append_output(refusal_response(status, body, std::string(extra_headers) + date_line()));
         stream_.flush_output();
         log_request(request, status);
         link_.finish();
     }
 
     void accept_upgrade(const HttpRequest& request, const Behaviour& behaviour) {
-        stream_.append_output(upgrade_response(request));
+        stream_.append_output(upgrade_response(request, date_line()));
         // Real gateways put their first event in the same TLS record as the 101; so do we, in one
         // write, so a proxy that drops bytes behind the 101 header block fails its tests.
         append_first_frames(behaviour, request, stream_);
         bool sent = stream_.flush_output();
         log_request(&request, 101);
         if (sent) run_behaviour(behaviour, stream_, server_);
+    }
+
+    // --date-offset: a Date header off the real time by that much, for a client's clock check.
+    std::string date_line() const {
+        if (!server_.date_offset) return "";
+        return date_header_line(static_cast<int64_t>(std::time(nullptr)) + *server_.date_offset);
     }
 
     Link link_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "text.hpp"
@@ -170,13 +171,23 @@ std::optional<std::string> upgrade_problem(const HttpRequest& request) {
     return std::nullopt;
 }
 
-std::string upgrade_response(const HttpRequest& request) {
+std::string upgrade_response(const HttpRequest& request, std::string_view extra_headers) {
     std::string response =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " + websocket_accept(*request.header("sec-websocket-key")) + "\r\n";
     if (auto subprotocol = first_offered_subprotocol(request))
         response += "Sec-WebSocket-Protocol: " + *subprotocol + "\r\n";
-    return response + "\r\n";
+    return response + std::string(extra_headers) + "\r\n";
+}
+
+std::string date_header_line(int64_t unix_seconds) {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char text[64];
+    // The C locale's %a and %b are the English names IMF-fixdate wants.
+    std::strftime(text, sizeof text, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    return text;
 }
 
 std::string refusal_response(int status, const std::string& body, std::string_view extra_headers) {

@@ -2,6 +2,7 @@
 // checking it is a WebSocket upgrade, and the responses (the 101, or a refusal).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +28,11 @@ std::optional<std::string> parse_request(std::string_view block, HttpRequest& re
 // What keeps a parsed request from being a WebSocket upgrade we accept, or nothing.
 std::optional<std::string> upgrade_problem(const HttpRequest& request);
 
-// The whole 101 answer, blank line included, for a request without an upgrade_problem().
-std::string upgrade_response(const HttpRequest& request);
+// The whole 101 answer, blank line included, for a request without an upgrade_problem();
+// `extra_headers` are complete lines.
+std::string upgrade_response(const HttpRequest& request, std::string_view extra_headers = {});
+// "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (RFC 9110 IMF-fixdate) for `unix_seconds`.
+std::string date_header_line(int64_t unix_seconds);
 // A whole answer other than 101: text/plain `body` (left out for 204 and 304), Connection: close,
 // and `extra_headers` (complete lines).
 std::string refusal_response(int status, const std::string& body, std::string_view extra_headers = {});

@@ -163,7 +163,7 @@ int run(int argc, char** argv) {
         // The signal pipe is never drained, so once a stop signal wrote to it, it stays readable
         // for every connection thread that polls it.
         Server server{tls.get(), options.close_on_exit, options.log_control_frames, options.log_handshakes,
-                      g_signal_pipe[0]};
+                      g_signal_pipe[0], options.date_offset};
         accept_until_stopped(listener, server);
         ::close(listener);
         // With --close-on-exit the echo sessions send their close frames and wait for the replies

@@ -46,6 +46,12 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
             auto code = argument ? parse_number<uint16_t>(*argument) : std::nullopt;
             if (!code || *code < 1000 || *code > 4999) return "--close-on-exit wants a close code from 1000 to 4999";
             options.close_on_exit = *code;
+        } else if (flag == "--date-offset") {
+            auto argument = value();
+            bool negative = argument && !argument->empty() && argument->front() == '-';
+            auto magnitude = argument ? parse_number<uint32_t>(negative ? argument->substr(1) : *argument) : std::nullopt;
+            if (!magnitude) return "--date-offset wants a number of seconds (negative: behind)";
+            options.date_offset = negative ? -static_cast<int64_t>(*magnitude) : static_cast<int64_t>(*magnitude);
         } else if (flag == "--listen" || flag == "--cert" || flag == "--key" || flag == "--client-ca") {
             auto argument = value();
             if (!argument) return std::string(flag) + " needs a value";

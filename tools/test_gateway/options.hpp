@@ -22,12 +22,13 @@ struct Options {
     bool log_handshakes = false;         // one stdout line per TLS handshake: resumed or not
     std::optional<size_t> tickets;       // TLS 1.3 tickets after a full handshake (OpenSSL's default: 2)
     bool single_use_tickets = false;     // a ticket resumes one handshake; offered again, it is refused
+    std::optional<int64_t> date_offset;  // --date-offset SECONDS: a Date header that far off
 };
 
 inline constexpr std::string_view kUsage =
     "usage: loopgate-test-gateway --listen HOST:PORT (--cert FILE --key FILE | --plain) [--tls13-only]\n"
     "                             [--close-on-exit CODE] [--log-control-frames] [--client-ca FILE]\n"
-    "                             [--log-handshakes] [--tickets N] [--single-use-tickets]";
+    "                             [--log-handshakes] [--tickets N] [--single-use-tickets] [--date-offset SECONDS]";
 
 // Returns an error message, or nothing when the options are complete and consistent.
 std::optional<std::string> parse_options(int argc, char** argv, Options& options);

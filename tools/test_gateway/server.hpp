@@ -14,6 +14,8 @@ struct Server {
     bool log_control_frames = false;
     bool log_handshakes = false;
     int stop_fd = -1;  // becomes readable, and stays so, once SIGTERM or SIGINT arrived
+    // Set: every answer carries a Date header this many seconds off the real time.
+    std::optional<int64_t> date_offset;
 };
 
 }  // namespace test_gateway
