@@ -120,7 +120,8 @@ std::string status_json(const StatusView& status) {
         {"routes", routes},
         {"problems_logged", status.problems_logged},
         {"recent_problems", status.recent_problems}};
-    return doc.dump(2) + "\n";
+    // Text from the network (a gateway's reason, a log line) may not be UTF-8: replaced, never a throw.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::optional<StatusView> status_from_json(std::string_view text, std::string& error) {

@@ -85,7 +85,8 @@ std::string report_json(const Report& report) {
                           {"problems", report.count(Severity::fail)},
                           {"warnings", report.count(Severity::warn)},
                           {"findings", findings}};
-    return doc.dump(2) + "\n";
+    // Text from the network (a gateway's reason, a log line) may not be UTF-8: replaced, never a throw.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace loopgate::doctor

@@ -191,8 +191,25 @@ PathAnswer upgrade_through(LoopbackConnection& socket, milliseconds timeout) {
     }
 }
 
+namespace {
+
+// The gateway's words on a person's terminal: control bytes (an escape
+// sequence could rewrite the screen) become '?', and a long line is cut.
+std::string terminal_safe(std::string_view text) {
+    constexpr size_t kMaxBytes = 200;
+    std::string safe(text.substr(0, kMaxBytes));
+    for (char& c : safe) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    if (text.size() > kMaxBytes) safe += "...";
+    return safe;
+}
+
+}  // namespace
+
 PathVerdict judge_path(const PathAnswer& answer) {
-    std::string status = std::to_string(answer.status) + (answer.reason.empty() ? "" : " " + answer.reason);
+    std::string status =
+        std::to_string(answer.status) + (answer.reason.empty() ? "" : " " + terminal_safe(answer.reason));
     switch (answer.kind) {
     case PathAnswer::Kind::upgraded:
         return {true, status + ": the gateway accepted the WebSocket upgrade through loopgate"};
@@ -202,7 +219,7 @@ PathVerdict judge_path(const PathAnswer& answer) {
                                    "the path through loopgate works"};
         }
         return {false, (answer.from_loopgate ? "loopgate answered " : "the gateway answered ") + status +
-                           (answer.body_line.empty() ? "" : ": " + answer.body_line)};
+                           (answer.body_line.empty() ? "" : ": " + terminal_safe(answer.body_line))};
     case PathAnswer::Kind::failed: break;
     }
     return {false, answer.failure};

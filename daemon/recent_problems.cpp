@@ -9,7 +9,9 @@ void RecentProblems::add(std::string_view line) {
         slot.assign(line);
     } else {
         constexpr std::string_view kCut = " ...(cut)";
-        slot.assign(line.substr(0, kMaxLineBytes - kCut.size()));
+        size_t keep = kMaxLineBytes - kCut.size();
+        while (keep > 0 && (static_cast<unsigned char>(line[keep]) & 0xC0) == 0x80) --keep;  // not inside a UTF-8 character
+        slot.assign(line.substr(0, keep));
         slot += kCut;
     }
     ++total_;

@@ -244,7 +244,7 @@ void Transport::flush() {
 // no callback, no epoll change); only the rest waits in a uv_write, and
 // while it does, later bytes queue behind it in out_.
 void Transport::start_output() {
-    if (write_in_flight_ || phase_ == Phase::closing || out_.empty()) return;
+    if (!in_flight_.empty() || phase_ == Phase::closing || out_.empty()) return;  // one uv_write at a time
     if (init_error_ != 0) {
         on_output_failed(init_error_);
         return;
@@ -272,9 +272,7 @@ void Transport::start_output() {
     if (int rc = uv_write(req, stream, bufs, static_cast<unsigned>(n), on_write); rc != 0) {
         in_flight_.clear();
         on_output_failed(rc);
-        return;
     }
-    write_in_flight_ = true;
 }
 
 // Reported from the loop, not from inside the owner's call; what is queued
@@ -286,7 +284,6 @@ void Transport::on_output_failed(int uv_error) {
 
 void Transport::on_write(uv_write_t* req, int status) {
     auto* self = static_cast<Transport*>(req->data);
-    self->write_in_flight_ = false;
     self->in_flight_.clear();
     if (self->phase_ == Phase::closing) return;
     if (status < 0) {

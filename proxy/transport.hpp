@@ -188,10 +188,9 @@ private:
     bool shutdown_sent_ = false;
     bool fin_written_ = false;
     bool drain_wanted_ = false;  // crossed the high mark; tell the owner at the low mark
-    bool write_in_flight_ = false;
     ChunkQueue plaintext_;       // TLS: written by the owner, not yet encrypted
     ChunkQueue out_;             // for the socket (plaintext, or TLS records)
-    ChunkQueue in_flight_;       // the chunks of the uv_write in flight (its request in the first)
+    ChunkQueue in_flight_;       // the chunks of the uv_write in flight (its request in the first); empty: none
     std::string peer_;
 
     SSL* ssl_ = nullptr;

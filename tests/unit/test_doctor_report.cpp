@@ -96,6 +96,30 @@ TEST_CASE("a line longer than the ring keeps is cut and says so") {
     CHECK(lines[0].ends_with(" ...(cut)"));
 }
 
+TEST_CASE("a cut line never ends inside a UTF-8 character, and /status carries bytes that are not UTF-8") {
+    RecentProblems ring;
+    // "é" (two bytes) straddles the place the cut falls.
+    std::string line(RecentProblems::kMaxLineBytes - std::string_view(" ...(cut)").size() - 1, 'a');
+    line += "\xc3\xa9 and more text than the ring keeps";
+    line += std::string(RecentProblems::kMaxLineBytes, 'b');
+    ring.add(line);
+    std::string kept = ring.lines().at(0);
+    CHECK(kept.ends_with("a ...(cut)"));
+    CHECK(kept.find('\xc3') == std::string::npos);
+
+    StatusView view;
+    view.recent_problems = {kept, "level=warn msg=\"gateway said\" reason=\"\xff\xfe\""};
+    RouteView route;
+    route.name = "gw";
+    route.down_reason = "upstream answered \xc3";  // cut short by the gateway
+    view.routes = {route};
+    std::string json;
+    REQUIRE_NOTHROW(json = status_json(view));
+    auto doc = nlohmann::json::parse(json);
+    CHECK(doc["recent_problems"][0] == kept);
+    CHECK(doc["recent_problems"][1].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD
+}
+
 TEST_CASE("the daemon's sink keeps warnings and errors in the ring whatever log.level is, and nothing else") {
     RecentProblems ring;
     {

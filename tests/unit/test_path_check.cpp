@@ -97,6 +97,17 @@ TEST_CASE("path: 401 or 403 from the gateway works: it wants the app's token") {
     }
 }
 
+TEST_CASE("path: the gateway's refusal reaches the terminal without control bytes, and cut") {
+    PathVerdict verdict = judge_path(refused(500, "Oops\x1b[2J", "\x1b]0;owned\x07 bad" + std::string(500, 'x')));
+    CHECK_FALSE(verdict.working);
+    CHECK(verdict.summary.find('\x1b') == std::string::npos);
+    CHECK(verdict.summary.find('\x07') == std::string::npos);
+    CHECK(verdict.summary.find("500 Oops?[2J") != std::string::npos);
+    CHECK(verdict.summary.find("?]0;owned? bad") != std::string::npos);
+    CHECK(verdict.summary.ends_with("..."));
+    CHECK(verdict.summary.size() < 300);
+}
+
 TEST_CASE("path: loopgate's own refusal, another status or no HTTP does not work") {
     PathVerdict own = judge_path(refused(403, "Forbidden", "Host 'x' is not one of this listener's names", true));
     CHECK_FALSE(own.working);
