@@ -107,7 +107,7 @@ public:
     std::string log_location() const override { return log_; }
 
     std::string recent_log(size_t lines) override {
-        auto text = read_text_file(log_file(), 4u << 20);
+        auto text = read_file_tail(log_file(), 256u << 10);  // the newest lines of a log that only grows
         return text ? last_lines(*text, lines) : "";
     }
 

@@ -1,6 +1,7 @@
 // Choosing the service manager, the "none" one, and the helpers the managers share.
 #include "service_manager.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include "service_parts.hpp"
@@ -120,6 +121,20 @@ std::optional<std::string> read_text_file(const std::string& path, size_t limit)
     in.read(text.data(), static_cast<std::streamsize>(limit));
     if (in.bad()) return std::nullopt;
     text.resize(static_cast<size_t>(in.gcount()));
+    return text;
+}
+
+std::optional<std::string> read_file_tail(const std::string& path, size_t limit) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) return std::nullopt;
+    auto size = static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0));
+    size_t start = size > limit ? size - limit : 0;
+    in.seekg(static_cast<std::streamoff>(start));
+    std::string text(size - start, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) return std::nullopt;
+    text.resize(static_cast<size_t>(in.gcount()));
+    if (start > 0) text.erase(0, std::min(text.size(), text.find('\n') + 1));  // a cut first line is not a line
     return text;
 }
 

@@ -27,6 +27,10 @@ std::string command_text(const std::vector<std::string>& argv);
 // The file's text (at most `limit` bytes), or nothing when it cannot be read.
 std::optional<std::string> read_text_file(const std::string& path, size_t limit = 1u << 20);
 
+// The file's last `limit` bytes or fewer, starting at a line (a log's newest
+// lines, however long it has grown), or nothing when it cannot be read.
+std::optional<std::string> read_file_tail(const std::string& path, size_t limit);
+
 // The last `count` lines of `text`.
 std::string last_lines(std::string_view text, size_t count);
 

@@ -147,6 +147,20 @@ TEST_CASE("service: the last lines of a log") {
     CHECK(first_line("") == "(it printed nothing)");
 }
 
+TEST_CASE("service: a log larger than what is read gives its newest lines, never a cut one") {
+    TempDir dir;
+    std::string text;
+    for (int i = 0; i < 20000; ++i) text += "line " + std::to_string(i) + " of an agent log that only grows\n";
+    auto file = dir.write("loopgate.log", text);
+    auto tail = read_file_tail(file.string(), 4096);
+    REQUIRE(tail);
+    CHECK(tail->size() <= 4096);
+    CHECK(tail->starts_with("line "));
+    CHECK(last_lines(*tail, 1) == "line 19999 of an agent log that only grows");
+    CHECK(read_file_tail(dir.write("small.log", "a\nb\n").string(), 4096) == "a\nb\n");
+    CHECK_FALSE(read_file_tail((dir.path() / "missing.log").string(), 4096));
+}
+
 // ---- systemd ----
 
 TEST_CASE("systemd: the unit is the template with this binary and config in ExecStart") {
