@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -54,7 +55,17 @@ public:
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         pid_t pid = 0;
-        int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+        // Captured, it gets its own process group, so a timeout kills whatever
+        // it started too. Not when it writes to our terminal: a background
+        // group's writes may stop it there (stty tostop).
+        posix_spawnattr_t attributes;
+        posix_spawnattr_init(&attributes);
+        if (capture) {
+            posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+            posix_spawnattr_setpgroup(&attributes, 0);
+        }
+        int rc = ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+        posix_spawnattr_destroy(&attributes);
         posix_spawn_file_actions_destroy(&actions);
         if (capture) ::close(pipe_fds[1]);
         if (rc != 0) {
@@ -89,18 +100,21 @@ private:
                 break;
             }
             if (Clock::now() >= deadline) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, &wait_status, 0);
+                ::kill(::getpgid(pid) == pid ? -pid : pid, SIGKILL);  // its group, when it leads its own
+                while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+                }
                 out += "\n(" + name + " did not finish within 60 s and was killed)";
                 break;
             }
         }
         if (fd >= 0) {
             ::fcntl(fd, F_SETFL, O_NONBLOCK);
-            while (drain(fd, 0, out) == Read::some) {
+            // What is already in the pipe, bounded: a grandchild may write on.
+            for (int i = 0; i < 1024 && drain(fd, 0, out) == Read::some; ++i) {
             }
             ::close(fd);
         }
+        if (out.size() >= kMaxOutput) out += "\n(output cut at " + std::to_string(kMaxOutput) + " bytes)";
         return status_of(wait_status);
     }
 
@@ -113,8 +127,11 @@ private:
         char buffer[4096];
         ssize_t n = ::read(fd, buffer, sizeof buffer);
         if (n < 0) return errno == EINTR || errno == EAGAIN ? Read::nothing : Read::end;
-        if (n == 0 || out.size() >= kMaxOutput) return Read::end;
-        out.append(buffer, static_cast<size_t>(n));
+        if (n == 0) return Read::end;
+        // Beyond the cap the output is read and dropped: the child never
+        // blocks on a full pipe nor dies of SIGPIPE for talking too much.
+        size_t room = out.size() < kMaxOutput ? kMaxOutput - out.size() : 0;
+        out.append(buffer, std::min(static_cast<size_t>(n), room));
         return Read::some;
     }
 };

@@ -421,6 +421,16 @@ TEST_CASE("service: the process runner gives the exit status and, captured, the 
     CHECK(runner->run({"/no/such/program"}, true).status == 127);
 }
 
+TEST_CASE("service: a command that talks more than the runner keeps is not cut off, and the output says it was cut") {
+    auto runner = make_process_runner();
+    // 3 MB through a pipeline: were the pipe closed at the cap, tr would die of SIGPIPE (status 141).
+    CommandRunner::Result done = runner->run({"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a"}, true);
+    CHECK(done.status == 0);
+    CHECK(done.output.size() < 1100000);
+    CHECK(done.output.starts_with("aaaa"));
+    CHECK(done.output.ends_with("(output cut at 1048576 bytes)"));
+}
+
 TEST_CASE("service: the runner does not wait for a grandchild that keeps the output pipe") {
     // launchctl and the fakes start a daemon that may hold the pipe; the command is done when it exits.
     auto runner = make_process_runner();
