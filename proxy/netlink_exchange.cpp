@@ -24,7 +24,8 @@ std::unique_ptr<NetlinkExchange> NetlinkExchange::open(int protocol, const char*
         return nullptr;
     }
     timeval bound{};
-    bound.tv_usec = answer_within_ms * 1000;
+    bound.tv_sec = answer_within_ms / 1000;
+    bound.tv_usec = (answer_within_ms % 1000) * 1000;  // tv_usec past a second is EINVAL
     if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) != 0) {
         error = std::string("cannot bound the wait for the kernel's answers: ") + std::strerror(errno);
         ::close(fd);
