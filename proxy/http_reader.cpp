@@ -53,8 +53,8 @@ Reader::Reader(Kind kind, size_t max_head_bytes, size_t max_body_bytes, bool str
     : kind_(kind),
       max_head_bytes_(max_head_bytes),
       max_body_bytes_(max_body_bytes),
-      stream_body_(stream_body),
-      headers_(kind == Kind::request ? &request_.headers : &response_.headers) {
+      headers_(kind == Kind::request ? &request_.headers : &response_.headers),
+      stream_body_(stream_body) {
     llhttp_settings_init(&settings_);
     settings_.on_url = on_url;
     settings_.on_status = on_status;
@@ -130,6 +130,10 @@ int Reader::on_headers_complete(llhttp_t* p) {
     r.response_.status = p->status_code;
     r.response_.version_major = p->http_major;
     r.response_.version_minor = p->http_minor;
+    // A 1xx, 204 or 304 ends at its blank line whatever length it states
+    // (RFC 9112 6.3); llhttp 8 would read one as a body.
+    int status = p->status_code;
+    if ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304) p->flags |= F_SKIPBODY;
     // Pause here too, so the head's size is known exactly; feed() resumes
     // to read the body of a refusal (so the app can see it).
     return HPE_PAUSED;

@@ -120,6 +120,10 @@ run_target() {
     echo "fuzz: $target failed (exit status $status) after ${runs:-?} runs; full log: $log"
     echo "fuzz: reproducer: ${reproducer:-none written}"
     [ -z "$reproducer" ] || echo "fuzz: reproduce with: $build/tests/fuzz/$target $reproducer"
+    # The bytes themselves, so a finding on a machine whose files are gone (CI)
+    # can be rebuilt: base64 -d > crash.
+    [ -z "$reproducer" ] ||
+      echo "fuzz: reproducer bytes ($(wc -c <"$reproducer") bytes, base64): $(head -c 3072 "$reproducer" | base64 -w0)"
   } >"$log.report"
   cat "$log.report"
   write_junit "$target" "$status" "$seconds" "$log.report"

@@ -198,6 +198,10 @@ def upstream_responses():
         "tls-alert": bytes.fromhex("15030300020228"),
         "bare-lf": http(SWITCHING, OK_101).replace(b"\r\n", b"\n"),
         "truncated": http(SWITCHING, OK_101)[:50],
+        # Found by fuzzing: a 1xx with a length once swallowed bytes as its body.
+        "100-with-length-then-101": http("HTTP/1.1 100 Continue", [("Content-Length", "3")], b"abc") +
+                                    http(SWITCHING, OK_101),
+        "304-with-length": http("HTTP/1.1 304 Not Modified", [("Content-Length", "5")]),
     }
 
 

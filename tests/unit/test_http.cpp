@@ -353,3 +353,28 @@ TEST_CASE("interim 1xx responses before the 101 are skipped, and the frames behi
         CHECK(total == interim.size() + head.size());
     }
 }
+
+// RFC 9112 6.3: a 1xx ends at its blank line whatever its headers say. An
+// upstream's interim response with a Content-Length (found by fuzzing) made
+// the reader take the next bytes as its body, so the 101 behind it came out
+// with the wrong head size.
+TEST_CASE("an interim 1xx has no body even when it carries a length, and the 101 behind it is read exactly") {
+    std::string interim = "HTTP/1.1 100 Continue\r\nContent-Length: 3\r\n\r\n"
+                          "HTTP/1.1 102 Processing\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string input = interim + kUpstream101 + "\x81\x02hi";
+    for (size_t cut = 1; cut < input.size(); ++cut) {
+        CAPTURE(cut);
+        http::Reader reader(Kind::response, 65536, 65536);
+        size_t consumed = 0;
+        auto status = reader.feed(input.data(), cut, consumed);
+        size_t total = consumed;
+        if (status == Status::need_more) {
+            status = reader.feed(input.data() + cut, input.size() - cut, consumed);
+            total += consumed;
+        }
+        REQUIRE(status == Status::complete);
+        CHECK(reader.response().status == 101);
+        CHECK(total == interim.size() + kUpstream101.size());
+        CHECK(reader.head_bytes() == total);
+    }
+}

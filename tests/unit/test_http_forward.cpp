@@ -145,6 +145,22 @@ TEST_CASE("http reader: a HEAD response has no body; one without a length runs t
     CHECK(body_end(interim, "HTTP/1.1 200 OK\r\n", 7) == 0);
 }
 
+// RFC 9112 6.3: 1xx, 204 and 304 end at the blank line whatever length they
+// state; reading one as a body would take the next response's bytes and
+// desynchronise a kept-alive connection.
+TEST_CASE("http reader: a 1xx, 204 or 304 with a Content-Length or chunked framing has no body") {
+    for (std::string head : {"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n",
+                             "HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n",
+                             "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+                             "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"}) {
+        CAPTURE(head);
+        http::Reader reader(http::Reader::Kind::response, 4096, 0, true);
+        read_head(reader, head);
+        CHECK_FALSE(reader.body_until_close());
+        CHECK(body_end(reader, "HTTP/1.1 200 OK\r\n", 7) == 0);
+    }
+}
+
 TEST_CASE("http reader: a body that breaks its framing is an error, not a message end") {
     http::Reader chunked(http::Reader::Kind::request, 4096, 0, true);
     read_head(chunked, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
