@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import chart  # noqa: E402
+import peers  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
@@ -62,6 +63,12 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, help="where the table, figures and chart go (default: a new /tmp/loopgate-bench-*)")
     p.add_argument("--fd-limit", type=int, help="W5's file limit per proxy process (default 20000, --quick 1024)")
     p.add_argument("--w5-sessions", type=int, help="W5/W6's fixed count of idle sessions (default 2000, --quick 200)")
+    p.add_argument("--seconds", action="append", default=[], metavar="KEY=S",
+                   help="override one measured window, e.g. w4=20 (to profile a workload with perf); "
+                        "keys: " + ", ".join(FULL))
+    p.add_argument("--nginx-tls13", action="store_true",
+                   help="let nginx offer TLS 1.3 upstream too (1.22's default is TLS 1.2 only, whose resumption "
+                        "skips the key exchange loopgate and HAProxy do on every resumed TLS 1.3 handshake)")
     p.add_argument("--from", dest="from_dir", type=Path,
                    help="no run: rewrite the table and chart of an earlier run from DIR/results.json")
     p.add_argument("--command", default="", help=argparse.SUPPRESS)
@@ -77,7 +84,16 @@ def parse_args(argv):
     args.rounds = args.rounds or (1 if args.quick else 3)
     if not 1 <= args.rounds <= 20:
         p.error("--rounds: 1 to 20")
-    args.durations = QUICK if args.quick else FULL
+    args.durations = dict(QUICK if args.quick else FULL)
+    for item in args.seconds:
+        key, _, value = item.partition("=")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if key not in args.durations or not 0 < seconds <= 600:
+            p.error(f"--seconds {item}: expected KEY=SECONDS with KEY one of {', '.join(FULL)} and 0 < SECONDS <= 600")
+        args.durations[key] = seconds
     args.fd_limit = args.fd_limit or (1024 if args.quick else 20000)
     args.w5_sessions = args.w5_sessions or (200 if args.quick else 2000)
     # Two descriptors per proxied session, and a few for the proxy itself.
@@ -175,6 +191,8 @@ def main(argv):
             sys.exit(f"bench: W7/W8 need network namespaces: {reason}")
         netns.remove_leftovers()
 
+    if args.nginx_tls13:
+        peers.NGINX_UPSTREAM_PROTOCOLS = "TLSv1.2 TLSv1.3"
     header = machine_lines(args)
     header.append(f"Command: {args.command or 'tools/bench.sh ' + ' '.join(argv)}")
     header.append(f"Rounds: {args.rounds}; workloads {' '.join(args.workloads)}; peers {', '.join(args.peers)}; "

@@ -66,6 +66,7 @@ void EchoConnection::on_events(int events) {
         read_wants_write_ = false;
         ++server_.stats().handshakes;
         if (SSL_session_reused(stream_.ssl())) ++server_.stats().resumed;
+        if (SSL_version(stream_.ssl()) == TLS1_3_VERSION) ++server_.stats().tls13;
         phase_ = Phase::head;
         events |= UV_READABLE;  // the request may already be buffered
     }

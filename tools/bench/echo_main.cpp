@@ -126,10 +126,11 @@ int listen_on(const sockaddr_storage& address, socklen_t length) {
 }
 
 void print_stats(const bench::EchoStats& s) {
-    std::printf("stats accepted=%llu handshakes=%llu resumed=%llu handshake_failures=%llu upgraded=%llu refused=%llu "
+    std::printf("stats accepted=%llu handshakes=%llu resumed=%llu tls13=%llu handshake_failures=%llu upgraded=%llu refused=%llu "
                 "protocol_errors=%llu frames=%llu bytes=%llu active=%llu\n",
                 (unsigned long long)s.accepted.load(), (unsigned long long)s.handshakes.load(),
-                (unsigned long long)s.resumed.load(), (unsigned long long)s.handshake_failures.load(),
+                (unsigned long long)s.resumed.load(), (unsigned long long)s.tls13.load(),
+                (unsigned long long)s.handshake_failures.load(),
                 (unsigned long long)s.upgraded.load(), (unsigned long long)s.refused.load(),
                 (unsigned long long)s.protocol_errors.load(), (unsigned long long)s.frames.load(),
                 (unsigned long long)s.bytes.load(), (unsigned long long)s.active.load());

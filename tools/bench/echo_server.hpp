@@ -22,6 +22,7 @@ struct EchoStats {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> handshakes{0};  // completed TLS handshakes
     std::atomic<uint64_t> resumed{0};     // of those, how many resumed a session
+    std::atomic<uint64_t> tls13{0};       // of those, how many were TLS 1.3 (the rest 1.2)
     std::atomic<uint64_t> handshake_failures{0};
     std::atomic<uint64_t> upgraded{0};     // 101s sent
     std::atomic<uint64_t> refused{0};      // requests answered 400

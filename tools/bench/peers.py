@@ -24,6 +24,9 @@ import json
 import procs
 
 NAME = "gateway.test"
+# nginx 1.22 offers only TLS 1.2 upstream by default (TLS 1.3 is a default from 1.23.4), and a
+# TLS 1.2 resumption has no key exchange; bench.py --nginx-tls13 sets this to compare like for like.
+NGINX_UPSTREAM_PROTOCOLS = None
 PEERS = ("direct", "nginx", "haproxy", "loopgate")
 PROXIES = ("nginx", "haproxy", "loopgate")
 
@@ -105,6 +108,7 @@ def start_nginx(s):
     # only limit.
     limit = s.nofile or max(4096, 2 * s.sessions + 64)
     conf = s.workdir / "nginx.conf"
+    protocols = f"\n            proxy_ssl_protocols {NGINX_UPSTREAM_PROTOCOLS};" if NGINX_UPSTREAM_PROTOCOLS else ""
     conf.write_text(f"""
 daemon off;
 worker_processes 1;
@@ -127,7 +131,7 @@ http {{
             proxy_set_header Host {NAME}:{s.upstream_port};
             proxy_ssl_server_name on;
             proxy_ssl_name {NAME};
-            proxy_ssl_verify on;
+            proxy_ssl_verify on;{protocols}
             proxy_ssl_trusted_certificate {s.certs / "ca.pem"};
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;

@@ -101,6 +101,8 @@ def metrics(args):
         Metric("W4", "proxy CPU per session", "µs", _get("cpu_us_per_session"), "lower"),
         Metric("W4", "upstream handshakes resumed", "%", lambda d: None if d.get("resumed_share") is None
                else 100 * d["resumed_share"], "higher", "100 % (all but each opener's first)", _resumed_after_first),
+        Metric("W4", "upstream handshakes in TLS 1.3 (the rest 1.2)", "%", lambda d: None if d.get("tls13_share") is None
+               else 100 * d["tls13_share"], "higher"),
         Metric("W5", f"memory per idle session, {n} held", "KiB", _get("fixed", "kib_per_session"), "lower", "≤ 10 KiB",
                _le(10)),
         Metric("W5", "memory per idle session, at the file limit", "KiB", _get("max", "kib_per_session"), "lower",

@@ -151,7 +151,9 @@ def w4(env, name):
         resumed = after["resumed"] - before["resumed"]
         out = {"sessions_per_s": r["sessions_per_s"], "upstream_handshakes": handshakes, "openers": 8,
                "full_handshakes": handshakes - resumed,
-               "resumed_share": resumed / handshakes if handshakes else None, **_common(r, peer)}
+               "resumed_share": resumed / handshakes if handshakes else None,
+               "tls13_share": (after["tls13"] - before["tls13"]) / handshakes if handshakes else None,
+               **_common(r, peer)}
         if "proxy" in r["cpu_s"] and r["sessions"]:
             out["cpu_us_per_session"] = r["cpu_s"]["proxy"] / r["sessions"] * 1e6
         if peer.admin_port:
