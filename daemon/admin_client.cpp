@@ -1,6 +1,7 @@
 #include "admin_client.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -19,15 +20,28 @@ namespace loopgate {
 namespace {
 
 constexpr int kTimeoutSeconds = 5;
+// A daemon that closes early must not kill the CLI with SIGPIPE: Linux says
+// so per send, macOS per socket (SO_NOSIGPIPE, set in connect_to).
+#if defined(MSG_NOSIGNAL)
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
 
 // A connected socket to the admin endpoint, or -1 with `error` set.
 int connect_to(const config::ListenAddress& listen, std::string& error) {
     bool unix_socket = listen.is_unix();
-    int fd = ::socket(unix_socket ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Not SOCK_CLOEXEC in the type: macOS has no such flag.
+    int fd = ::socket(unix_socket ? AF_UNIX : AF_INET, SOCK_STREAM, 0);
     if (fd < 0) {
         error = std::strerror(errno);
         return -1;
     }
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+#if defined(SO_NOSIGPIPE)
+    int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on);
+#endif
     timeval timeout{kTimeoutSeconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -94,7 +108,7 @@ AdminReply admin_request(const config::ListenAddress& listen, const char* method
     std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + host +
                           "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     std::string response;
-    bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    bool sent = ::send(fd, request.data(), request.size(), kSendFlags) == static_cast<ssize_t>(request.size());
     char buffer[16384];
     for (ssize_t n; sent && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, size_t(n));
     ::close(fd);

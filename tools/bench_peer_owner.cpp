@@ -39,7 +39,7 @@ sockaddr_in loopback(uint16_t port) {
 
 // A connected pair over 127.0.0.1: the app's end and the accepted one.
 bool connect_pair(int listener, const sockaddr_in& server, int& client, int& accepted) {
-    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    client = socket(AF_INET, SOCK_STREAM, 0);
     if (client < 0 || connect(client, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0) return false;
     accepted = accept(listener, nullptr, nullptr);
     return accepted >= 0;
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "no way to ask: %s\n", error.c_str());
         return 69;
     }
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in server = loopback(0);
     socklen_t len = sizeof server;
     if (bind(listener, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0 || listen(listener, 1024) != 0 ||

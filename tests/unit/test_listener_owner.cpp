@@ -57,7 +57,7 @@ struct ListenerFixture {
         uv_loop_close(&loop);
     }
     void connect_and_send() {
-        client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        client = ::socket(AF_INET, SOCK_STREAM, 0);
         REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0);
         socklen_t len = sizeof app;
         ::getsockname(client, reinterpret_cast<sockaddr*>(&app), &len);

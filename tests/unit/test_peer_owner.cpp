@@ -282,13 +282,13 @@ namespace {
 
 struct LoopbackPair {
     LoopbackPair() {
-        listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        listener = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in any = test::ipv4("127.0.0.1", 0);
         REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0);
         REQUIRE(::listen(listener, 4) == 0);
         socklen_t len = sizeof server;
         ::getsockname(listener, reinterpret_cast<sockaddr*>(&server), &len);
-        client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        client = ::socket(AF_INET, SOCK_STREAM, 0);
         REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0);
         len = sizeof app;
         ::getsockname(client, reinterpret_cast<sockaddr*>(&app), &len);

@@ -11,6 +11,7 @@
 #include "fakes.hpp"
 #include "route_health.hpp"
 #include "session.hpp"
+#include "socket_pair.hpp"
 
 using namespace loopgate;
 using namespace loopgate::testing;
@@ -26,7 +27,7 @@ struct Harness final : SessionOwner {
         uv_loop_init(&loop);
         route.listen_on(18789);
         int fds[2];
-        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+        REQUIRE(test::nonblocking_socketpair(fds));
         app_fd = fds[1];
         Transport* app = Transport::create(&loop, nullptr, Transport::Kind::unix_socket);
         REQUIRE(app->adopt(fds[0]) == 0);

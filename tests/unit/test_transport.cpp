@@ -12,6 +12,7 @@
 #include "buffer_pool.hpp"
 #include "fakes.hpp"
 #include "self_signed.hpp"
+#include "socket_pair.hpp"
 #include "transport.hpp"
 
 using namespace loopgate;
@@ -39,7 +40,7 @@ TEST_CASE("transport: bytes TLS cannot take are reported from the loop, not drop
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    REQUIRE(test::nonblocking_socketpair(fds));
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
     REQUIRE(ctx != nullptr);
     SSL* ssl = SSL_new(ctx);
@@ -263,7 +264,7 @@ TEST_CASE("transport: plain bytes reach a slow reader in order, the queue behind
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    REQUIRE(test::nonblocking_socketpair(fds));
     int small = 8192;  // the kernel takes little at a time: short writevs, a write in flight, bytes queued behind it
     REQUIRE(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
 
@@ -308,7 +309,7 @@ TEST_CASE("transport: a write to a peer that is gone is reported from the loop a
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    REQUIRE(test::nonblocking_socketpair(fds));
     Peer peer;
     Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
     REQUIRE(t->adopt(fds[0]) == 0);
