@@ -352,6 +352,11 @@ void HttpExchange::fail(handshake::Refusal refusal) {
 
 void HttpExchange::account(int status, const char* outcome) {
     bool ok = std::string_view(outcome) == "done";
+    record_.bytes_from_app += bytes_from_app_;
+    record_.bytes_from_upstream += bytes_from_upstream_;
+    uint64_t now_ms = runtime_.clock->now_ms();
+    if (ok) runtime_.refusal_log.flush(route_.config.name, now_ms);
+    else if (!runtime_.refusal_log.admit(route_.config.name, "http request", status, outcome, now_ms)) return;
     log::Line line(ok ? log::Level::info : log::Level::warn, "http request");
     line.kv("route", route_.config.name)
         .kv("app", record_.app_address)
@@ -361,10 +366,8 @@ void HttpExchange::account(int status, const char* outcome) {
         .kv("outcome", outcome)
         .kv("bytes_from_app", bytes_from_app_)
         .kv("bytes_from_upstream", bytes_from_upstream_)
-        .kv("duration_ms", runtime_.clock->now_ms() - started_ms_)
+        .kv("duration_ms", now_ms - started_ms_)
         .kv("upstream_connection", !connected_ ? "-" : reused_ ? "reused" : "new");
-    record_.bytes_from_app += bytes_from_app_;
-    record_.bytes_from_upstream += bytes_from_upstream_;
 }
 
 }  // namespace loopgate

@@ -50,6 +50,10 @@ bool Listener::admit(Transport& app) {
     OwnerCheck check = check_owner(app, route_.peer_owner, route_.own_uid);
     if (!check.uid) {
         ++route_.stats.refused_owner_unknown;
+        if (!route_.refusal_log.admit(config().name, "refused a connection: cannot tell which user it comes from", 0,
+                                      check.error, route_.clock->now_ms())) {
+            return false;
+        }
         log::warn("refused a connection: cannot tell which user it comes from")
             .kv("route", config().name)
             .kv("app", app.peer())
@@ -58,6 +62,10 @@ bool Listener::admit(Transport& app) {
     }
     if (check.allowed) return true;
     ++route_.stats.refused_other_user;
+    if (!route_.refusal_log.admit(config().name, "refused a connection from another user", 0,
+                                  std::to_string(*check.uid), route_.clock->now_ms())) {
+        return false;
+    }
     log::warn("refused a connection from another user")
         .kv("route", config().name)
         .kv("app", app.peer())

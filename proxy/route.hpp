@@ -19,6 +19,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "dialer.hpp"
+#include "refusal_log.hpp"
 #include "socket_file.hpp"
 #include "tls_context.hpp"
 #include "transport.hpp"
@@ -87,6 +88,7 @@ struct ProcessLoad {
 struct RouteRuntime {
     RouteSettingsPtr settings;            // what new sessions and retries start with
     RouteStats stats;
+    RefusalLog refusal_log;               // how many refusal warnings the route writes (stats count them all)
     std::unique_ptr<RouteHealth> health;  // set by whoever runs the route (the daemon)
     std::unique_ptr<UpstreamPool> pool;   // idle upstream connections for HTTP; may be null
     ProcessLoad* process = nullptr;       // set by the daemon; null = this route alone

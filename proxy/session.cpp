@@ -113,7 +113,7 @@ void Session::settle() {
     if (phase_ == Phase::relaying && relay_->finished()) phase_ = Phase::finished;
     if (phase_ != Phase::finished || settling_) return;
     settling_ = true;
-    record_.log();
+    record_.log(runtime_.refusal_log, runtime_.clock->now_ms());
     owner_.on_session_finished(this);  // deletes this: nothing may follow
 }
 

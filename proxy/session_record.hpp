@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "refusal_log.hpp"
+
 namespace loopgate {
 
 struct SessionRecord {
@@ -26,8 +28,9 @@ struct SessionRecord {
 
     // The first close recorded is the one that counts.
     void record_close(const char* by, uint16_t code, std::string_view reason);
-    // "connection closed": info for a session or a port probe, warn for a refusal.
-    void log() const;
+    // "connection closed": info for a session or a port probe, warn for a
+    // refusal (as many as `refusals` admits at `now_ms`).
+    void log(RefusalLog& refusals, uint64_t now_ms) const;
 };
 
 }  // namespace loopgate

@@ -2,12 +2,15 @@
 HTTP refusal with the right status and a reason a person can act on, the same reason is
 logged, nothing reaches the upstream, and a session that was already open is unharmed."""
 
+import re
+import socket
 import time
+import urllib.request
 
 import pytest
 
 import wsraw
-from conftest import route_for
+from conftest import free_port, parse_logfmt, route_for
 
 MAX_HEADER_BYTES = 2048
 MAX_MESSAGE_BYTES = 1024
@@ -170,3 +173,53 @@ def test_upstream_message_over_max_message_bytes_closes_the_app_with_1009(guarde
     lines = guarded.wait_closed(count=1)
     assert len(lines) == 1 and "close_code=1009" in lines[0], lines
     assert_echoes(guarded.healthy)
+
+
+def send_and_read_to_close(port, request):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(request)
+        while conn.recv(65536):
+            pass
+
+
+def test_a_flood_of_bad_requests_logs_a_bounded_number_of_lines_and_metrics_count_every_one(
+        start_loopgate, gateway, certs):
+    """A flood of one kind of refusal: at most 10 lines a second (proxy/refusal_log.hpp), then one
+    line saying how many were left out once the second is over; /metrics counts every refusal."""
+    admin_port = free_port()
+    loopgate = start_loopgate({"routes": [route_for(gateway, certs, http=False)],
+                               "admin": {"listen": f"127.0.0.1:{admin_port}"}})
+    loopgate.process.wait_for(r'msg="admin endpoint listening"')
+    bad = as_request(request_lines(key=None))
+    flood = 500
+    started = time.monotonic()
+    for _ in range(flood):
+        send_and_read_to_close(loopgate.port, bad)
+    seconds = time.monotonic() - started
+    # One more bad request now and then until the window the flood filled has ended and its
+    # summary is written with the next refusal (no timer writes it).
+    sent = flood
+    deadline = time.monotonic() + 3
+    while "more refusals like this were not logged" not in loopgate.log():
+        assert time.monotonic() < deadline, loopgate.log()[-3000:]
+        time.sleep(0.2)
+        send_and_read_to_close(loopgate.port, bad)
+        sent += 1
+    lines = [parse_logfmt(line) for line in loopgate.log().splitlines()]
+    refused = [f for f in lines if f.get("msg") == "connection closed" and f.get("status") == "400"]
+    summaries = [f for f in lines if f.get("msg") == "more refusals like this were not logged"]
+    assert all(f["reason"] == "missing Sec-WebSocket-Key" and f["like"] == "connection closed" for f in summaries)
+    # 10 a window; the flood and the polling span at most this many windows.
+    windows = int(seconds + 3) + 2
+    assert len(refused) <= 10 * windows, (len(refused), seconds)
+    suppressed = sum(int(f["suppressed"]) for f in summaries)
+    assert len(refused) + suppressed <= sent and suppressed >= flood - 10 * windows
+    deadline = time.monotonic() + 3
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        counted = re.search(r'^loopgate_upgrades_refused_total\{route="gw"\} (\d+)$', metrics, re.MULTILINE)
+        if counted and int(counted.group(1)) == sent:
+            break
+        assert time.monotonic() < deadline, (sent, counted and counted.group(0))
+        time.sleep(0.05)
