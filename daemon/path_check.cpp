@@ -33,6 +33,14 @@ constexpr int kSendFlags = MSG_NOSIGNAL;
 constexpr int kSendFlags = 0;
 #endif
 
+// "500 ms", "2 s", "1.5 s": a bound as a person reads it.
+std::string duration_text(milliseconds bound) {
+    if (bound < std::chrono::seconds(1)) return std::to_string(bound.count()) + " ms";
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", std::chrono::duration<double>(bound).count());
+    return text;
+}
+
 int ms_left(PathClock::time_point deadline) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - PathClock::now()).count();
     return left > 0 ? static_cast<int>(left) : 0;
@@ -85,12 +93,7 @@ ListenerWait wait_for_listener(const ListenerWaitHooks& hooks, milliseconds limi
             if (auto gone = hooks.agent_gone()) return {false, *gone};
             next_ask = now + kAskAgentEvery;
         }
-        if (now - start >= limit) {
-            auto seconds = std::chrono::duration_cast<std::chrono::duration<double>>(limit).count();
-            char text[32];
-            std::snprintf(text, sizeof text, "%g", seconds);
-            return {false, std::string("nothing accepted connections within ") + text + " s"};
-        }
+        if (now - start >= limit) return {false, "nothing accepted connections within " + duration_text(limit)};
         hooks.sleep(kAttemptEvery);
     }
 }
@@ -154,6 +157,7 @@ bool LoopbackConnection::wait(short events, PathClock::time_point deadline) {
         pollfd p{fd_, events, 0};
         int ready = ::poll(&p, 1, ms_left(deadline));
         if (ready > 0) return true;
+        if (ready == 0) errno = ETIMEDOUT;  // what the caller tells, not an earlier call's EAGAIN
         if (ready == 0 || errno != EINTR) return false;
     }
 }
@@ -165,7 +169,8 @@ PathAnswer upgrade_through(LoopbackConnection& socket, milliseconds timeout) {
     http::Request request =
         handshake::new_client_request(address, "/", std::string("loopgate-setup/") + LOOPGATE_VERSION);
     if (!socket.send_all(request_text(request), deadline)) {
-        answer.failure = "cannot send the upgrade request to " + address + ": " + std::strerror(errno);
+        answer.failure = "cannot send the upgrade request to " + address +
+                         (errno == ETIMEDOUT ? " within " + duration_text(timeout) : ": " + std::string(std::strerror(errno)));
         return answer;
     }
     UpgradeResponse response(kMaxRefusalBody, "loopgate", address);
@@ -178,10 +183,8 @@ PathAnswer upgrade_through(LoopbackConnection& socket, milliseconds timeout) {
         } else if (n == 0) {
             verdict = response.end(Transport::End{Transport::End::Kind::eof, "", true});
         } else {
-            answer.failure = ms_left(deadline) == 0
-                                 ? "no answer through " + address + " within " +
-                                       std::to_string(timeout.count() / 1000) + " s"
-                                 : "reading from " + address + ": " + std::strerror(errno);
+            answer.failure = errno == ETIMEDOUT ? "no answer through " + address + " within " + duration_text(timeout)
+                                                : "reading from " + address + ": " + std::strerror(errno);
             return answer;
         }
         if (verdict == UpgradeResponse::Verdict::need_more) continue;

@@ -47,8 +47,10 @@ public:
     LoopbackConnection& operator=(const LoopbackConnection&) = delete;
 
     uint16_t port() const { return port_; }
+    // False on an error or at the deadline (errno ETIMEDOUT), as for receive().
     bool send_all(std::string_view data, PathClock::time_point deadline);
-    // What comes by the deadline: >0 bytes, 0 the peer closed, -1 an error or the deadline.
+    // What comes by the deadline: >0 bytes, 0 the peer closed, -1 an error
+    // (errno says which) or the deadline (errno ETIMEDOUT).
     long receive(char* buffer, size_t size, PathClock::time_point deadline);
 
 private:

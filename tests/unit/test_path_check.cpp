@@ -2,9 +2,14 @@
 // fake clock), and how the answer through it is judged.
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <string>
 
+#include "ipv4.hpp"
 #include "path_check.hpp"
 
 namespace loopgate::test {
@@ -125,3 +130,52 @@ TEST_CASE("path: loopgate's own refusal, another status or no HTTP does not work
 }
 
 }  // namespace loopgate::test
+
+namespace {
+
+// A listening socket on 127.0.0.1 whose connections are accepted by the
+// backlog and never read nor answered.
+struct SilentListener {
+    SilentListener() {
+        fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in any = ipv4("127.0.0.1", 0);
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0);
+        REQUIRE(::listen(fd, 4) == 0);
+        sockaddr_in bound{};
+        socklen_t len = sizeof bound;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+        port = ntohs(bound.sin_port);
+    }
+    ~SilentListener() { ::close(fd); }
+    int fd = -1;
+    uint16_t port = 0;
+};
+
+}  // namespace
+
+TEST_CASE("path: a bound under a second is said in milliseconds") {
+    FakeWorld world;
+    ListenerWait wait = wait_for_listener(world.hooks(), milliseconds(500));
+    CHECK(wait.why == "nothing accepted connections within 500 ms");
+    wait = wait_for_listener(world.hooks(), milliseconds(1500));
+    CHECK(wait.why == "nothing accepted connections within 1.5 s");
+}
+
+TEST_CASE("path: no answer in time says so, in milliseconds under a second") {
+    SilentListener listener;
+    std::string why;
+    auto connection = LoopbackConnection::open(listener.port, milliseconds(1000), &why);
+    REQUIRE_MESSAGE(connection != nullptr, why);
+    PathAnswer answer = upgrade_through(*connection, milliseconds(100));
+    CHECK(answer.failure == "no answer through 127.0.0.1:" + std::to_string(listener.port) + " within 100 ms");
+}
+
+TEST_CASE("path: a send that cannot finish by its deadline says it timed out, not an earlier EAGAIN") {
+    SilentListener listener;
+    auto connection = LoopbackConnection::open(listener.port, milliseconds(1000));
+    REQUIRE(connection != nullptr);
+    std::string lots(64 << 20, 'x');  // more than both socket buffers hold: the peer never reads
+    errno = 0;
+    CHECK_FALSE(connection->send_all(lots, PathClock::now() + milliseconds(100)));
+    CHECK(errno == ETIMEDOUT);
+}
