@@ -1,11 +1,20 @@
 #include "clock_skew.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdio>
 
 namespace loopgate {
 namespace {
+
+// RFC 9110 5.6.7's day-name (IMF-fixdate, asctime) and day-name-l (RFC 850),
+// case-sensitive. Whether the name is the date's weekday is not checked: the
+// date says the day without it, and 5.6.7 asks recipients to be robust in
+// parsing timestamps rather than to refuse one for a redundant part.
+constexpr std::array<std::string_view, 7> kDayNames = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> kLongDayNames = {"Monday", "Tuesday", "Wednesday", "Thursday",
+                                                           "Friday", "Saturday", "Sunday"};
 
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -112,12 +121,15 @@ std::optional<int64_t> parse_http_date(std::string_view text) {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
     size_t name_end = 0;
     while (name_end < text.size() && std::isalpha(static_cast<unsigned char>(text[name_end]))) ++name_end;
-    if (name_end < 3) return std::nullopt;
+    std::string_view name = text.substr(0, name_end);
+    bool short_name = std::find(kDayNames.begin(), kDayNames.end(), name) != kDayNames.end();
+    bool long_name = std::find(kLongDayNames.begin(), kLongDayNames.end(), name) != kLongDayNames.end();
     if (text.substr(name_end, 2) == ", ") {
-        if (name_end == 3) return imf_fixdate(text, name_end + 2);
-        return rfc850_date(text, name_end + 2);
+        if (short_name) return imf_fixdate(text, name_end + 2);
+        if (long_name) return rfc850_date(text, name_end + 2);
+        return std::nullopt;
     }
-    if (name_end == 3 && text.substr(name_end, 1) == " ") return asctime_date(text, name_end + 1);
+    if (short_name && text.substr(name_end, 1) == " ") return asctime_date(text, name_end + 1);
     return std::nullopt;
 }
 

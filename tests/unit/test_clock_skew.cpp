@@ -33,6 +33,25 @@ TEST_CASE("parse_http_date refuses what is not a date") {
     }
 }
 
+TEST_CASE("parse_http_date accepts only RFC 9110's day names, each in its own form") {
+    for (const char* bad : {"Xyz, 01 Dec 2026 15:10:28 GMT", "Tuesday, 01 Dec 2026 15:10:28 GMT",
+                            "tue, 01 Dec 2026 15:10:28 GMT", "TUE, 01 Dec 2026 15:10:28 GMT",
+                            "Tue, 01-Dec-26 15:10:28 GMT", "Someday, 01-Dec-26 15:10:28 GMT",
+                            "Xyz Dec  1 15:10:28 2026", "Tuesday Dec  1 15:10:28 2026",
+                            "Sept, 01 Dec 2026 15:10:28 GMT"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_http_date(bad).has_value());
+    }
+    for (const char* good : {"Mon, 07 Nov 1994 08:49:37 GMT", "Wed, 09 Nov 1994 08:49:37 GMT",
+                             "Thursday, 10-Nov-94 08:49:37 GMT", "Sat Nov 12 08:49:37 1994"}) {
+        INFO(good);
+        CHECK(parse_http_date(good).has_value());
+    }
+    // The weekday is redundant: a wrong one (1 Dec 2026 is a Tuesday) is read, not refused (5.6.7:
+    // recipients are to be robust in parsing timestamps).
+    CHECK(parse_http_date("Fri, 01 Dec 2026 15:10:28 GMT") == parse_utc_time("2026-12-01T15:10:28Z"));
+}
+
 TEST_CASE("certificate times read and print back the same") {
     CHECK(parse_utc_time("1994-11-06T08:49:37Z") == kExample);
     CHECK(utc_time_text(kExample) == "1994-11-06T08:49:37Z");
