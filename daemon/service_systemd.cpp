@@ -73,7 +73,7 @@ public:
         const char* start = "reload-or-restart";  // the same unit: SIGHUP when it runs, a start when not
         if (existing && !existing->starts_with(kMarker)) {
             std::string runs = systemd_unit_config_path(*existing, env_).value_or("");
-            if (runs != config_path) {
+            if (!same_config_path(runs, config_path, env_)) {
                 return failed(unit_path_ + " was not written by loopgate setup and runs loopgate with " +
                               (runs.empty() ? "another config" : "--config " + runs) + ", not " + config_path +
                               ": point it at " + config_path + " or remove it, then run setup again");
@@ -255,6 +255,19 @@ std::optional<std::string> systemd_unit_config_path(std::string_view unit, const
         return env.config_home + "/loopgate/loopgate.jsonc";  // run's default without --config
     }
     return std::nullopt;
+}
+
+bool same_config_path(const std::string& a, const std::string& b, const ServiceEnvironment& env) {
+    auto canonical = [&](const std::string& path) {
+        std::filesystem::path full = path;
+        if (path == "~" || path.starts_with("~/")) full = env.home + path.substr(1);
+        else if (full.is_relative()) full = std::filesystem::path(env.home) / full;
+        std::error_code error;
+        std::filesystem::path resolved = std::filesystem::weakly_canonical(full, error);
+        return error ? full.lexically_normal() : resolved;
+    };
+    if (a.empty() || b.empty()) return a == b;
+    return canonical(a) == canonical(b);
 }
 
 std::unique_ptr<ServiceManager> make_systemd_manager(const ServiceEnvironment& env, CommandRunner& runner,

@@ -22,4 +22,10 @@ std::optional<std::string> render_systemd_unit(std::string_view unit_template, c
 // path when it has none; nothing when the unit has no ExecStart.
 std::optional<std::string> systemd_unit_config_path(std::string_view unit, const ServiceEnvironment& env);
 
+// Whether two config paths name the same file: a leading "~/" is env.home, a
+// relative path is relative to env.home (a user unit's working directory),
+// and both are compared canonical ("." and "..", symlinks resolved as far as
+// the files exist).
+bool same_config_path(const std::string& a, const std::string& b, const ServiceEnvironment& env);
+
 }  // namespace loopgate

@@ -244,6 +244,31 @@ TEST_CASE("systemd: a unit setup did not write is kept when it runs this config,
     CHECK(read_text_file(env.config_home + "/systemd/user/loopgate.service") == own);
 }
 
+TEST_CASE("systemd: a config path spelt another way, or a link to it, is the same config") {
+    TempDir dir;
+    ServiceEnvironment env = environment_in(dir);
+    dir.write("home/lg.jsonc", "{}", 0600);
+    std::filesystem::create_symlink(env.home + "/lg.jsonc", env.home + "/link.jsonc");
+    const std::string real = env.home + "/lg.jsonc";
+    CHECK(same_config_path("~/lg.jsonc", real, env));
+    CHECK(same_config_path(env.home + "/./lg.jsonc", real, env));
+    CHECK(same_config_path(env.home + "/sub/../lg.jsonc", real, env));
+    CHECK(same_config_path(env.home + "/link.jsonc", real, env));
+    CHECK(same_config_path("lg.jsonc", real, env));  // relative: to the home directory
+    CHECK(same_config_path(env.home + "/not-yet.jsonc", "~/./not-yet.jsonc", env));  // need not exist
+    CHECK_FALSE(same_config_path(env.home + "/other.jsonc", real, env));
+    CHECK_FALSE(same_config_path("", real, env));
+
+    std::string own = "[Service]\nExecStart=/usr/bin/loopgate run --config %h/./link.jsonc\n";
+    dir.write("home/.config/systemd/user/loopgate.service", own, 0644);
+    FakeRunner runner;
+    std::ostringstream out;
+    CHECK(make_systemd_manager(env, runner, out)->install_and_start(real, false).outcome ==
+          StartResult::Outcome::started);
+    CHECK(out.str().find("not written by loopgate setup: kept as it is (it runs this config)") != std::string::npos);
+    CHECK(read_text_file(env.config_home + "/systemd/user/loopgate.service") == own);
+}
+
 TEST_CASE("systemd: a systemctl that fails stops the install, naming the command and the journal") {
     TempDir dir;
     ServiceEnvironment env = environment_in(dir);
