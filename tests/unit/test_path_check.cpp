@@ -129,7 +129,6 @@ TEST_CASE("path: loopgate's own refusal, another status or no HTTP does not work
     CHECK(judge_path(failed).summary == failed.failure);
 }
 
-}  // namespace loopgate::test
 
 namespace {
 
@@ -179,3 +178,5 @@ TEST_CASE("path: a send that cannot finish by its deadline says it timed out, no
     CHECK_FALSE(connection->send_all(lots, PathClock::now() + milliseconds(100)));
     CHECK(errno == ETIMEDOUT);
 }
+
+}  // namespace loopgate::test
