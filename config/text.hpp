@@ -22,6 +22,15 @@ std::string lowered(std::string_view text);
 bool iequals(std::string_view a, std::string_view b);
 bool starts_with_nocase(std::string_view text, std::string_view prefix);
 
+// Takes the first line off `rest` and returns it without its '\n'; `rest`
+// keeps what follows (empty after the last line). Loop while !rest.empty().
+inline std::string_view take_line(std::string_view& rest) {
+    size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    return line;
+}
+
 // Plain decimal digits only: no sign, no spaces, at most `max`.
 std::optional<uint32_t> parse_decimal(std::string_view digits, uint32_t max);
 

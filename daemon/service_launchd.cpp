@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "service_parts.hpp"
+#include "text.hpp"
 
 namespace loopgate {
 namespace {
@@ -135,9 +136,7 @@ LaunchctlJob parse_launchctl_print(std::string_view text) {
     LaunchctlJob job;
     bool have_pid = false;
     while (!text.empty()) {
-        size_t end = text.find('\n');
-        std::string_view line = text.substr(0, end);
-        text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+        std::string_view line = config::take_line(text);
         size_t start = line.find_first_not_of(" \t");
         if (start == std::string_view::npos) continue;
         line.remove_prefix(start);

@@ -15,6 +15,7 @@
 #include "service_parts.hpp"
 #include "service_systemd.hpp"
 #include "systemd_unit_template.h"
+#include "text.hpp"
 
 namespace loopgate {
 namespace {
@@ -47,9 +48,7 @@ std::optional<std::string> write_unit(const fs::path& path, const std::string& t
 std::map<std::string, std::string> properties(std::string_view text) {
     std::map<std::string, std::string> found;
     while (!text.empty()) {
-        size_t end = text.find('\n');
-        std::string_view line = text.substr(0, end);
-        text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+        std::string_view line = config::take_line(text);
         size_t eq = line.find('=');
         if (eq != std::string_view::npos) found[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
     }
@@ -226,9 +225,7 @@ std::optional<std::string> render_systemd_unit(std::string_view unit_template, c
     bool body = false;  // the template's own header comment (how to copy it by hand) is left out
     std::string_view rest = unit_template;
     while (!rest.empty()) {
-        size_t end = rest.find('\n');
-        std::string_view line = rest.substr(0, end);
-        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+        std::string_view line = config::take_line(rest);
         body = body || line.starts_with("[");
         if (!body) continue;
         unit += line.starts_with("ExecStart=") ? std::string_view(exec) : line;
@@ -239,9 +236,7 @@ std::optional<std::string> render_systemd_unit(std::string_view unit_template, c
 
 std::optional<std::string> systemd_unit_config_path(std::string_view unit, const ServiceEnvironment& env) {
     while (!unit.empty()) {
-        size_t end = unit.find('\n');
-        std::string_view line = unit.substr(0, end);
-        unit = end == std::string_view::npos ? std::string_view() : unit.substr(end + 1);
+        std::string_view line = config::take_line(unit);
         if (!line.starts_with("ExecStart=")) continue;
         line.remove_prefix(10);
         while (!line.empty() && std::string_view("@-:+!").find(line.front()) != std::string_view::npos) {

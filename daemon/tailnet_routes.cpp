@@ -5,6 +5,8 @@
 #include <cctype>
 #include <sstream>
 
+#include "text.hpp"
+
 namespace loopgate {
 namespace {
 
@@ -25,12 +27,7 @@ std::vector<std::string_view> fields(std::string_view line) {
 
 template <typename Each>
 void each_line(std::string_view text, Each each) {
-    while (!text.empty()) {
-        size_t end = text.find('\n');
-        each(text.substr(0, end));
-        if (end == std::string_view::npos) break;
-        text.remove_prefix(end + 1);
-    }
+    while (!text.empty()) each(config::take_line(text));
 }
 
 int hex_digit(char c) {
@@ -57,8 +54,6 @@ bool in_tailnet_range(const std::array<uint8_t, 16>& address) {
     }
     return true;
 }
-
-bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
 
 }  // namespace
 
@@ -114,10 +109,10 @@ std::vector<Ipv6Route> parse_netstat_inet6(std::string_view text) {
 std::set<std::string> tailscale_interfaces(const std::vector<InterfaceAddress>& addresses) {
     std::set<std::string> out;
     for (const auto& a : addresses) {
-        bool named = starts_with(a.interface, "tailscale");
+        bool named = a.interface.starts_with("tailscale");
         bool tailnet_v6 = a.ipv6 && in_tailnet_range(a.bytes);
         bool cgnat_v4 = !a.ipv6 && a.bytes[0] == 100 && (a.bytes[1] & 0xc0) == 64;  // 100.64.0.0/10
-        bool tunnel = starts_with(a.interface, "utun") || starts_with(a.interface, "tun");
+        bool tunnel = a.interface.starts_with("utun") || a.interface.starts_with("tun");
         if (named || tailnet_v6 || (cgnat_v4 && tunnel)) out.insert(a.interface);
     }
     return out;

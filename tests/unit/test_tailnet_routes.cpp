@@ -4,8 +4,12 @@
 
 #include <arpa/inet.h>
 
+#include <string_view>
+#include <vector>
+
 #include "doctor_checks.hpp"
 #include "tailnet_routes.hpp"
+#include "text.hpp"
 
 namespace loopgate::test {
 namespace {
@@ -115,3 +119,13 @@ TEST_CASE("the tailnet's own IPv6 range alone is no trap, and an unreadable tabl
 
 }  // namespace
 }  // namespace loopgate::test
+
+TEST_CASE("take_line: each line without its newline, a last line without one, no line past the end") {
+    std::string_view rest = "one\n\nthree\nfour";
+    std::vector<std::string_view> lines;
+    while (!rest.empty()) lines.push_back(loopgate::config::take_line(rest));
+    CHECK(lines == std::vector<std::string_view>{"one", "", "three", "four"});
+    rest = "only\n";
+    CHECK(loopgate::config::take_line(rest) == "only");
+    CHECK(rest.empty());
+}
