@@ -278,7 +278,7 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
     }
     std::string where = " (" + route_.config.upstream.host + " at " + t.peer() + ")";
     if (const tls::PeerReport* report = t.ssl() != nullptr ? tls::peer_report(t.ssl()) : nullptr) last_peer_ = *report;
-    if (route_.tls && step_ == Failure::Step::tls) tls::forget_sessions(route_.tls.get());
+    if (t.ssl() != nullptr && step_ == Failure::Step::tls) tls::forget_session(t.ssl());
     connection_->close();
     connection_ = nullptr;
     // A connection that vanished (a gateway killed or restarting mid-handshake)
