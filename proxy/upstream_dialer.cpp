@@ -230,8 +230,10 @@ void UpstreamDialer::race_won(size_t i) {
     step_ = Failure::Step::tls;
 }
 
+// An address that could not be set up (setup_error_) or opened (local_error)
+// decides only when no other attempt got an answer from the network.
 void UpstreamDialer::race_lost(const std::string& errors, int local_error) {
-    if (!setup_error_.empty()) {
+    if (local_error != 0 && !setup_error_.empty()) {
         fail(setup_status_, setup_error_, false, setup_status_ == 503);
         return;
     }
