@@ -599,6 +599,7 @@ def test_network_change_closes_the_idle_pooled_http_connection_and_the_next_requ
                                   r'closed_idle_http_upstreams=1', timeout=5)
         assert conn.exchange("GET", "/api/json?i=2").status == 200  # the app's own connection is kept
         assert upstream.accepted == 2
+        loopgate.process.wait_for(r'msg="http request"', count=2, timeout=5)  # logged once the response is out
         lines = [parse_logfmt(line) for line in loopgate.log().splitlines() if 'msg="http request"' in line]
         assert [f["upstream_connection"] for f in lines] == ["new", "new"]
     finally:
