@@ -223,6 +223,7 @@ void RouteSet::network_changed(PathLookup* lookup) {
                 .kv("route", config.name)
                 .kv("sessions", static_cast<uint64_t>(checked.probed))
                 .kv("closed_path_gone", static_cast<uint64_t>(checked.closed))
+                .kv("closed_idle_http_upstreams", static_cast<uint64_t>(checked.pooled_closed))
                 .kv("timeout_ms", config.liveness.probe_timeout_ms)
                 .kv("upstream_state", RouteHealth::state_name(route.health->state()));
         }

@@ -32,12 +32,14 @@ void AddressRace::open_next() {
             if (next_ < attempts_.size()) delay_->start(kAttemptDelayMs, [this] { open_next(); });
             return;
         }
+        attempts_[i].state = State::failed;
         if (is_local_exhaustion(rc)) {
             local_error_ = rc;  // every further address would fail the same way
+            attempts_[i].error = std::string("not tried: ") + uv_strerror(rc);
             next_ = attempts_.size();
             break;
         }
-        attempts_[i].state = State::failed;
+        network_answered_ = true;  // connect(2) itself said no: ENETUNREACH and the like
         attempts_[i].error = uv_strerror(rc);
         owner_.race_attempt_failed(i, attempts_[i].error);
     }
@@ -49,6 +51,7 @@ void AddressRace::fail(size_t i, const std::string& why) {
     if (attempt.state != State::connecting) return;
     attempt.state = State::failed;
     attempt.error = why;
+    network_answered_ = true;
     attempt.deadline.reset();  // also when this is its own callback: destroying an alarm cancels it
     --in_flight_;
     owner_.race_close(i, false);
@@ -89,7 +92,8 @@ void AddressRace::finish() {
         if (!errors.empty()) errors += "; ";
         errors += attempt.name + " " + attempt.error;
     }
-    owner_.race_lost(errors, local_error_);  // last: the owner may destroy the race
+    // A shortage of loopgate's own decides only when the network said nothing.
+    owner_.race_lost(errors, network_answered_ ? 0 : local_error_);  // last: the owner may destroy the race
 }
 
 std::string AddressRace::connecting() const {

@@ -6,6 +6,16 @@
 // way is closed. Each attempt is bounded by the route's connect timeout, and
 // when all have failed the reason lists every address with why it failed.
 //
+// Which failure decides when all have failed: the network's word outranks
+// loopgate's own want of descriptors or memory. An attempt that got as far as
+// the network (a connect refused or timed out, no route to the host: the
+// upstream's or the path's answer) makes the loss the upstream's, reported as
+// the addresses' errors, whether the local failure came before it in time or
+// after it; the address that could not be opened is then listed as "not
+// tried". The loss is local (race_lost's `local_error`) only when no attempt
+// got that far: then nothing is known about the upstream, and the route's
+// health must not take loopgate's shortage for an outage.
+//
 // A state machine only: its owner opens and closes the connections and
 // reports how each went, and alarms come from a Clock, so unit tests drive it
 // with a fake clock and fake connections (UpstreamDialer is the real owner).
@@ -41,7 +51,8 @@ public:
         virtual void race_won(size_t i) = 0;
         // Every attempt failed. `errors`: "ADDRESS why; ADDRESS why", in address
         // order. `local_error`: a uv error when an address could not even be
-        // tried for want of loopgate's own resources (descriptors, memory), else 0.
+        // tried for want of loopgate's own resources (descriptors, memory) and
+        // no other attempt got as far as the network, else 0 (see above).
         // The race's last call, never made from inside start().
         virtual void race_lost(const std::string& errors, int local_error) = 0;
 
@@ -84,6 +95,7 @@ private:
     size_t next_ = 0;       // the next address to open
     size_t in_flight_ = 0;  // attempts connecting
     int local_error_ = 0;
+    bool network_answered_ = false;  // some attempt failed for a reason not loopgate's own
     bool decided_ = false;
     std::unique_ptr<Alarm> delay_;  // starts the next address; also reports the loss from the loop
 };

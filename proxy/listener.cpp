@@ -4,6 +4,7 @@
 
 #include "log.hpp"
 #include "peer_owner.hpp"
+#include "upstream_pool.hpp"
 
 namespace loopgate {
 
@@ -118,6 +119,10 @@ Listener::NetworkCheck Listener::check_sessions(PathCache* paths, uint32_t timeo
         case Session::AfterNetworkChange::closed: ++done.closed; break;
         case Session::AfterNetworkChange::left_alone: break;
         }
+    }
+    if (route_.pool) {
+        done.pooled_closed = route_.pool->idle();
+        route_.pool->clear();
     }
     return done;
 }

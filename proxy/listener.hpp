@@ -49,10 +49,14 @@ public:
     }
     // After a network change: every relaying session's upstream checked
     // against `paths` (null: cannot be asked) and closed at once when its
-    // path is gone, or else pinged (Session::check_upstream).
+    // path is gone, or else pinged (Session::check_upstream); and the route's
+    // idle pooled HTTP upstream connections closed, every one: they were made
+    // over the old path, the next request would be sent into it, and a new
+    // one costs a resumed handshake.
     struct NetworkCheck {
         size_t probed = 0;
         size_t closed = 0;
+        size_t pooled_closed = 0;
     };
     NetworkCheck check_sessions(PathCache* paths, uint32_t timeout_ms);
     RouteRuntime& route() { return route_; }

@@ -1,17 +1,18 @@
 #include "netlink_exchange.hpp"
 
 #include <linux/netlink.h>
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace loopgate {
 namespace {
 
-constexpr int kMaxInterruptions = 8;  // EINTR, per system call
+constexpr int kMaxInterruptions = 8;  // EINTR (or a wakeup with nothing to read), per system call
 constexpr int kMaxDatagrams = 16;     // read while looking for the answer
 
 }  // namespace
@@ -23,25 +24,41 @@ std::unique_ptr<NetlinkExchange> NetlinkExchange::open(int protocol, const char*
         error = std::string("cannot open a ") + protocol_name + " socket: " + std::strerror(errno);
         return nullptr;
     }
-    timeval bound{};
-    bound.tv_sec = answer_within_ms / 1000;
-    bound.tv_usec = (answer_within_ms % 1000) * 1000;  // tv_usec past a second is EINVAL
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) != 0) {
-        error = std::string("cannot bound the wait for the kernel's answers: ") + std::strerror(errno);
+    // Connected to the kernel: requests go to it, and the kernel delivers
+    // this socket nothing from any other sender.
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) != 0) {
+        error = std::string("cannot address the kernel over ") + protocol_name + ": " + std::strerror(errno);
         ::close(fd);
         return nullptr;
     }
-    return std::unique_ptr<NetlinkExchange>(new NetlinkExchange(fd, name, answer_within_ms));
+    return adopt(fd, name, answer_within_ms);
+}
+
+std::unique_ptr<NetlinkExchange> NetlinkExchange::adopt(int fd, const char* name, int answer_within_ms, Now now) {
+    return std::unique_ptr<NetlinkExchange>(new NetlinkExchange(fd, name, answer_within_ms, std::move(now)));
+}
+
+uint64_t NetlinkExchange::steady_now_ms() {
+    auto since = std::chrono::steady_clock::now().time_since_epoch();
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count());
 }
 
 NetlinkExchange::~NetlinkExchange() { ::close(fd_); }
 
+int NetlinkExchange::wait_readable(uint64_t deadline_ms) const {
+    uint64_t now = now_();
+    if (now >= deadline_ms) return 0;
+    pollfd ready{fd_, POLLIN, 0};
+    int rc = ::poll(&ready, 1, static_cast<int>(deadline_ms - now));
+    return rc > 0 ? 1 : rc;  // POLLERR and POLLHUP too: the read says what they are
+}
+
 bool NetlinkExchange::ask(const std::vector<uint8_t>& request, const Read& read, std::string& error) {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
     ssize_t sent = -1;
     for (int attempt = 0; attempt < kMaxInterruptions; ++attempt) {
-        sent = ::sendto(fd_, request.data(), request.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+        sent = ::send(fd_, request.data(), request.size(), 0);
         if (sent >= 0 || errno != EINTR) break;
     }
     if (sent < 0) {
@@ -52,25 +69,25 @@ bool NetlinkExchange::ask(const std::vector<uint8_t>& request, const Read& read,
         error = "the kernel took part of the request only";
         return false;
     }
+    // One bound for the whole exchange: datagrams that are not the answer
+    // (late answers to earlier requests) do not buy it more time.
+    uint64_t deadline_ms = now_() + static_cast<uint64_t>(within_ms_);
     int interruptions = 0;
     for (int datagrams = 0; datagrams < kMaxDatagrams;) {
-        sockaddr_nl from{};
-        socklen_t from_len = sizeof from;
+        int ready = wait_readable(deadline_ms);
+        if (ready == 0) {
+            error = std::string("no answer from the kernel (") + name_ + ") within " + std::to_string(within_ms_) + " ms";
+            return false;
+        }
         // MSG_TRUNC: the datagram's real length, so one cut short is noticed.
-        ssize_t got = ::recvfrom(fd_, buffer_.data(), buffer_.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&from),
-                                 &from_len);
+        ssize_t got = ready < 0 ? -1 : ::recv(fd_, buffer_.data(), buffer_.size(), MSG_TRUNC | MSG_DONTWAIT);
         if (got < 0) {
-            if (errno == EINTR && ++interruptions < kMaxInterruptions) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                error = std::string("no answer from the kernel (") + name_ + ") within " + std::to_string(within_ms_) +
-                        " ms";
-            } else {
-                error = std::string("cannot read the kernel's answer (") + name_ + "): " + std::strerror(errno);
-            }
+            bool again = errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
+            if (again && ++interruptions < kMaxInterruptions) continue;
+            error = std::string("cannot read the kernel's answer (") + name_ + "): " + std::strerror(errno);
             return false;
         }
         ++datagrams;
-        if (from.nl_pid != 0) continue;  // not from the kernel
         if (static_cast<size_t>(got) > buffer_.size()) {
             error = "the kernel's answer (" + std::to_string(got) + " bytes) was cut to " + std::to_string(buffer_.size());
             return false;

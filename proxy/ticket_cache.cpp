@@ -57,6 +57,14 @@ SSL_SESSION* TicketCache::take(int64_t now_s) {
     return newest;
 }
 
+bool TicketCache::erase(const SSL_SESSION* session) {
+    auto found = std::find(sessions_.begin(), sessions_.end(), session);
+    if (found == sessions_.end()) return false;
+    SSL_SESSION_free(*found);
+    sessions_.erase(found);
+    return true;
+}
+
 void TicketCache::clear() {
     for (SSL_SESSION* s : sessions_) SSL_SESSION_free(s);
     sessions_.clear();

@@ -41,7 +41,11 @@ public:
     // owns, or null: then the dial does a full handshake. A TLS 1.3 ticket leaves
     // the cache; a TLS 1.2 session stays.
     SSL_SESSION* take(int64_t now_s);
-    // Forgets every session (a failed handshake: see tls::forget_sessions).
+    // Forgets `session` if it is here (the one a failed dial offered: see
+    // tls::forget_session); the caller's own reference stays the caller's.
+    // Returns whether it was here.
+    bool erase(const SSL_SESSION* session);
+    // Forgets every session.
     void clear();
 
     size_t size() const { return sessions_.size(); }

@@ -30,6 +30,18 @@ int policy_index() {
 
 RoutePolicy* policy_of(SSL_CTX* ctx) { return static_cast<RoutePolicy*>(SSL_CTX_get_ex_data(ctx, policy_index())); }
 
+// The session a connection offered, with a reference of its own: OpenSSL
+// replaces the SSL's session when the server does not resume it, and a failed
+// dial must still be able to name the one it offered (forget_session).
+void free_offered(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    SSL_SESSION_free(static_cast<SSL_SESSION*>(ptr));
+}
+
+int offered_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_offered);
+    return index;
+}
+
 // Sessions carry OpenSSL's wall-clock arrival time; the cache judges them by it.
 int64_t now_s() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -141,7 +153,8 @@ SSL* new_upstream_ssl(SSL_CTX* ctx, const config::UpstreamUrl& upstream, std::st
     }
     if (SSL_SESSION* session = policy != nullptr ? policy->sessions->take(now_s()) : nullptr) {
         SSL_set_session(ssl, session);  // takes a reference of its own
-        SSL_SESSION_free(session);
+        // Ours goes to the SSL's record of what it offered, freed with it.
+        if (SSL_set_ex_data(ssl, offered_index(), session) != 1) SSL_SESSION_free(session);
     }
     SSL_set_connect_state(ssl);
     return ssl;
@@ -174,8 +187,11 @@ void give_back_session(SSL* ssl) {
     policy->sessions->put(session, now_s());
 }
 
-void forget_sessions(SSL_CTX* ctx) {
-    if (RoutePolicy* policy = policy_of(ctx)) policy->sessions->clear();
+void forget_session(SSL* ssl) {
+    RoutePolicy* policy = policy_of(SSL_get_SSL_CTX(ssl));
+    auto* offered = static_cast<const SSL_SESSION*>(SSL_get_ex_data(ssl, offered_index()));
+    // A TLS 1.3 ticket left the cache when this dial took it; a TLS 1.2 session is still there.
+    if (policy != nullptr && offered != nullptr) policy->sessions->erase(offered);
 }
 
 size_t cached_sessions(SSL_CTX* ctx) {

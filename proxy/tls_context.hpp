@@ -75,9 +75,12 @@ bool carry_session(SSL_CTX* from, SSL_CTX* to);
 // or failed) did not use its session: back into the route's cache with it.
 void give_back_session(SSL* ssl);
 
-// After a failed handshake: stop offering the cached sessions, so sessions
-// the server no longer accepts cannot make every later dial fail too.
-void forget_sessions(SSL_CTX* ctx);
+// After a failed handshake: stop offering the session this connection offered
+// (if any), so a session the server no longer accepts cannot make every later
+// dial fail too. Only that one: the others are other dials' (a reset
+// mid-handshake says nothing about them), and emptying the cache would make
+// the next dials full handshakes.
+void forget_session(SSL* ssl);
 
 // How many sessions the route's cache holds now (for /metrics).
 size_t cached_sessions(SSL_CTX* ctx);

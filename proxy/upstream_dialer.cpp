@@ -230,8 +230,10 @@ void UpstreamDialer::race_won(size_t i) {
     step_ = Failure::Step::tls;
 }
 
+// An address that could not be set up (setup_error_) or opened (local_error)
+// decides only when no other attempt got an answer from the network.
 void UpstreamDialer::race_lost(const std::string& errors, int local_error) {
-    if (!setup_error_.empty()) {
+    if (local_error != 0 && !setup_error_.empty()) {
         fail(setup_status_, setup_error_, false, setup_status_ == 503);
         return;
     }
@@ -278,7 +280,7 @@ void UpstreamDialer::on_transport_end(Transport& t, const Transport::End& end) {
     }
     std::string where = " (" + route_.config.upstream.host + " at " + t.peer() + ")";
     if (const tls::PeerReport* report = t.ssl() != nullptr ? tls::peer_report(t.ssl()) : nullptr) last_peer_ = *report;
-    if (route_.tls && step_ == Failure::Step::tls) tls::forget_sessions(route_.tls.get());
+    if (t.ssl() != nullptr && step_ == Failure::Step::tls) tls::forget_session(t.ssl());
     connection_->close();
     connection_ = nullptr;
     // A connection that vanished (a gateway killed or restarting mid-handshake)

@@ -92,13 +92,6 @@ class Namespace:
     def close(self):
         run("ip", "netns", "delete", self.name, check=False)
 
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-class ClientHost(Namespace):
-    """loopgate's machine (and the apps')."""
-
     def call(self, function):
         """Runs `function` on a thread that entered this namespace; sockets it makes stay in the
         namespace wherever they are used later (setns moves only the calling thread)."""
@@ -122,6 +115,13 @@ class ClientHost(Namespace):
         if "error" in outcome:
             raise outcome["error"]
         return outcome["value"]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ClientHost(Namespace):
+    """loopgate's machine (and the apps')."""
 
     def connect(self, port, host="127.0.0.1", timeout=5.0):
         """A TCP connection from inside this namespace."""

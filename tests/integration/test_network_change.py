@@ -21,6 +21,9 @@ import pytest
 
 import netns
 import wsraw
+from conftest import parse_logfmt
+from http_upstream import HttpUpstream
+from httpraw import HttpConn
 
 REASON = netns.unusable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
@@ -577,6 +580,30 @@ def test_address_added_to_an_unrelated_interface_probes_live_sessions_and_keeps_
     for conn in sessions:
         assert echoes_byte_exact(conn, os.urandom(64 * 1024))
     assert loopgate.summary_lines() == []
+
+
+def test_network_change_closes_the_idle_pooled_http_connection_and_the_next_request_dials_afresh(
+        gateway_host, start_client_loopgate, client_host, certs, unrelated_interface):
+    path = gateway_host.path
+    # A keep-alive HTTP upstream on the gateway's host: its listening socket is made there.
+    upstream = gateway_host.call(lambda: HttpUpstream(certs / "server.pem", certs / "server.key",
+                                                      host=path.gateway_ip))
+    try:
+        loopgate = start_client_loopgate(tailnet_config(certs, upstream.port, connect_to=path.gateway_ip))
+        conn = client_host.call(lambda: HttpConn(loopgate.port))
+        assert conn.exchange("GET", "/api/json?i=1").status == 200
+        assert upstream.accepted == 1  # its connection now waits in the route's pool
+
+        unrelated_interface.set_address(UNRELATED_ADDRESS, present=True)
+        loopgate.process.wait_for(r'msg="probing upstream sessions" route=tailnet sessions=0 closed_path_gone=0 '
+                                  r'closed_idle_http_upstreams=1', timeout=5)
+        assert conn.exchange("GET", "/api/json?i=2").status == 200  # the app's own connection is kept
+        assert upstream.accepted == 2
+        loopgate.process.wait_for(r'msg="http request"', count=2, timeout=5)  # logged once the response is out
+        lines = [parse_logfmt(line) for line in loopgate.log().splitlines() if 'msg="http request"' in line]
+        assert [f["upstream_connection"] for f in lines] == ["new", "new"]
+    finally:
+        upstream.stop()
 
 
 # ---------------------------------------------------------------------------------------------

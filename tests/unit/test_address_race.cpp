@@ -230,6 +230,43 @@ TEST_CASE("address race: out of descriptors, no further address is tried and the
     CHECK(busy.connects.won == std::optional<size_t>(0));
 }
 
+TEST_CASE("address race: a refused or timed-out attempt outranks a local failure that came before or after it") {
+    // Address 0 connecting, address 1 cannot get a descriptor (earlier in
+    // time), then address 0 is refused: the upstream's answer is the loss.
+    Race refused(3);
+    refused.connects.open_results = {0, UV_EMFILE, 0};
+    refused.race().start();
+    refused.clock.advance(AddressRace::kAttemptDelayMs);
+    CHECK(refused.connects.opened_addresses() == std::vector<size_t>{0, 1});
+    refused.race().on_failed(0, "connection refused");
+    refused.clock.advance(0);
+    REQUIRE(refused.connects.lost.has_value());
+    CHECK(refused.connects.local_error == 0);
+    CHECK(*refused.connects.lost == std::string("100.64.0.1:443 connection refused; 100.64.0.2:443 not tried: ") +
+                                        uv_strerror(UV_EMFILE));
+
+    // The same with a timeout.
+    Race timed_out(2);
+    timed_out.connects.open_results = {0, UV_ENOMEM};
+    timed_out.race().start();
+    timed_out.clock.advance(kConnectMs);
+    REQUIRE(timed_out.connects.lost.has_value());
+    CHECK(timed_out.connects.local_error == 0);
+    CHECK(timed_out.connects.lost->find("100.64.0.1:443 connect timed out after 1000 ms") == 0);
+
+    // connect(2) refusing at once (no route to the host) is the network's word
+    // too, though the local failure after it is the last thing that happened.
+    Race unreachable(3);
+    unreachable.connects.open_results = {UV_EHOSTUNREACH, UV_ENFILE, 0};
+    unreachable.race().start();
+    unreachable.clock.advance(0);
+    CHECK(unreachable.connects.opened_addresses() == std::vector<size_t>{0, 1});
+    REQUIRE(unreachable.connects.lost.has_value());
+    CHECK(unreachable.connects.local_error == 0);
+    CHECK(*unreachable.connects.lost == std::string("100.64.0.1:443 ") + uv_strerror(UV_EHOSTUNREACH) +
+                                            "; 100.64.0.2:443 not tried: " + uv_strerror(UV_ENFILE));
+}
+
 TEST_CASE("address race: the owner may destroy the race from its decision") {
     Race r(2);
     r.connects.destroy_on_decision = true;

@@ -1,7 +1,9 @@
 // Which way the kernel routes an upstream's address after a network change,
 // and which upstream connections that leaves stranded: the verdict, the one
 // lookup per address, the netlink messages (Linux) and the routing-socket
-// messages (macOS, read on every platform), and the kernel asked for real.
+// messages (macOS, read on every platform), the netlink exchange's bounds
+// (over a socketpair playing the kernel, on a clock set by hand), and the
+// kernel asked for real.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -19,7 +21,10 @@
 #if defined(__linux__)
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "netlink_exchange.hpp"
 #include "rtnl_route.hpp"
 #endif
 
@@ -373,5 +378,92 @@ TEST_CASE("rtnetlink: the kernel asked for real routes loopback from loopback") 
     CHECK(path.interface != 0);
     // Twice on the same socket: sequence numbers keep the answers apart.
     CHECK(lookup->path_to(address("127.0.0.1")).kind == KernelPath::Kind::route);
+}
+// ---------------------------------------------------------------------------
+// The exchange: one bound for all of it, and the first few datagrams only
+
+namespace {
+
+// A NetlinkExchange whose "kernel" is the far end of a datagram socketpair,
+// on a clock the test moves.
+struct FakeKernel {
+    static constexpr int kBoundMs = 100;
+    FakeKernel() {
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds) == 0);
+        kernel_fd = fds[1];
+        exchange = NetlinkExchange::adopt(fds[0], "test", kBoundMs, [this] { return now_ms; });
+    }
+    ~FakeKernel() { ::close(kernel_fd); }
+    void send(const std::string& datagram) const {
+        REQUIRE(::send(kernel_fd, datagram.data(), datagram.size(), 0) == static_cast<ssize_t>(datagram.size()));
+    }
+    std::string request() const {
+        char buffer[64];
+        ssize_t got = ::recv(kernel_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        return got < 0 ? "" : std::string(buffer, static_cast<size_t>(got));
+    }
+    // Asks; every datagram read costs `ms_per_datagram` and, while `chatty`,
+    // brings the next unrelated one. "answer" is the answer.
+    bool ask(uint64_t ms_per_datagram, bool chatty, std::string& error) {
+        std::vector<uint8_t> request{'q', '?'};
+        return exchange->ask(request, [&](std::span<const uint8_t> datagram) {
+            std::string text(datagram.begin(), datagram.end());
+            seen.push_back(text);
+            now_ms += ms_per_datagram;
+            if (chatty) send("unrelated " + std::to_string(seen.size()));
+            return text == "answer";
+        }, error);
+    }
+    int kernel_fd = -1;
+    uint64_t now_ms = 5000;
+    std::unique_ptr<NetlinkExchange> exchange;
+    std::vector<std::string> seen;
+};
+
+}  // namespace
+
+TEST_CASE("netlink exchange: datagrams that keep coming do not stretch the bound: it is for the whole exchange") {
+    FakeKernel kernel;
+    kernel.send("unrelated 0");
+    std::string error;
+    // Each datagram arrives 40 ms after the one before, inside any per-read
+    // bound of 100 ms; the exchange still ends at 100 ms, after the third.
+    CHECK_FALSE(kernel.ask(40, true, error));
+    CHECK(error == "no answer from the kernel (test) within 100 ms");
+    CHECK(kernel.seen == std::vector<std::string>{"unrelated 0", "unrelated 1", "unrelated 2"});
+    CHECK(kernel.request() == "q?");
+}
+
+TEST_CASE("netlink exchange: the answer behind a few unrelated datagrams, within the bound, is the answer") {
+    FakeKernel kernel;
+    kernel.send("unrelated 0");
+    kernel.send("unrelated 1");
+    kernel.send("answer");
+    std::string error;
+    CHECK(kernel.ask(30, false, error));
+    CHECK(error.empty());
+    CHECK(kernel.seen.size() == 3);
+}
+
+TEST_CASE("netlink exchange: only the first 16 datagrams are looked at, however fast they come") {
+    FakeKernel kernel;
+    kernel.send("unrelated 0");
+    std::string error;
+    CHECK_FALSE(kernel.ask(0, true, error));
+    CHECK(error == "no answer to this request among 16 datagrams from the kernel (test)");
+    CHECK(kernel.seen.size() == 16);
+}
+
+TEST_CASE("netlink exchange: a kernel that says nothing is waited for no longer than the bound") {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds) == 0);
+    auto exchange = NetlinkExchange::adopt(fds[0], "test", 20);  // the real clock: a 20 ms wait
+    std::string error;
+    int reads = 0;
+    CHECK_FALSE(exchange->ask({'q'}, [&](std::span<const uint8_t>) { return ++reads > 0; }, error));
+    CHECK(error == "no answer from the kernel (test) within 20 ms");
+    CHECK(reads == 0);
+    ::close(fds[1]);
 }
 #endif  // __linux__

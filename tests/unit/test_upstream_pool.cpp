@@ -1,13 +1,15 @@
 // proxy/upstream_pool: a route's idle upstream connections, on a fake clock
 // with real socketpairs: handed only to requests with the settings they were
 // made for, the newest first, closed when idle too long, when the pool is
-// full, or when the upstream says anything while they wait.
+// full, when the upstream says anything while they wait, or when the network
+// changes under them (the listener's check after a network change).
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "fakes.hpp"
+#include "listener.hpp"
 #include "route.hpp"
 #include "transport.hpp"
 #include "upstream_pool.hpp"
@@ -90,4 +92,24 @@ TEST_CASE("upstream pool: bytes or an end from a waiting upstream drop its conne
     ::shutdown(f.peers[1], SHUT_WR);              // the upstream's keep-alive timeout
     CHECK(run_until(&f.loop, [&] { return f.pool->idle() == 0; }));
     CHECK(f.pool->take(&f.settings_a) == nullptr);
+}
+
+TEST_CASE("upstream pool: a network change closes every idle connection of the route; the next request dials") {
+    Fixture f;
+    FakeRoute route(test_route_settings());
+    route.runtime.pool = std::make_unique<UpstreamPool>(route.clock, 4, 30000);
+    UpstreamPool& pool = *route.runtime.pool;
+    const RouteSettings* settings = route.runtime.settings.get();
+    pool.put(f.connection(), settings);
+    pool.put(f.connection(), settings);
+    Listener listener(&f.loop, route.runtime);
+    // No relaying session to probe, no path lookup: only the pool to empty.
+    Listener::NetworkCheck checked = listener.check_sessions(nullptr, 1000);
+    CHECK(checked.pooled_closed == 2);
+    CHECK(checked.probed == 0);
+    CHECK(pool.idle() == 0);
+    CHECK(pool.take(settings) == nullptr);
+    CHECK(f.closed(0));
+    CHECK(f.closed(1));
+    CHECK(listener.check_sessions(nullptr, 1000).pooled_closed == 0);
 }
