@@ -194,6 +194,13 @@ void forget_session(SSL* ssl) {
     if (policy != nullptr && offered != nullptr) policy->sessions->erase(offered);
 }
 
+void release_offered_session(SSL* ssl) {
+    auto* offered = static_cast<SSL_SESSION*>(SSL_get_ex_data(ssl, offered_index()));
+    if (offered == nullptr) return;
+    SSL_set_ex_data(ssl, offered_index(), nullptr);
+    SSL_SESSION_free(offered);
+}
+
 size_t cached_sessions(SSL_CTX* ctx) {
     RoutePolicy* policy = policy_of(ctx);
     return policy != nullptr ? policy->sessions->size() : 0;

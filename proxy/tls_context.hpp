@@ -82,6 +82,11 @@ void give_back_session(SSL* ssl);
 // the next dials full handshakes.
 void forget_session(SSL* ssl);
 
+// After a completed handshake: the connection no longer needs to name the
+// session it offered, so its reference goes (an idle session would otherwise
+// keep a replaced session alive, ~1 KB, for as long as it lasts).
+void release_offered_session(SSL* ssl);
+
 // How many sessions the route's cache holds now (for /metrics).
 size_t cached_sessions(SSL_CTX* ctx);
 

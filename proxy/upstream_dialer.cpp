@@ -257,6 +257,7 @@ void UpstreamDialer::on_transport_connected(Transport& t, int status) {
 void UpstreamDialer::on_transport_tls_ready(Transport& t) {
     if (&t != connection_) return;
     bool resumed = SSL_session_reused(t.ssl()) == 1;
+    tls::release_offered_session(t.ssl());
     ++(resumed ? stats_.tls_handshakes_resumed : stats_.tls_handshakes_full);
     log::debug("upstream TLS ready").kv("route", route_.config.name).kv("address", t.peer())
         .kv("tls", tls::describe_session(t.ssl())).kv("tls_resumed", resumed)

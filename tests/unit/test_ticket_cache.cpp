@@ -364,3 +364,23 @@ TEST_CASE("tls context: a reload with the same trust shares the cache; a failed 
     auto fresh = context();
     CHECK_FALSE(loopgate::tls::carry_session(fresh.get(), context().get()));  // nothing to carry
 }
+
+TEST_CASE("tls context: a completed dial lets go of the session it offered") {
+    Census census;
+    auto ctx = context();
+    long now = static_cast<long>(std::time(nullptr));
+    receive(ctx.get(), now);
+    SSL* done = dial(ctx.get());
+    REQUIRE(SSL_get_session(done) != nullptr);
+    // The server resumed it and OpenSSL put the connection's own copy in its place.
+    SSL_SESSION* copy = SSL_SESSION_new();
+    REQUIRE(SSL_set_session(done, copy) == 1);
+    SSL_SESSION_free(copy);
+    CHECK(census.alive() == 1);  // the offered ticket, kept only for forget_session
+    loopgate::tls::release_offered_session(done);
+    CHECK(census.alive() == 0);  // an idle session holds nothing it does not use
+    loopgate::tls::release_offered_session(done);  // twice is harmless
+    loopgate::tls::forget_session(done);           // and nothing is left to forget
+    SSL_free(done);
+    CHECK(census.alive() == 0);
+}
