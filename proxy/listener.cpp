@@ -1,5 +1,6 @@
 #include "listener.hpp"
 
+#include <cstdint>
 #include <vector>
 
 #include "log.hpp"
@@ -84,6 +85,9 @@ void Listener::on_session_finished(Session* session) {
 
 void Listener::call_on_idle_if_empty() {
     if (!sessions_.empty() || !on_idle_) return;
+    // Leaving (shutdown, or a reload retired the route): the counts of refusals
+    // left out so far are written now, as no later line will bring them.
+    route_.refusal_log.flush(config().name, UINT64_MAX);
     auto idle = std::move(on_idle_);
     on_idle_ = nullptr;
     idle();

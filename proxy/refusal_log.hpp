@@ -4,7 +4,8 @@
 // kWindowMs are written, the rest only counted, and one line says how many
 // were left out. Like the kernel's printk_ratelimit, there is no timer (an
 // idle daemon must not wake up for it): the summary of a window that has
-// ended is written before the route's next logged connection or refusal.
+// ended is written before the route's next logged connection or refusal, and
+// every pending one when the route's listener stops (flush with UINT64_MAX).
 // The /metrics counters are not this class's business: they count every
 // refusal before it is asked.
 #pragma once

@@ -259,6 +259,7 @@ void Session::on_connect_failed(const DialFailure& failure) {
 
 void Session::on_upstream_refused(const http::Response& response) {
     record_.http_status = response.status;
+    record_.refused = true;
     record_.refusal_reason = "upstream answered " + std::to_string(response.status) + " " + response.reason;
     record_.closed_by = "upstream";
     ++runtime_.stats.upgrades_refused;
@@ -270,6 +271,7 @@ void Session::on_upstream_refused(const http::Response& response) {
 
 void Session::refuse(handshake::Refusal refusal) {
     record_.http_status = refusal.status;
+    record_.refused = true;
     record_.refusal_reason = refusal.reason;
     ++runtime_.stats.upgrades_refused;
     if (app_ != nullptr) {

@@ -14,9 +14,9 @@ void SessionRecord::record_close(const char* by, uint16_t code, std::string_view
 void SessionRecord::log(RefusalLog& refusals, uint64_t now_ms) const {
     auto elapsed = std::chrono::steady_clock::now() - started;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-    // A refusal is worth a warning; an app that connected and left without a
-    // request (a port probe) is not.
-    bool refused = http_status != 101 && http_status != 0;
+    // A refusal is worth a warning (and is rate-limited); a relayed session, a
+    // forwarded HTTP connection whatever its last status, or an app that
+    // connected and left without a request (a port probe) is not.
     if (!refused) refusals.flush(route, now_ms);
     else if (!refusals.admit(route, "connection closed", http_status, refusal_reason, now_ms)) return;
     log::Line line(refused ? log::Level::warn : log::Level::info, "connection closed");

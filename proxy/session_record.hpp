@@ -19,6 +19,7 @@ struct SessionRecord {
     const char* tls_resumed = nullptr;  // "true"/"false" once a TLS upstream is up
     int http_status = 0;                // 101, the refusal's status, or 0 (no request)
     std::string refusal_reason;
+    bool refused = false;               // answered with a refusal (loopgate's or the upstream's)
     uint16_t close_code = 0;
     std::string close_reason;
     const char* closed_by = "-";

@@ -107,6 +107,7 @@ TEST_CASE("refusal log: a session record logs a refusal only when admitted, a go
     loopgate::SessionRecord refused;
     refused.route = "echo";
     refused.http_status = 400;
+    refused.refused = true;
     refused.refusal_reason = "bad Upgrade header";
     for (int i = 0; i < 50; ++i) refused.log(log, clock.now_ms());
     CHECK(captured.count("msg=\"connection closed\"") == RefusalLog::kLinesPerWindow);
@@ -118,4 +119,54 @@ TEST_CASE("refusal log: a session record logs a refusal only when admitted, a go
     REQUIRE(captured.lines.size() == RefusalLog::kLinesPerWindow + 2);
     CHECK(captured.lines[RefusalLog::kLinesPerWindow].find("suppressed=40 ") != std::string::npos);
     CHECK(captured.lines.back().find("level=info msg=\"connection closed\"") != std::string::npos);
+}
+
+// A forwarded HTTP connection ends with its last response's status (a 200):
+// it is no refusal, so a busy app's ordinary lines are never suppressed.
+TEST_CASE("refusal log: sessions that were not refused are always logged, whatever their status") {
+    CapturedLog captured;
+    FakeClock clock;
+    RefusalLog log;
+    loopgate::SessionRecord forwarded;
+    forwarded.route = "echo";
+    forwarded.http_status = 200;
+    for (int i = 0; i < 50; ++i) forwarded.log(log, clock.now_ms());
+    CHECK(captured.count("msg=\"connection closed\"") == 50);
+    CHECK(captured.count("level=warn") == 0);
+
+    loopgate::SessionRecord refused = forwarded;
+    refused.http_status = 403;
+    refused.refused = true;
+    refused.refusal_reason = "Origin not allowed";
+    for (int i = 0; i < 50; ++i) refused.log(log, clock.now_ms());
+    CHECK(captured.count("level=warn") == RefusalLog::kLinesPerWindow);
+}
+
+TEST_CASE("refusal log: kinds whose windows began at different times are summed up each when its own ends") {
+    CapturedLog captured;
+    FakeClock clock;
+    RefusalLog log;
+    admitted(log, clock, 30, "bad Upgrade header");
+    clock.advance(600);
+    admitted(log, clock, 20, "missing Sec-WebSocket-Key header");
+    clock.advance(400);  // the first window is over, the second is not
+    log.flush("echo", clock.now_ms());
+    REQUIRE(captured.lines.size() == 1);
+    CHECK(captured.lines[0].find("reason=\"bad Upgrade header\" suppressed=20 ") != std::string::npos);
+    clock.advance(600);
+    log.flush("echo", clock.now_ms());
+    REQUIRE(captured.lines.size() == 2);
+    CHECK(captured.lines[1].find("reason=\"missing Sec-WebSocket-Key header\" suppressed=10 ") != std::string::npos);
+}
+
+TEST_CASE("refusal log: a route that stops writes every pending count at once") {
+    CapturedLog captured;
+    FakeClock clock;
+    RefusalLog log;
+    admitted(log, clock, 30);
+    log.flush("echo", clock.now_ms());
+    CHECK(captured.lines.empty());  // its window still runs
+    log.flush("echo", UINT64_MAX);  // what the listener does when it stops
+    REQUIRE(captured.lines.size() == 1);
+    CHECK(captured.lines[0].find("suppressed=20 ") != std::string::npos);
 }
