@@ -130,10 +130,13 @@ int Reader::on_headers_complete(llhttp_t* p) {
     r.response_.status = p->status_code;
     r.response_.version_major = p->http_major;
     r.response_.version_minor = p->http_minor;
-    // A 1xx, 204 or 304 ends at its blank line whatever length it states
-    // (RFC 9112 6.3); llhttp 8 would read one as a body.
+    // No body, whatever length it states (RFC 9112 6.3): the answer to a HEAD
+    // (expect_no_body), a 1xx, 204 or 304 (llhttp 8 would read a 100's
+    // Content-Length as one). llhttp reads the flag when parsing resumes.
     int status = p->status_code;
-    if ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304) p->flags |= F_SKIPBODY;
+    if (r.no_body_ || (status >= 100 && status < 200 && status != 101) || status == 204 || status == 304) {
+        p->flags |= F_SKIPBODY;
+    }
     // Pause here too, so the head's size is known exactly; feed() resumes
     // to read the body of a refusal (so the app can see it).
     return HPE_PAUSED;
@@ -226,8 +229,6 @@ Reader::Status Reader::feed_body(const char* data, size_t len, size_t& consumed)
     if (done_) return Status::complete;
     if (paused_at_head_) {
         paused_at_head_ = false;
-        // A response to HEAD has no body, whatever its Content-Length says (RFC 9110 9.3.2).
-        if (no_body_) parser_.flags |= F_SKIPBODY;
         llhttp_resume(&parser_);
     }
     // Even with no byte given, run once: a message without a body ends right here.
@@ -247,7 +248,6 @@ Reader::Status Reader::finish() {
         if (paused_at_head_) {
             // The connection ended right behind the head: the body (if any) runs to here.
             paused_at_head_ = false;
-            if (no_body_) parser_.flags |= F_SKIPBODY;
             llhttp_resume(&parser_);
             llhttp_execute(&parser_, nullptr, 0);
         }

@@ -82,7 +82,8 @@ public:
     // Streaming (after feed() gave a complete head): `consumed` bytes of data
     // belong to this message; complete when it ended with them.
     Status feed_body(const char* data, size_t len, size_t& consumed);
-    // The answer to a HEAD request: a response without a body, whatever its headers say.
+    // The answer to a HEAD request: a response without a body, whatever its
+    // headers say (RFC 9110 9.3.2). Before the head is fed.
     void expect_no_body() { no_body_ = true; }
     // After the message: whether the connection may carry another one, and
     // whether this response's body ends only with the connection.
