@@ -178,13 +178,12 @@ bool carry_session(SSL_CTX* from, SSL_CTX* to) {
 
 void give_back_session(SSL* ssl) {
     RoutePolicy* policy = policy_of(SSL_get_SSL_CTX(ssl));
-    SSL_SESSION* session = SSL_get1_session(ssl);
-    if (session == nullptr) return;
-    if (policy == nullptr || SSL_SESSION_is_resumable(session) != 1) {
-        SSL_SESSION_free(session);
-        return;
-    }
-    policy->sessions->put(session, now_s());
+    auto* offered = static_cast<SSL_SESSION*>(SSL_get_ex_data(ssl, offered_index()));
+    // Only a TLS 1.3 ticket left the cache; a TLS 1.2 session never did, and
+    // putting it back would undo another dial's forget_session.
+    if (policy == nullptr || offered == nullptr || !TicketCache::single_use(offered)) return;
+    SSL_set_ex_data(ssl, offered_index(), nullptr);
+    policy->sessions->put(offered, now_s());  // the offered record's reference is the cache's now
 }
 
 void forget_session(SSL* ssl) {

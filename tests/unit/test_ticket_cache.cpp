@@ -384,3 +384,19 @@ TEST_CASE("tls context: a completed dial lets go of the session it offered") {
     SSL_free(done);
     CHECK(census.alive() == 0);
 }
+
+TEST_CASE("tls context: a racing dial's give-back does not bring back a TLS 1.2 session another dial forgot") {
+    Census census;
+    auto ctx = context();
+    long now = static_cast<long>(std::time(nullptr));
+    receive(ctx.get(), now, TLS1_2_VERSION);
+    SSL* failed = dial(ctx.get());
+    SSL* racing = dial(ctx.get());  // the same TLS 1.2 session, offered again
+    REQUIRE(SSL_get_session(racing) == SSL_get_session(failed));
+    loopgate::tls::forget_session(failed);
+    CHECK(loopgate::tls::cached_sessions(ctx.get()) == 0);
+    loopgate::tls::give_back_session(racing);  // its connect lost the race
+    CHECK(loopgate::tls::cached_sessions(ctx.get()) == 0);
+    for (SSL* ssl : {failed, racing}) SSL_free(ssl);
+    CHECK(census.alive() == 0);
+}
