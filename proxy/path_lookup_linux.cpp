@@ -2,7 +2,7 @@
 // NETLINK_ROUTE (rtnetlink(7)): one RTM_GETROUTE for the exact destination,
 // answered with the route the kernel resolved for it, source address
 // included, while the request is being sent (as `ip route get` does). The
-// receive is bounded at kAnswerWithinMs; the messages are built and read in
+// whole exchange is bounded at kAnswerWithinMs; the messages are built and read in
 // rtnl_route.cpp, sent and received by netlink_exchange.cpp. It is a socket of
 // its own, not the watcher's: that one is subscribed to every change, and its
 // events must not be read here.

@@ -1,7 +1,7 @@
 // Linux: who owns the app's socket, from NETLINK_SOCK_DIAG (sock_diag(7)).
 // One inet_diag request names the socket by its exact 4-tuple and the kernel
 // answers with its inet_diag_msg (idiag_uid) while the request is being sent,
-// so the blocking receive below, bounded at kAnswerWithinMs, does not wait in
+// so the exchange, bounded at kAnswerWithinMs as a whole, does not wait in
 // practice: one kernel round trip per accepted connection, no /proc scan. The
 // messages themselves are built and read in sock_diag.cpp, and sent and
 // received by netlink_exchange.cpp.

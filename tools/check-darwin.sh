@@ -34,7 +34,7 @@ shim=tests/darwin-shim
 
 # A preprocessor test of one of these picks a macOS branch: Apple's own
 # macros, and the names the shim withholds from glibc because macOS lacks them.
-branch_macros='__APPLE__|__MACH__|TARGET_OS_|SO_PEERCRED|TCP_KEEPIDLE|TCP_USER_TIMEOUT'
+branch_macros='__APPLE__|__MACH__|TARGET_OS_|SO_PEERCRED|TCP_KEEPIDLE|TCP_USER_TIMEOUT|SOCK_CLOEXEC|SOCK_NONBLOCK|MSG_NOSIGNAL|SO_NOSIGPIPE'
 # The sources one meson.build compiles on macOS (see the top of this file).
 # A nested `if` on anything else (an option, a found dependency) counts as
 # taken both ways.
@@ -68,6 +68,14 @@ while IFS= read -r file; do files+=("$file"); done < <(
       --include='*.hpp' --include='*.h'
   } | grep -v '_linux\.' | sort -u
 )
+# A parse of meson.build that found nothing would make this check pass while
+# checking nothing: every source folder must give files, the macOS ones too.
+for dir in config proxy daemon tools tests; do
+  printf '%s\n' "${files[@]}" | grep -q "^$dir/.*\.cpp$" ||
+    { echo "darwin-compile: no sources found in $dir/meson.build (has its layout changed?)" >&2; exit 1; }
+done
+printf '%s\n' "${files[@]}" | grep -qx daemon/netwatch_darwin.cpp ||
+  { echo "darwin-compile: daemon/netwatch_darwin.cpp is not among the macOS sources" >&2; exit 1; }
 files+=("$shim/layout_check.cpp")
 
 # A stand-in for the build's generated header, so no build is needed.

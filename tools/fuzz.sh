@@ -123,7 +123,8 @@ run_target() {
     # The bytes themselves, so a finding on a machine whose files are gone (CI)
     # can be rebuilt: base64 -d > crash.
     [ -z "$reproducer" ] ||
-      echo "fuzz: reproducer bytes ($(wc -c <"$reproducer") bytes, base64): $(head -c 3072 "$reproducer" | base64 -w0)"
+      { size=$(wc -c <"$reproducer"); shown="$size bytes"; [ "$size" -le 3072 ] || shown="the first 3072 of $size bytes, cut"
+        echo "fuzz: reproducer bytes ($shown, base64): $(head -c 3072 "$reproducer" | base64 -w0)"; }
   } >"$log.report"
   cat "$log.report"
   write_junit "$target" "$status" "$seconds" "$log.report"
