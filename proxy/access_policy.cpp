@@ -1,25 +1,10 @@
 #include "access_policy.hpp"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "http_text.hpp"
 
 namespace loopgate {
-
-std::string quoted_value(std::string_view text, size_t max_bytes) {
-    std::string out = "\"";
-    for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
-        auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-            out += escaped;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > max_bytes) out += "...";
-    return out + "\"";
-}
 
 AccessPolicy AccessPolicy::for_route(const config::Route& route, uint16_t bound_port) {
     AccessPolicy policy;
@@ -75,8 +60,8 @@ std::optional<handshake::Refusal> AccessPolicy::check_fetch_site(const http::Req
     if (mode != nullptr && *mode == "navigate" && request.method == "GET") return std::nullopt;
     return handshake::Refusal{403,
                               "a page on another site may only navigate to route \"" + route_name_ +
-                                  "\", not fetch from it (Sec-Fetch-Site: " + quoted_value(*site) +
-                                  ", Sec-Fetch-Mode: " + (mode ? quoted_value(*mode) : std::string("none")) +
+                                  "\", not fetch from it (Sec-Fetch-Site: " + http::quoted_value(*site) +
+                                  ", Sec-Fetch-Mode: " + (mode ? http::quoted_value(*mode) : std::string("none")) +
                                   "); if you trust that page, add its origin to the route's allowed_origins",
                               {}};
 }
@@ -99,7 +84,7 @@ std::optional<handshake::Refusal> AccessPolicy::check_host(const std::string& va
     config::HostRule host;
     if (!config::parse_host_rule(value, host) && host_allowed(host)) return std::nullopt;
     return handshake::Refusal{403,
-                              "Host " + quoted_value(value) + " is not a name of this listener (" + describe_hosts() +
+                              "Host " + http::quoted_value(value) + " is not a name of this listener (" + describe_hosts() +
                                   "); a web page that rebinds its DNS name to this machine looks like this. If the "
                                   "name is yours, add it to allowed_hosts of route \"" + route_name_ + "\"",
                               {}};
@@ -116,7 +101,7 @@ std::optional<handshake::Refusal> AccessPolicy::check_origin(const http::Request
                               std::any_of(origins_.begin(), origins_.end(),
                                           [&](const config::OriginRule& rule) { return rule.matches(origin); }));
     if (allowed) return std::nullopt;
-    std::string reason = "Origin " + quoted_value(value) + " is not allowed: a web page from there may not use route \"" +
+    std::string reason = "Origin " + http::quoted_value(value) + " is not allowed: a web page from there may not use route \"" +
                          route_name_ + "\"";
     if (parsed) reason += "; if you trust that page, add " + origin.text() + " to the route's allowed_origins";
     return handshake::Refusal{403, std::move(reason), {}};

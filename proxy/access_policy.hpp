@@ -61,8 +61,4 @@ private:
     std::vector<config::OriginRule> origins_;
 };
 
-// `text` in double quotes, with control and non-ASCII bytes escaped and cut
-// at max_bytes: for request values (attacker-chosen) in reasons and logs.
-std::string quoted_value(std::string_view text, size_t max_bytes = 200);
-
 }  // namespace loopgate

@@ -125,7 +125,7 @@ std::optional<Refusal> check_app_request(const http::Request& req) {
     const std::string* version = h.find("sec-websocket-version");
     if (version == nullptr) return Refusal{400, "missing Sec-WebSocket-Version header", {}};
     if (h.count("sec-websocket-version") != 1 || trim(*version) != "13") {
-        return Refusal{426, "unsupported WebSocket version \"" + *version + "\"; loopgate speaks version 13",
+        return Refusal{426, "unsupported WebSocket version " + http::quoted_value(*version, 40) + "; loopgate speaks version 13",
                        {{"Sec-WebSocket-Version", "13"}}};
     }
     const std::string* key = h.find("sec-websocket-key");

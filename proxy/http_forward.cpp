@@ -159,8 +159,8 @@ std::optional<handshake::Refusal> check_forwardable(const http::Request& request
     bool asterisk = request.method == "OPTIONS" && request.target == "*";
     if (!path && !asterisk) {
         return handshake::Refusal{400, "the request target must be a path such as /index.html, not " +
-                                           (request.target.empty() ? std::string("nothing") : "\"" +
-                                            request.target.substr(0, 100) + "\""), {}};
+                                           (request.target.empty() ? std::string("nothing")
+                                                                   : http::quoted_value(request.target, 100)), {}};
     }
     return std::nullopt;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 #include <string_view>
 
 namespace loopgate::http {
@@ -19,6 +20,26 @@ inline std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
+}
+
+// `text` in double quotes, with control and non-ASCII bytes, quotes and
+// backslashes written as \xHH, cut at max_bytes ("..." after the quote's
+// text then): for request values (attacker-chosen) in reasons and logs.
+inline std::string quoted_value(std::string_view text, size_t max_bytes = 200) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > max_bytes) out += "...";
+    return out + "\"";
 }
 
 }  // namespace loopgate::http

@@ -131,6 +131,9 @@ def app_requests():
         "http-options-asterisk": http("OPTIONS * HTTP/1.1", [("Host", "127.0.0.1:18789")]),
         "http-own-origin": http("POST /api HTTP/1.1", [("Host", "127.0.0.1:18789"), ("Origin", "http://127.0.0.1:18789"),
                                                        ("Content-Length", "2")], b"{}"),
+        # Found by fuzzing: a refusal reason echoed a control byte of the target (or of a header value).
+        "http-absolute-target-form-feed": http("GET http://127.0.0.1:18789/\x0cx HTTP/1.1", [("Host", "127.0.0.1:18789")]),
+        "version-with-tab": http(get, with_headers(("Sec-WebSocket-Version", "1\t3"), drop=("Sec-WebSocket-Version",))),
     }
 
 

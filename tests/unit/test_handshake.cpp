@@ -173,7 +173,8 @@ TEST_CASE("a request without Sec-WebSocket-Version gets 400") {
 
 TEST_CASE("an unsupported or repeated WebSocket version gets 426 with Sec-WebSocket-Version: 13") {
     for (auto [request, shown] : {std::pair{RequestText{}.set("Sec-WebSocket-Version", "8"), "8"},
-                                  std::pair{RequestText{}.add("Sec-WebSocket-Version", "8"), "13"}}) {
+                                  std::pair{RequestText{}.add("Sec-WebSocket-Version", "8"), "13"},
+                                  std::pair{RequestText{}.set("Sec-WebSocket-Version", "1\t3\""), "1\\x093\\x22"}}) {
         auto refusal = check(request);
         REQUIRE(refusal.has_value());
         CHECK(refusal->status == 426);

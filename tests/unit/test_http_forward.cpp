@@ -192,3 +192,21 @@ TEST_CASE("http forward: only HTTP/1.1 requests for a path, with a framing the u
     CHECK(status_of("POST", "/x", {{"Transfer-Encoding", "chunked, gzip"}}) == 400);
     CHECK(status_of("POST", "/x", {{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "identity"}}) == 400);
 }
+
+TEST_CASE("http forward: a refused target is quoted with its control bytes escaped, never echoed raw") {
+    http::Request request;
+    request.method = "GET";
+    request.target = "http://127.0.0.1:18789/\x0cx\r\nSet-Cookie: a=\"b\"";
+    request.version_minor = 1;
+    auto refusal = http_forward::check_forwardable(request);
+    REQUIRE(refusal);
+    CHECK(refusal->status == 400);
+    CHECK(refusal->reason ==
+          "the request target must be a path such as /index.html, not "
+          "\"http://127.0.0.1:18789/\\x0cx\\x0d\\x0aSet-Cookie: a=\\x22b\\x22\"");
+    request.target = std::string(300, 'a');
+    refusal = http_forward::check_forwardable(request);
+    REQUIRE(refusal);
+    CHECK(refusal->reason.size() < 200);
+    CHECK(refusal->reason.find("...") != std::string::npos);
+}
