@@ -40,6 +40,9 @@ class PathLookup {
 public:
     virtual ~PathLookup() = default;
     virtual KernelPath path_to(const in_addr& destination) = 0;
+    // The index of the interface that holds `address` now; 0 when none does
+    // or it cannot be told. getifaddrs(3) by default, alike on both platforms.
+    virtual unsigned interface_holding(const in_addr& address);
 };
 
 // This platform's way to ask, opened once per daemon; null and `error` when
@@ -48,21 +51,28 @@ std::unique_ptr<PathLookup> open_path_lookup(std::string& error);
 
 // Why a connection from `local` can no longer carry traffic on `path` (close
 // it now), or nullopt when it may (probe it as usual): no route at all, or a
-// route whose source address is another one. A path the kernel could not tell
-// closes nothing.
-std::optional<std::string> path_gone(const KernelPath& path, const sockaddr_in& local);
+// route whose source address is another one, unless `local` is still an
+// address of the route's own interface (`local_interface`: the index of the
+// interface holding `local`, 0 when none), whose packets still leave the
+// right way (a second address on the link, a route given another `src`).
+// A path the kernel could not tell closes nothing.
+std::optional<std::string> path_gone(const KernelPath& path, const sockaddr_in& local, unsigned local_interface);
 
-// The lookups of one network change: each destination asked once, however
-// many sessions lead there.
+// The lookups of one network change: each destination and each local address
+// asked once, however many sessions share them.
 class PathCache {
 public:
     explicit PathCache(PathLookup& lookup) : lookup_(lookup) {}
     const KernelPath& path_to(const in_addr& destination);
+    // path_gone for a connection from `local` to `remote`; the interface
+    // holding `local` is asked only when the route's source is another one.
+    std::optional<std::string> gone(const sockaddr_in& local, const sockaddr_in& remote);
     size_t lookups() const { return paths_.size(); }
 
 private:
     PathLookup& lookup_;
     std::map<uint32_t, KernelPath> paths_;  // by destination, network byte order
+    std::map<uint32_t, unsigned> holders_;  // by local address: the interface holding it
 };
 
 }  // namespace loopgate

@@ -89,7 +89,7 @@ Session::AfterNetworkChange Session::check_upstream(PathCache* paths, uint32_t t
     sockaddr_in local{};
     sockaddr_in remote{};
     if (paths != nullptr && relay_->upstream_ends(local, remote)) {
-        if (auto gone = path_gone(paths->path_to(remote.sin_addr), local)) {
+        if (auto gone = paths->gone(local, remote)) {
             relay_->upstream_path_gone(*gone);
             settle();
             return AfterNetworkChange::closed;

@@ -42,12 +42,21 @@ KernelPath route_from(const char* source, unsigned interface = 3) {
     return path;
 }
 
+// Every destination routed from `source` on interface 3; 100.64.0.1 and
+// 100.64.0.9 held by interface 3, 192.168.1.20 by interface 4.
 struct CountingLookup final : PathLookup {
     KernelPath path_to(const in_addr& destination) override {
         ++asked[destination.s_addr];
-        return route_from("100.64.0.1");
+        return route_from(source);
     }
+    unsigned interface_holding(const in_addr& local) override {
+        ++holders_asked[local.s_addr];
+        if (local.s_addr == address("100.64.0.1").s_addr || local.s_addr == address("100.64.0.9").s_addr) return 3;
+        return local.s_addr == address("192.168.1.20").s_addr ? 4 : 0;
+    }
+    const char* source = "100.64.0.1";
     std::map<uint32_t, int> asked;
+    std::map<uint32_t, int> holders_asked;
 };
 
 }  // namespace
@@ -56,21 +65,53 @@ struct CountingLookup final : PathLookup {
 // The verdict
 
 TEST_CASE("path: a connection whose source is still the route's is left to the probe") {
-    CHECK_FALSE(path_gone(route_from("100.64.0.1"), test::ipv4("100.64.0.1", 40000)));
+    CHECK_FALSE(path_gone(route_from("100.64.0.1"), test::ipv4("100.64.0.1", 40000), 3));
 }
 
 TEST_CASE("path: a connection from another source than the route's now is gone") {
-    auto why = path_gone(route_from("192.168.1.20"), test::ipv4("100.64.0.1", 40000));
+    auto why = path_gone(route_from("192.168.1.20"), test::ipv4("100.64.0.1", 40000), 0);
     REQUIRE(why);
     CHECK(*why == "route to the upstream changed: it now leaves from 192.168.1.20, not from 100.64.0.1");
     CHECK(why->size() <= 123);  // fits a close frame's reason
+}
+
+TEST_CASE("path: another source on the route's own interface leaves the connection to the probe") {
+    // A second address on the link, or the route given another `src`: packets
+    // from the old address still leave by the right interface.
+    CHECK_FALSE(path_gone(route_from("100.64.0.9", 3), test::ipv4("100.64.0.1", 40000), 3));
+    // On another interface, on none, or when the kernel did not name the route's: gone.
+    CHECK(path_gone(route_from("100.64.0.9", 3), test::ipv4("100.64.0.1", 40000), 4));
+    CHECK(path_gone(route_from("100.64.0.9", 3), test::ipv4("100.64.0.1", 40000), 0));
+    CHECK(path_gone(route_from("100.64.0.9", 0), test::ipv4("100.64.0.1", 40000), 0));
+}
+
+TEST_CASE("path: the cache asks who holds a local address only when the route's source differs, once each") {
+    CountingLookup kernel;
+    PathCache paths(kernel);
+    // The route's own source: no question about interfaces.
+    for (int session = 0; session < 5; ++session) {
+        CHECK_FALSE(paths.gone(test::ipv4("100.64.0.1", 40000 + session), test::ipv4("100.64.0.2", 443)));
+    }
+    CHECK(kernel.holders_asked.empty());
+    // From another address of the route's interface: kept; from another interface's: gone.
+    kernel.source = "100.64.0.9";
+    PathCache moved(kernel);
+    for (int session = 0; session < 5; ++session) {
+        CHECK_FALSE(moved.gone(test::ipv4("100.64.0.1", 40000 + session), test::ipv4("100.64.0.2", 443)));
+        auto why = moved.gone(test::ipv4("192.168.1.20", 40000 + session), test::ipv4("100.64.0.2", 443));
+        REQUIRE(why);
+        CHECK(*why == "route to the upstream changed: it now leaves from 100.64.0.9, not from 192.168.1.20");
+    }
+    CHECK(kernel.holders_asked.size() == 2);
+    CHECK(kernel.holders_asked[address("100.64.0.1").s_addr] == 1);
+    CHECK(kernel.holders_asked[address("192.168.1.20").s_addr] == 1);
 }
 
 TEST_CASE("path: no route at all is gone, with the kernel's words") {
     KernelPath path;
     path.kind = KernelPath::Kind::unreachable;
     path.error = "Network is unreachable";
-    auto why = path_gone(path, test::ipv4("100.64.0.1", 40000));
+    auto why = path_gone(path, test::ipv4("100.64.0.1", 40000), 0);
     REQUIRE(why);
     CHECK(*why == "no route to the upstream after network change (Network is unreachable)");
 }
@@ -78,10 +119,10 @@ TEST_CASE("path: no route at all is gone, with the kernel's words") {
 TEST_CASE("path: a path the kernel could not tell, or one without a source, closes nothing") {
     KernelPath unknown;
     unknown.error = "no answer from the kernel";
-    CHECK_FALSE(path_gone(unknown, test::ipv4("100.64.0.1", 40000)));
+    CHECK_FALSE(path_gone(unknown, test::ipv4("100.64.0.1", 40000), 0));
     KernelPath no_source;
     no_source.kind = KernelPath::Kind::route;
-    CHECK_FALSE(path_gone(no_source, test::ipv4("100.64.0.1", 40000)));
+    CHECK_FALSE(path_gone(no_source, test::ipv4("100.64.0.1", 40000), 0));
 }
 
 TEST_CASE("path: one network change asks the kernel once per upstream address, however many sessions") {
@@ -378,6 +419,9 @@ TEST_CASE("rtnetlink: the kernel asked for real routes loopback from loopback") 
     CHECK(path.interface != 0);
     // Twice on the same socket: sequence numbers keep the answers apart.
     CHECK(lookup->path_to(address("127.0.0.1")).kind == KernelPath::Kind::route);
+    // The address is held by the very interface the route leaves by; no interface holds 192.0.2.1.
+    CHECK(lookup->interface_holding(address("127.0.0.1")) == path.interface);
+    CHECK(lookup->interface_holding(address("192.0.2.1")) == 0);
 }
 // ---------------------------------------------------------------------------
 // The exchange: one bound for all of it, and the first few datagrams only
