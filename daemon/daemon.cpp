@@ -104,7 +104,7 @@ int Daemon::run() {
     peer_owner_ = open_peer_owner(no_peer_owner);
     memory_timer_ = std::make_unique<Timer>(&loop_);
     memory_timer_->unref();  // never the reason the process stays up
-    process_load_.on_busy_changed = [this](bool busy) { on_apps_connected(busy); };
+    process_load_.on_busy_changed = [this](bool busy) { on_busy_changed(busy); };
     std::string no_path_lookup;
     path_lookup_ = open_path_lookup(no_path_lookup);
     if (!path_lookup_) {
@@ -163,14 +163,15 @@ void Daemon::apply_process_settings() {
 void Daemon::start_network_monitor() {
     network_ = std::make_unique<NetworkMonitor>(&loop_, config_.network,
                                                 [this](const std::string& changes) { on_network_changed(changes); });
-    network_->start(process_load_.connections_active > 0);
+    network_->start(process_load_.busy());
 }
 
-// What runs only while an app is connected: the wake check (an idle loopgate
-// polls nothing) and the memory check (no session came or went otherwise).
-void Daemon::on_apps_connected(bool connected) {
-    if (network_) network_->set_apps_connected(connected);
-    if (connected && memory_timer_ && !memory_timer_->active()) watch_memory();
+// What runs only while an app is connected or an upstream connection is
+// pooled: the wake check (an idle loopgate polls nothing) and the memory
+// check (it stops by itself once no app is connected).
+void Daemon::on_busy_changed(bool busy) {
+    if (network_) network_->set_wake_wanted(busy);
+    if (busy && memory_timer_ && !memory_timer_->active()) watch_memory();
 }
 
 bool Daemon::watch_signal(int signum, void (Daemon::*on_signal)(int)) {
@@ -287,8 +288,8 @@ void Daemon::force_shutdown() {
 // leaving), the C library keeps the freed memory in its arenas. Every 30 s,
 // if sessions came or went since the last look, hand free pages back to the
 // system (a few milliseconds for a heap of tens of MiB). It looks while apps
-// are connected and once more after the last one left, then sleeps until the
-// next app connects: an idle loopgate has no timer running.
+// are connected (or upstreams pooled) and once more after that ends, then
+// sleeps until the next app connects: an idle loopgate has no timer running.
 void Daemon::watch_memory() {
     memory_timer_->start(30000, [this] {
         size_t sessions = routes_->session_count();
@@ -296,7 +297,7 @@ void Daemon::watch_memory() {
         if (sessions < sessions_at_last_check_ || accepted != accepted_at_last_check_) release_free_memory();
         sessions_at_last_check_ = sessions;
         accepted_at_last_check_ = accepted;
-        if (process_load_.connections_active > 0) watch_memory();
+        if (process_load_.busy()) watch_memory();
     });
 }
 

@@ -61,7 +61,7 @@ private:
     void on_routes_idle();
     void close_process_handles();
     void on_network_changed(const std::string& changes);
-    void on_apps_connected(bool connected);
+    void on_busy_changed(bool busy);
     void watch_memory();
     // An admin endpoint for `listen` (none when unset); false and `error` when it cannot listen.
     bool open_admin(const std::optional<config::ListenAddress>& listen, std::unique_ptr<AdminServer>& out,

@@ -19,7 +19,7 @@ NetworkMonitor::NetworkMonitor(uv_loop_t* loop, const config::Network& settings,
 
 NetworkMonitor::~NetworkMonitor() = default;
 
-void NetworkMonitor::start(bool apps_connected) {
+void NetworkMonitor::start(bool wake_wanted) {
     if (!settings_.watch) {
         log::info("network watching is off (network.watch = false)");
         return;
@@ -29,12 +29,12 @@ void NetworkMonitor::start(bool apps_connected) {
     if (!watcher_) log::warn("network changes will not be noticed").kv("error", error);
     if (settings_.wake_check_interval_ms > 0) {
         wake_ = WakeWatcher::create(loop_, settings_.wake_check_interval_ms, [this](const std::string& what) { note(what); });
-        wake_->set_wanted(apps_connected);
+        wake_->set_wanted(wake_wanted);
     }
 }
 
-void NetworkMonitor::set_apps_connected(bool connected) {
-    if (wake_) wake_->set_wanted(connected);
+void NetworkMonitor::set_wake_wanted(bool wanted) {
+    if (wake_) wake_->set_wanted(wanted);
 }
 
 void NetworkMonitor::note(const std::string& what) {

@@ -28,11 +28,12 @@ public:
     ~NetworkMonitor();
 
     // Starts the watchers; a watcher that cannot start is logged, not fatal.
-    // `apps_connected`: whether any app is connected now.
-    void start(bool apps_connected);
-    // An app connected where none was (true), or the last one left (false):
-    // the clock check polls only in between.
-    void set_apps_connected(bool connected);
+    // `wake_wanted`: whether anything a sleep could break is open now
+    // (ProcessLoad::busy: an app's connection, a pooled upstream one).
+    void start(bool wake_wanted);
+    // Such a thing opened where none was (true), or the last one closed
+    // (false): the clock check polls only in between.
+    void set_wake_wanted(bool wanted);
     // For /status: "off", "polling", "idle" or "power notifications".
     const char* wake_watch_state() const { return wake_ ? wake_->state() : "off"; }
 

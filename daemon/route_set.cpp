@@ -77,7 +77,7 @@ bool RouteSet::open_route(std::shared_ptr<RouteSettings> settings, Running& out,
     runtime->own_uid = env_.own_uid;
     runtime->dialers = std::make_unique<UpstreamDialers>(env_.loop, runtime->stats, env_.transports);
     runtime->health = std::make_unique<RouteHealth>(*runtime);
-    runtime->pool = std::make_unique<UpstreamPool>(*env_.clock);
+    runtime->pool = std::make_unique<UpstreamPool>(*env_.clock, env_.process);
     auto listener = std::make_unique<Listener>(env_.loop, *runtime);
     bool started = activated_fd >= 0 ? listener->start_on(activated_fd, error) : listener->start(error);
     if (!started) {

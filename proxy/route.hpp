@@ -67,21 +67,31 @@ struct RouteStats {
 };
 
 // Shared by every route of the process: the global connection limit, and
-// whether any app is connected at all. The daemon runs what only matters
-// while an app is connected (the wake check) only then: an idle loopgate
-// must not wake the machine up.
+// whether anything a sleep could break is open at all: an app's connection,
+// or an upstream connection pooled for the next HTTP request (after a night
+// asleep its peer has long forgotten it, and the pool's monotonic clock has
+// not moved). The daemon runs the wake check only while busy: an idle
+// loopgate must not wake the machine up.
 struct ProcessLoad {
     uint32_t max_connections = 0;  // 0 = no global limit
     uint64_t connections_active = 0;
-    // Called when connections_active goes from 0 to 1 (true) and back to 0 (false).
+    uint64_t idle_upstreams = 0;   // pooled, waiting for a request; not counted against the limit
+    // Called when busy() goes from false to true (true) and back (false).
     std::function<void(bool busy)> on_busy_changed;
 
+    bool busy() const { return connections_active + idle_upstreams > 0; }
     // Each session, held apps and plain HTTP requests included, from its start to its end.
-    void connection_opened() {
-        if (++connections_active == 1 && on_busy_changed) on_busy_changed(true);
-    }
-    void connection_closed() {
-        if (--connections_active == 0 && on_busy_changed) on_busy_changed(false);
+    void connection_opened() { count(connections_active, true); }
+    void connection_closed() { count(connections_active, false); }
+    // Each pooled upstream connection, from put to take or close.
+    void upstream_pooled() { count(idle_upstreams, true); }
+    void upstream_unpooled() { count(idle_upstreams, false); }
+
+private:
+    void count(uint64_t& counter, bool up) {
+        bool was = busy();
+        up ? ++counter : --counter;
+        if (busy() != was && on_busy_changed) on_busy_changed(!was);
     }
 };
 

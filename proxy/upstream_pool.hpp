@@ -19,6 +19,7 @@
 
 namespace loopgate {
 
+struct ProcessLoad;
 struct RouteSettings;
 
 class UpstreamPool final : private Transport::Handler {
@@ -26,7 +27,10 @@ public:
     static constexpr size_t kMaxIdle = 8;
     static constexpr uint64_t kIdleMs = 30000;
 
-    explicit UpstreamPool(Clock& clock, size_t max_idle = kMaxIdle, uint64_t idle_ms = kIdleMs);
+    // `process` (may be null) is told of each connection kept and let go, so
+    // the daemon's wake check runs while one waits here.
+    explicit UpstreamPool(Clock& clock, ProcessLoad* process = nullptr, size_t max_idle = kMaxIdle,
+                          uint64_t idle_ms = kIdleMs);
     ~UpstreamPool();  // closes every idle connection
     UpstreamPool(const UpstreamPool&) = delete;
     UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -50,8 +54,10 @@ private:
     void on_transport_data(Transport& t, const char* data, size_t len) override;
     void on_transport_end(Transport& t, const Transport::End& end) override;
     void drop(Transport& t);
+    void let_go(std::vector<Idle>::iterator it);  // erases it; the caller still has its transport
 
     Clock& clock_;
+    ProcessLoad* process_;
     size_t max_idle_;
     uint64_t idle_ms_;
     std::vector<Idle> idle_;  // oldest first

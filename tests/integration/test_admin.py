@@ -13,6 +13,8 @@ import pytest
 
 import wsraw
 from conftest import LOOPGATE_BIN, free_port, route_for
+from http_upstream import HttpUpstream
+from httpraw import HttpConn
 
 BINARY = 0x2
 
@@ -175,6 +177,43 @@ def test_admin_answers_408_to_a_request_never_finished_and_serves_others_meanwhi
     assert status == 408 and "not complete within 5000 ms" in body
     assert waited > 4.5, waited  # the deadline, not an early refusal (read_response bounds the wait)
     slow.close()
+
+
+def test_wake_check_polls_while_an_upstream_connection_waits_in_the_pool_and_stops_when_it_goes(
+        start_loopgate, certs):
+    """After a sleep a pooled keep-alive connection is dead, and the pool's clock has not moved:
+    the wake check must run while one waits there, though no app is connected."""
+    upstream = HttpUpstream(certs / "server.pem", certs / "server.key")
+    try:
+        admin_port = free_port()
+        loopgate = start_loopgate({"routes": [{"name": "web", "listen": "127.0.0.1:0",
+                                               "upstream": f"wss://localhost:{upstream.port}",
+                                               "tls": {"ca_file": str(certs / "ca.pem")}}],
+                                   "admin": {"listen": f"127.0.0.1:{admin_port}"}})
+        loopgate.process.wait_for(r'msg="admin endpoint listening"')
+
+        def status():
+            code, body = curl(f"http://127.0.0.1:{admin_port}/status")
+            assert code == 200, body
+            doc = json.loads(body)
+            return doc["wake_watch"], doc["routes"][0]["sessions_active"]
+
+        assert status() == ("idle", 0)
+        app = HttpConn(loopgate.port)
+        assert app.exchange("GET", "/").status == 200
+        app.close()
+        upstream.wait_for(lambda: len(upstream.idle_connections()) == 1, what="the pooled connection")
+        deadline = time.monotonic() + 5
+        while status()[1] != 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert status() == ("polling", 0)  # no app, one pooled upstream connection
+        upstream.drop_idle_connections()   # the upstream's keep-alive timeout: the pool lets it go
+        deadline = time.monotonic() + 5
+        while status()[0] != "idle" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert status() == ("idle", 0)
+    finally:
+        upstream.stop()
 
 
 def test_wake_check_polls_only_while_an_app_is_connected(start_loopgate, start_gateway, certs):

@@ -46,7 +46,8 @@ struct Fixture {
     }
     uv_loop_t loop{};
     FakeClock clock;
-    std::unique_ptr<UpstreamPool> pool = std::make_unique<UpstreamPool>(clock, 2, 1000);
+    ProcessLoad process;
+    std::unique_ptr<UpstreamPool> pool = std::make_unique<UpstreamPool>(clock, &process, 2, 1000);
     std::vector<int> peers;
     RouteSettings settings_a, settings_b;
 };
@@ -83,6 +84,44 @@ TEST_CASE("upstream pool: an idle connection is closed after idle_ms, a full poo
     CHECK(f.closed(1));
 }
 
+TEST_CASE("upstream pool: the process counts a connection as busy from put to take or close, however it goes") {
+    // The daemon's wake check runs while the process is busy: after a sleep a
+    // pooled connection is dead, and the pool's clock did not move.
+    std::vector<bool> told;  // outlives the fixture, whose pool tells as it goes
+    Fixture f;
+    f.process.on_busy_changed = [&](bool busy) { told.push_back(busy); };
+    Transport* taken = f.connection();
+    f.pool->put(taken, &f.settings_a);
+    CHECK(told == std::vector<bool>{true});
+    CHECK(f.pool->take(&f.settings_a) == taken);
+    CHECK(told == std::vector<bool>{true, false});
+    taken->close();
+
+    f.pool->put(f.connection(), &f.settings_a);  // expires
+    f.pool->put(f.connection(), &f.settings_a);  // pushed out by the next two
+    f.pool->put(f.connection(), &f.settings_b);
+    f.pool->put(f.connection(), &f.settings_b);  // max_idle is 2
+    CHECK(f.process.idle_upstreams == 2);
+    REQUIRE(::write(f.peers[4], "x", 1) == 1);  // the upstream says something: dropped
+    CHECK(run_until(&f.loop, [&] { return f.pool->idle() == 1; }));
+    CHECK(f.process.idle_upstreams == 1);
+    f.clock.advance(1000);
+    CHECK(f.process.idle_upstreams == 0);
+    CHECK(told == std::vector<bool>{true, false, true, false});
+
+    f.pool->put(f.connection(), &f.settings_a);
+    f.pool->put(f.connection(), &f.settings_a);
+    f.process.connection_opened();  // an app, too: busy until both are gone
+    f.pool->clear();
+    CHECK(f.process.idle_upstreams == 0);
+    CHECK(told == std::vector<bool>{true, false, true, false, true});
+    f.process.connection_closed();
+    CHECK(told == std::vector<bool>{true, false, true, false, true, false});
+    f.pool->put(f.connection(), &f.settings_a);
+    f.pool.reset();  // a route removed by a reload
+    CHECK(told == std::vector<bool>{true, false, true, false, true, false, true, false});
+}
+
 TEST_CASE("upstream pool: bytes or an end from a waiting upstream drop its connection") {
     Fixture f;
     f.pool->put(f.connection(), &f.settings_a);
@@ -97,7 +136,7 @@ TEST_CASE("upstream pool: bytes or an end from a waiting upstream drop its conne
 TEST_CASE("upstream pool: a network change closes every idle connection of the route; the next request dials") {
     Fixture f;
     FakeRoute route(test_route_settings());
-    route.runtime.pool = std::make_unique<UpstreamPool>(route.clock, 4, 30000);
+    route.runtime.pool = std::make_unique<UpstreamPool>(route.clock, nullptr, 4, 30000);
     UpstreamPool& pool = *route.runtime.pool;
     const RouteSettings* settings = route.runtime.settings.get();
     pool.put(f.connection(), settings);
