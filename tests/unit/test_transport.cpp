@@ -3,6 +3,7 @@
 // bytes that cannot be sent are reported, never dropped in silence.
 #include <doctest/doctest.h>
 #include <openssl/ssl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -326,4 +327,67 @@ TEST_CASE("transport: a write to a peer that is gone is reported from the loop a
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
     std::signal(SIGPIPE, old_handler);
+}
+
+TEST_CASE("transport: a peer gone while chunks wait behind a write in flight: one lost-connection end, no chunk kept") {
+    auto old_handler = std::signal(SIGPIPE, SIG_IGN);
+    size_t chunks_before = chunks_in_use();
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    int fds[2];
+    REQUIRE(test::nonblocking_socketpair(fds));
+    int small = 8192;
+    REQUIRE(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+    Peer peer;
+    Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
+    REQUIRE(t->adopt(fds[0]) == 0);
+    peer.in_owner_call = true;
+    for (int i = 0; i < 20; ++i) {
+        std::string bytes = stream_bytes(static_cast<size_t>(i) * 65536, 65536);
+        t->write(bytes.data(), bytes.size());
+        t->flush();
+    }
+    peer.in_owner_call = false;
+    // The kernel took what fits; the rest is in flight or queued behind it.
+    for (int turn = 0; turn < 3; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
+    REQUIRE(t->backlog() > 1000000);
+    REQUIRE(chunks_in_use() > chunks_before);
+    close(fds[1]);
+    REQUIRE(run_until(&loop, [&] { return peer.ended; }));
+    CHECK(peer.kind == Transport::End::Kind::io_error);
+    CHECK(peer.connection_lost);
+    CHECK(t->backlog() == 0);
+    CHECK(peer.drained == 0);  // a queue that was dropped did not drain
+    for (int turn = 0; turn < 3; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
+    t->close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(chunks_in_use() == chunks_before);  // the queued chunks went back to the pool
+    CHECK(uv_loop_close(&loop) == 0);
+    std::signal(SIGPIPE, old_handler);
+}
+
+TEST_CASE("transport: after read_stop the bytes stay in the kernel, unread, until read_start") {
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    int fds[2];
+    REQUIRE(test::nonblocking_socketpair(fds));
+    Peer peer;
+    Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
+    REQUIRE(t->adopt(fds[0]) == 0);
+    t->read_start();
+    REQUIRE(write(fds[1], "first", 5) == 5);
+    REQUIRE(run_until(&loop, [&] { return peer.received == "first"; }));
+    t->read_stop();
+    REQUIRE(write(fds[1], "second", 6) == 6);
+    for (int turn = 0; turn < 5; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(peer.received == "first");
+    int waiting = 0;
+    REQUIRE(ioctl(fds[0], FIONREAD, &waiting) == 0);
+    CHECK(waiting == 6);  // still the kernel's: the other side's window closes, not loopgate's memory grows
+    t->read_start();
+    REQUIRE(run_until(&loop, [&] { return peer.received == "firstsecond"; }));
+    t->close();
+    close(fds[1]);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
 }
