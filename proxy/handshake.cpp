@@ -196,7 +196,7 @@ std::optional<std::string> check_upstream_101(const http::Response& resp, const 
         auto offered = split_list(offered_list);
         std::string_view chosen = trim(*proto);
         if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) {
-            return "upstream selected subprotocol \"" + std::string(chosen) + "\" which the app did not offer";
+            return "upstream selected subprotocol " + http::quoted_value(chosen, 100) + " which the app did not offer";
         }
         negotiated.protocol = chosen;
     }
@@ -208,7 +208,7 @@ std::optional<std::string> check_upstream_101(const http::Response& resp, const 
         for (auto item : split_list(extensions)) {
             std::string name = extension_name(item);
             if (std::find(offered.begin(), offered.end(), name) == offered.end()) {
-                return "upstream accepted extension \"" + name + "\" which the app did not offer";
+                return "upstream accepted extension " + http::quoted_value(name, 100) + " which the app did not offer";
             }
             // permessage-deflate uses RSV1 (RFC 7692); an extension we do not
             // know may use any RSV bit, and the endpoints enforce its rules.

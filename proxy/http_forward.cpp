@@ -5,6 +5,7 @@
 
 #include "handshake.hpp"
 #include "http_text.hpp"
+#include "redact.hpp"
 
 namespace loopgate::http_forward {
 namespace {
@@ -160,7 +161,7 @@ std::optional<handshake::Refusal> check_forwardable(const http::Request& request
     if (!path && !asterisk) {
         return handshake::Refusal{400, "the request target must be a path such as /index.html, not " +
                                            (request.target.empty() ? std::string("nothing")
-                                                                   : http::quoted_value(request.target, 100)), {}};
+                                                                   : http::quoted_value(redact::target(request.target), 100)), {}};
     }
     return std::nullopt;
 }

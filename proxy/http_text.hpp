@@ -22,12 +22,12 @@ inline std::string_view trim(std::string_view s) {
     return s;
 }
 
-// `text` in double quotes, with control and non-ASCII bytes, quotes and
-// backslashes written as \xHH, cut at max_bytes ("..." after the quote's
-// text then): for request values (attacker-chosen) in reasons and logs.
-inline std::string quoted_value(std::string_view text, size_t max_bytes = 200) {
+// `text` with control and non-ASCII bytes, quotes and backslashes written as
+// \xHH, cut at max_bytes ("..." then): for bytes a peer chose (a request's
+// values, an upstream's headers, a certificate's names) in reasons and logs.
+inline std::string escaped_value(std::string_view text, size_t max_bytes = 200) {
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
+    std::string out;
     for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
         auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
@@ -39,7 +39,12 @@ inline std::string quoted_value(std::string_view text, size_t max_bytes = 200) {
         }
     }
     if (text.size() > max_bytes) out += "...";
-    return out + "\"";
+    return out;
+}
+
+// escaped_value in double quotes.
+inline std::string quoted_value(std::string_view text, size_t max_bytes = 200) {
+    return "\"" + escaped_value(text, max_bytes) + "\"";
 }
 
 }  // namespace loopgate::http

@@ -11,6 +11,9 @@
 #include <array>
 #include <chrono>
 #include <ctime>
+#include <string_view>
+
+#include "http_text.hpp"
 
 namespace loopgate::tls {
 namespace {
@@ -44,23 +47,33 @@ std::string ip_text(const ASN1_OCTET_STRING* ip) {
 std::string alt_names(X509* cert) {
     auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
     if (names == nullptr) return "";
+    // The peer chose these bytes: escaped, and only the first few named (a
+    // certificate may list thousands; the reason reaches a 503 body and logs).
+    constexpr int kShown = 8;
     std::string out;
+    int listed = 0;
+    int more = 0;
     for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
         const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_DNS && name->type != GEN_IPADD) continue;  // email, URI...: not what a TLS client matches
+        if (listed == kShown) {
+            ++more;
+            continue;
+        }
         std::string item;
         if (name->type == GEN_DNS) {
             const ASN1_IA5STRING* dns = name->d.dNSName;
-            item = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                                        static_cast<size_t>(ASN1_STRING_length(dns)));
-        } else if (name->type == GEN_IPADD) {
-            item = "IP:" + ip_text(name->d.iPAddress);
+            item = "DNS:" + http::escaped_value(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                                                 static_cast<size_t>(ASN1_STRING_length(dns))), 100);
         } else {
-            continue;  // email, URI...: not what a TLS client matches
+            item = "IP:" + ip_text(name->d.iPAddress);
         }
         if (!out.empty()) out += ", ";
         out += item;
+        ++listed;
     }
     GENERAL_NAMES_free(names);
+    if (more > 0) out += " and " + std::to_string(more) + " more";
     return out;
 }
 
@@ -82,23 +95,10 @@ Digest spki_digest(X509* cert) {
     return digest;
 }
 
-CertSummary summarize(X509* cert) {
-    CertSummary summary;
-    summary.subject = name_text(X509_get_subject_name(cert));
-    summary.issuer = name_text(X509_get_issuer_name(cert));
-    summary.names = alt_names(cert);
-    summary.not_before = time_text(X509_get0_notBefore(cert));
-    summary.not_after = time_text(X509_get0_notAfter(cert));
-    Digest leaf = certificate_digest(cert);
-    Digest spki = spki_digest(cert);
-    summary.sha256_hex = config::hex_lower(leaf.data(), leaf.size());
-    summary.spki_sha256_base64 = config::base64_encode(spki.data(), spki.size());
-    return summary;
-}
 
 void record_chain(const ChainQuery& query, PeerReport& report) {
     report.chain.clear();
-    for (X509* cert : query.sent) report.chain.push_back(summarize(cert));
+    for (X509* cert : query.sent) report.chain.push_back(detail::summarize(cert));
 }
 
 // The route's verifier judges (OpenSSL's store, or the macOS Keychain); its
@@ -272,6 +272,20 @@ std::string ssl_failure_text(SSL* ssl, const PeerReport* report) {
 }  // namespace
 
 namespace detail {
+
+CertSummary summarize(X509* cert) {
+    CertSummary summary;
+    summary.subject = name_text(X509_get_subject_name(cert));
+    summary.issuer = name_text(X509_get_issuer_name(cert));
+    summary.names = alt_names(cert);
+    summary.not_before = time_text(X509_get0_notBefore(cert));
+    summary.not_after = time_text(X509_get0_notAfter(cert));
+    Digest leaf = certificate_digest(cert);
+    Digest spki = spki_digest(cert);
+    summary.sha256_hex = config::hex_lower(leaf.data(), leaf.size());
+    summary.spki_sha256_base64 = config::base64_encode(spki.data(), spki.size());
+    return summary;
+}
 
 PeerReport& report_for(SSL* ssl) {
     auto* report = static_cast<PeerReport*>(SSL_get_ex_data(ssl, report_index()));

@@ -31,6 +31,10 @@ struct RoutePolicy {
 // peer that fails never sees a byte of HTTP.
 void install_verifier(SSL_CTX* ctx, RoutePolicy* policy);
 
+// What a certificate says, for reports: the peer's bytes (names) escaped,
+// and at most 8 alternative names listed ("... and N more").
+CertSummary summarize(X509* cert);
+
 // The report of this SSL, created on first use.
 PeerReport& report_for(SSL* ssl);
 

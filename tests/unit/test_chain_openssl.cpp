@@ -5,6 +5,8 @@
 // describe_failure), so they hold across a change of how the chain check is
 // wired inside.
 #include <doctest/doctest.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include <string>
 
@@ -13,6 +15,7 @@
 #include "tls_handshake.hpp"
 #include "tls_pins.hpp"
 #include "trust_store.hpp"
+#include "tls_verify.hpp"
 
 using loopgate::SystemTrustAnchors;
 using loopgate::config::TlsSettings;
@@ -174,4 +177,30 @@ TEST_CASE("openssl chain: pins are checked on top of a verified chain") {
     CHECK(r.ok);
     REQUIRE(r.report);
     CHECK(r.report->matched_pin == leaf_pin_text(leaf.cert.get()));
+}
+
+TEST_CASE("certificate summary: the peer's names are escaped, and only the first 8 are listed") {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    X509_set_pubkey(cert, key);
+    GENERAL_NAMES* names = sk_GENERAL_NAME_new_null();
+    auto add_dns = [&](const std::string& text) {
+        GENERAL_NAME* name = GENERAL_NAME_new();
+        ASN1_IA5STRING* dns = ASN1_IA5STRING_new();
+        ASN1_STRING_set(dns, text.data(), static_cast<int>(text.size()));
+        GENERAL_NAME_set0_value(name, GEN_DNS, dns);
+        sk_GENERAL_NAME_push(names, name);
+    };
+    add_dns("evil\x1b[31m.test\r\nX: y");  // a terminal escape and a line break, as a MITM might send
+    for (int i = 1; i < 20; ++i) add_dns("n" + std::to_string(i) + ".test");
+    REQUIRE(X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, 0) == 1);
+    X509_sign(cert, key, EVP_sha256());
+    loopgate::tls::CertSummary summary = loopgate::tls::detail::summarize(cert);
+    CHECK(summary.names ==
+          "DNS:evil\\x1b[31m.test\\x0d\\x0aX: y, DNS:n1.test, DNS:n2.test, DNS:n3.test, DNS:n4.test, DNS:n5.test, "
+          "DNS:n6.test, DNS:n7.test and 12 more");
+    GENERAL_NAMES_free(names);
+    X509_free(cert);
+    EVP_PKEY_free(key);
 }

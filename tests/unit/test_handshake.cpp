@@ -327,6 +327,9 @@ TEST_CASE("a subprotocol the app did not offer is refused") {
           std::optional<std::string>("upstream selected subprotocol \"other\" which the app did not offer"));
     CHECK(check_101(good_101("Sec-WebSocket-Protocol: chat\r\n"), RequestText{}, negotiated) ==
           std::optional<std::string>("upstream selected subprotocol \"chat\" which the app did not offer"));
+    // The upstream's bytes are escaped in the reason (it reaches the app's 502 body and the log).
+    CHECK(check_101(good_101("Sec-WebSocket-Protocol: a\tb\"c\r\n"), app, negotiated) ==
+          std::optional<std::string>("upstream selected subprotocol \"a\\x09b\\x22c\" which the app did not offer"));
 }
 
 TEST_CASE("an extension the app did not offer is refused") {

@@ -209,4 +209,10 @@ TEST_CASE("http forward: a refused target is quoted with its control bytes escap
     REQUIRE(refusal);
     CHECK(refusal->reason.size() < 200);
     CHECK(refusal->reason.find("...") != std::string::npos);
+    // The reason is logged: a token in the query is not.
+    request.target = "http://127.0.0.1:18789/chat?room=1&token=SECRET";
+    refusal = http_forward::check_forwardable(request);
+    REQUIRE(refusal);
+    CHECK(refusal->reason.find("SECRET") == std::string::npos);
+    CHECK(refusal->reason.find("room=1&token=REDACTED") != std::string::npos);
 }
