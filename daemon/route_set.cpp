@@ -197,7 +197,7 @@ bool RouteSet::apply(const std::vector<config::Route>& routes, std::string& erro
 
 void RouteSet::retire(Running running) {
     running.runtime->health->stop();  // no more retries for a route that accepts no one
-    running.runtime->pool->clear();
+    running.runtime->pool->close();
     Listener* listener = running.listener.get();
     retiring_.push_back(std::move(running));
     listener->retire([this] { reaper_.start(0, [this] { reap_retired(); }); });
@@ -297,7 +297,7 @@ void RouteSet::shut_down(std::function<void()> on_idle) {
     // No more retries toward down upstreams: their timers would keep the loop alive.
     for (Running* running : all) {
         running->runtime->health->stop();
-        running->runtime->pool->clear();  // idle connections would keep the loop alive
+        running->runtime->pool->close();  // idle connections would keep the loop alive
     }
     busy_ = all.size() + 1;  // +1: on_idle cannot run before every listener was told
     auto one_idle = [this, on_idle] {

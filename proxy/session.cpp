@@ -76,6 +76,7 @@ std::optional<std::string> Session::over_capacity() const {
 }
 
 void Session::shut_down() {
+    shutting_down_ = true;
     if (phase_ == Phase::relaying) relay_->shut_down();
     else if (phase_ == Phase::forwarding) exchange_->shut_down();
     // An idle kept-alive connection asked nothing: a 503 there would answer no request.
@@ -301,7 +302,7 @@ void Session::on_http_request(std::unique_ptr<http::Reader> reader, std::string 
 }
 
 void Session::on_exchange_done(bool keep_alive, std::string next_bytes) {
-    if (!keep_alive) {
+    if (!keep_alive || shutting_down_) {  // stopping: no next request will be answered
         record_.closed_by = "loopgate";
         end_app();
         leave_phase(Phase::finished);

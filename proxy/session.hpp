@@ -135,6 +135,7 @@ private:
     // Phases left during this event; freed by settle(), once nothing of theirs is on the stack.
     std::vector<std::shared_ptr<void>> left_phases_;
     bool settling_ = false;
+    bool shutting_down_ = false;      // a response still running ends the connection when done
 };
 
 }  // namespace loopgate

@@ -23,10 +23,11 @@ Transport* UpstreamPool::take(const RouteSettings* settings) {
 }
 
 void UpstreamPool::put(Transport* upstream, const RouteSettings* settings) {
-    if (max_idle_ == 0) {
+    if (max_idle_ == 0 || closed_) {
         upstream->end(1000);
         return;
     }
+    if (process_ != nullptr) process_->upstream_pooled();  // before an eviction: busy() does not flap
     if (idle_.size() >= max_idle_) {
         idle_.front().upstream->end(1000);  // the oldest is the likeliest to be closed by the upstream soon
         let_go(idle_.begin());
@@ -36,7 +37,6 @@ void UpstreamPool::put(Transport* upstream, const RouteSettings* settings) {
     Idle entry{upstream, settings, clock_.new_alarm()};
     entry.expiry->start(idle_ms_, [this, upstream] { drop(*upstream); });
     idle_.push_back(std::move(entry));
-    if (process_ != nullptr) process_->upstream_pooled();
 }
 
 void UpstreamPool::clear() {
@@ -44,6 +44,11 @@ void UpstreamPool::clear() {
         idle_.back().upstream->end(1000);
         let_go(std::prev(idle_.end()));
     }
+}
+
+void UpstreamPool::close() {
+    closed_ = true;
+    clear();
 }
 
 void UpstreamPool::let_go(std::vector<Idle>::iterator it) {

@@ -42,6 +42,11 @@ public:
     void put(Transport* upstream, const RouteSettings* settings);
     // Closes every idle connection (a reload changed where they lead).
     void clear();
+    // Closes every idle connection and keeps none from now on (loopgate is
+    // stopping, or the route was removed): a connection put back by a
+    // response that was still running is closed at once, not kept reading,
+    // which would hold the loop, and the process, up to the shutdown deadline.
+    void close();
     size_t idle() const { return idle_.size(); }
 
 private:
@@ -59,6 +64,7 @@ private:
     Clock& clock_;
     ProcessLoad* process_;
     size_t max_idle_;
+    bool closed_ = false;
     uint64_t idle_ms_;
     std::vector<Idle> idle_;  // oldest first
 };

@@ -694,6 +694,22 @@ def test_shutdown_ends_an_idle_kept_alive_connection_without_a_stray_response(we
     assert web.process.wait(timeout=10) == 0
 
 
+def test_shutdown_lets_a_started_response_finish_and_then_exits_without_keeping_its_upstream(
+        web, upstream, connect):
+    conn = connect(web.port)
+    conn.request("GET", "/events")
+    response, body = conn.start_response()
+    assert response.status == 200
+    web.process.signal(signal.SIGTERM)
+    web.process.wait_for(r'msg="shutting down"')
+    upstream.events_release.set()  # the response ends now, on a connection the upstream would keep
+    assert b"data: second" in body.read_all(timeout=5)
+    # Its upstream connection is not kept for a next request that cannot come: loopgate is gone
+    # once the response is out, not at the shutdown deadline (5 s) with its warning.
+    assert web.process.wait(timeout=4) == 0
+    assert "shutdown timeout" not in web.log()
+
+
 def test_upstream_closing_after_its_response_costs_the_app_nothing(web, upstream, connect):
     conn = connect(web.port)
     first = conn.exchange("GET", "/close-after")

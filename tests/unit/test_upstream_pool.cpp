@@ -97,10 +97,10 @@ TEST_CASE("upstream pool: the process counts a connection as busy from put to ta
     CHECK(told == std::vector<bool>{true, false});
     taken->close();
 
-    f.pool->put(f.connection(), &f.settings_a);  // expires
-    f.pool->put(f.connection(), &f.settings_a);  // pushed out by the next two
-    f.pool->put(f.connection(), &f.settings_b);
-    f.pool->put(f.connection(), &f.settings_b);  // max_idle is 2
+    f.pool->put(f.connection(), &f.settings_a);  // peers[1]: pushed out by the third put (max_idle is 2)
+    f.pool->put(f.connection(), &f.settings_a);  // peers[2]: pushed out by the fourth
+    f.pool->put(f.connection(), &f.settings_b);  // peers[3]: expires
+    f.pool->put(f.connection(), &f.settings_b);  // peers[4]: speaks, and is dropped
     CHECK(f.process.idle_upstreams == 2);
     REQUIRE(::write(f.peers[4], "x", 1) == 1);  // the upstream says something: dropped
     CHECK(run_until(&f.loop, [&] { return f.pool->idle() == 1; }));
@@ -120,6 +120,18 @@ TEST_CASE("upstream pool: the process counts a connection as busy from put to ta
     f.pool->put(f.connection(), &f.settings_a);
     f.pool.reset();  // a route removed by a reload
     CHECK(told == std::vector<bool>{true, false, true, false, true, false, true, false});
+}
+
+TEST_CASE("upstream pool: once closed (stopping, route removed) a connection put back is closed, not kept") {
+    Fixture f;
+    f.pool->put(f.connection(), &f.settings_a);
+    f.pool->close();
+    CHECK(f.closed(0));
+    f.pool->put(f.connection(), &f.settings_a);  // a response that was still running when loopgate began to stop
+    CHECK(f.pool->idle() == 0);
+    CHECK(f.process.idle_upstreams == 0);
+    CHECK(f.closed(1));
+    CHECK(f.pool->take(&f.settings_a) == nullptr);
 }
 
 TEST_CASE("upstream pool: bytes or an end from a waiting upstream drop its connection") {
