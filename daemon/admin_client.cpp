@@ -66,8 +66,7 @@ int connect_to(const config::ListenAddress& listen, std::string& error) {
     return fd;
 }
 
-AdminReply ask(const config::Config& config, const char* method, const char* path) {
-    const config::ListenAddress& listen = *config.admin_listen;
+AdminReply ask(const config::ListenAddress& listen, const char* method, const char* path) {
     AdminReply reply = admin_request(listen, method, path);
     if (reply.status == 0) {
         std::fprintf(stderr, "loopgate: %s%s\n", reply.error.c_str(), reply.connected ? "" : " (is loopgate running?)");
@@ -75,8 +74,8 @@ AdminReply ask(const config::Config& config, const char* method, const char* pat
     return reply;
 }
 
-bool has_admin(const config::Config& config) {
-    if (config.admin_listen) return true;
+bool has_admin(const std::optional<config::ListenAddress>& admin) {
+    if (admin) return true;
     std::fprintf(stderr,
                  "loopgate: the config has no admin endpoint; add \"admin\": {\"listen\": \"127.0.0.1:18790\"} "
                  "and reload (kill -HUP) or restart loopgate\n");
@@ -133,9 +132,9 @@ std::optional<std::string> try_connect(const config::ListenAddress& address, int
     return std::nullopt;
 }
 
-int run_status(const config::Config& config) {
-    if (!has_admin(config)) return kExitConfig;
-    AdminReply reply = ask(config, "GET", "/status.txt");
+int run_status(const std::optional<config::ListenAddress>& admin) {
+    if (!has_admin(admin)) return kExitConfig;
+    AdminReply reply = ask(*admin, "GET", "/status.txt");
     if (reply.status == 503) {  // a route is down: still the report a person wants, on stdout
         std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
         return kExitFailure;
@@ -143,9 +142,9 @@ int run_status(const config::Config& config) {
     return outcome(reply, 503);
 }
 
-int run_reload(const config::Config& config) {
-    if (!has_admin(config)) return kExitConfig;
-    return outcome(ask(config, "POST", "/reload"), 409);
+int run_reload(const std::optional<config::ListenAddress>& admin) {
+    if (!has_admin(admin)) return kExitConfig;
+    return outcome(ask(*admin, "POST", "/reload"), 409);
 }
 
 }  // namespace loopgate

@@ -28,13 +28,13 @@ std::optional<std::string> try_connect(const config::ListenAddress& address, int
 // One request to the admin endpoint at `listen` (5 s timeouts); prints nothing.
 AdminReply admin_request(const config::ListenAddress& listen, const char* method, const char* path);
 
-// Exit status: 0 every route's upstream is up (or not known to be down), 1 a
-// route is down, 69 (EX_UNAVAILABLE) the daemon does not answer, 78 no
-// admin endpoint in the config.
-int run_status(const config::Config& config);
+// `admin`: the config file's admin.listen (null: it has none). Exit status:
+// 0 every route's upstream is up (or not known to be down), 1 a route is
+// down, 69 (EX_UNAVAILABLE) the daemon does not answer, 78 no admin endpoint.
+int run_status(const std::optional<config::ListenAddress>& admin);
 
 // Exit status: 0 the config was reloaded, 1 it was refused (the previous one
-// still runs; the errors are printed), 69 no answer, 78 no admin endpoint.
-int run_reload(const config::Config& config);
+// still runs; the daemon's reasons are printed), 69 no answer, 78 no admin endpoint.
+int run_reload(const std::optional<config::ListenAddress>& admin);
 
 }  // namespace loopgate

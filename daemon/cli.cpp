@@ -25,6 +25,7 @@
 #include "loopgate_version.h"
 #include "probe.hpp"
 #include "setup.hpp"
+#include "system_files.hpp"
 
 namespace loopgate {
 namespace {
@@ -234,24 +235,59 @@ std::optional<log::Level> parse_level(std::string_view name) {
 }
 
 // The config, or the exit status that says why not (66 cannot read the file, 78 invalid).
-std::optional<config::Config> load_or_report(const std::string& path, int& status) {
+bool readable_or_report(const std::string& path) {
     std::error_code error;
     bool is_file = std::filesystem::is_regular_file(path, error);
-    if (!is_file || !std::ifstream(path).good()) {
-        std::string why = !std::filesystem::exists(path, error) ? "No such file or directory"
-                          : !is_file                           ? "not a regular file"
-                                                                : "cannot be read (permissions?)";
-        std::fprintf(stderr, "loopgate: cannot read %s: %s\n", path.c_str(), why.c_str());
+    if (is_file && std::ifstream(path).good()) return true;
+    std::string why = !std::filesystem::exists(path, error) ? "No such file or directory"
+                      : !is_file                           ? "not a regular file"
+                                                            : "cannot be read (permissions?)";
+    std::fprintf(stderr, "loopgate: cannot read %s: %s\n", path.c_str(), why.c_str());
+    return false;
+}
+
+void report_errors(const std::string& path, const std::vector<std::string>& errors) {
+    std::fprintf(stderr, "loopgate: %s: %zu error%s\n", path.c_str(), errors.size(), errors.size() == 1 ? "" : "s");
+    for (const auto& e : errors) std::fprintf(stderr, "  %s\n", e.c_str());
+}
+
+std::optional<config::Config> load_or_report(const std::string& path, int& status) {
+    if (!readable_or_report(path)) {
         status = kExitNoInput;
         return std::nullopt;
     }
     config::LoadResult result = config::load_config_file(path);
     if (result.errors.empty()) return std::move(result.config);
-    std::fprintf(stderr, "loopgate: %s: %zu error%s\n", path.c_str(), result.errors.size(),
-                 result.errors.size() == 1 ? "" : "s");
-    for (const auto& e : result.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+    report_errors(path, result.errors);
     status = kExitConfig;
     return std::nullopt;
+}
+
+// status and reload ask the running loopgate, at the admin endpoint the file
+// names. A file with errors elsewhere still names it (the daemon keeps the
+// config it loaded): status reports, and reload lets the daemon refuse the
+// file with its own reasons (exit 1), as the docs promise.
+int command_admin(const Args& args) {
+    const std::string& path = *args.config_path;
+    if (!readable_or_report(path)) return kExitNoInput;
+    config::LoadResult result = config::load_config_file(path);
+    std::optional<config::ListenAddress> admin;
+    if (result.errors.empty()) {
+        admin = result.config->admin_listen;
+    } else {
+        std::string text;
+        if (config::read_file(path, 16u << 20, text) == 0) {
+            admin = config::admin_listen_of(text, std::filesystem::path(path).parent_path());
+        }
+        if (!admin) {
+            report_errors(path, result.errors);
+            return kExitConfig;
+        }
+        std::fprintf(stderr, "loopgate: %s has %zu error%s (loopgate check lists them); the running loopgate "
+                     "keeps the config it loaded\n", path.c_str(), result.errors.size(),
+                     result.errors.size() == 1 ? "" : "s");
+    }
+    return args.command == "status" ? run_status(admin) : run_reload(admin);
 }
 
 int print_version() {
@@ -309,6 +345,7 @@ int run_cli(int argc, char** argv) {
         return run_setup(args.setup);
     }
     if (args.command == "doctor") return command_doctor(args, argc > 0 ? argv[0] : "loopgate");
+    if (args.command == "status" || args.command == "reload") return command_admin(args);
     int status = kExitOk;
     auto config = load_or_report(*args.config_path, status);
     if (!config) return status;
@@ -318,8 +355,6 @@ int run_cli(int argc, char** argv) {
         return kExitOk;
     }
     if (args.command == "probe") return run_probe(*config, ProbeOptions{args.operand, args.print_pin});
-    if (args.command == "status") return run_status(*config);
-    if (args.command == "reload") return run_reload(*config);
     return command_run(args, std::move(*config));
 }
 

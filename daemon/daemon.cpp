@@ -168,7 +168,7 @@ void Daemon::start_network_monitor() {
 
 // What runs only while an app is connected or an upstream connection is
 // pooled: the wake check (an idle loopgate polls nothing) and the memory
-// check (it stops by itself once no app is connected).
+// check (it stops by itself once neither is left).
 void Daemon::on_busy_changed(bool busy) {
     if (network_) network_->set_wake_wanted(busy);
     if (busy && memory_timer_ && !memory_timer_->active()) watch_memory();
@@ -289,7 +289,8 @@ void Daemon::force_shutdown() {
 // if sessions came or went since the last look, hand free pages back to the
 // system (a few milliseconds for a heap of tens of MiB). It looks while apps
 // are connected (or upstreams pooled) and once more after that ends, then
-// sleeps until the next app connects: an idle loopgate has no timer running.
+// sleeps until the next app connects or upstream is pooled: an idle
+// loopgate has no timer running.
 void Daemon::watch_memory() {
     memory_timer_->start(30000, [this] {
         size_t sessions = routes_->session_count();

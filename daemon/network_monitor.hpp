@@ -1,7 +1,8 @@
 // Everything that says "the network under us may have changed", gathered
 // into one debounced signal: the platform's NetworkWatcher (events, nothing
 // polled) and its WakeWatcher (wake_watch.hpp: IOKit on macOS; elsewhere a
-// clock check that polls, and only while an app is connected).
+// clock check that polls, and only while an app is connected or an upstream
+// connection is pooled).
 #pragma once
 
 #include <uv.h>

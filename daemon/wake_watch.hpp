@@ -3,8 +3,9 @@
 // once. One source per platform, behind this interface:
 //  - ClockWakeCheck (wake_check.cpp, every platform): the wall clock jumping
 //    ahead of the monotonic clock, which stops during sleep. It has to poll,
-//    so it polls only while wanted: while an app is connected. With no app
-//    there is nothing to probe, and an idle loopgate wakes nobody up.
+//    so it polls only while wanted: while an app is connected or an HTTP
+//    upstream connection waits in a pool. With neither there is nothing a
+//    sleep could break, and an idle loopgate wakes nobody up.
 //  - macOS (wake_watch_darwin.cpp): IOKit's power notifications
 //    (IORegisterForSystemPower, kIOMessageSystemHasPoweredOn). Nothing polls.
 // WakeWatcher::create (wake_watch_clock.cpp elsewhere, wake_watch_darwin.cpp

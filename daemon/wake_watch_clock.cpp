@@ -1,5 +1,5 @@
 // Linux (and any platform without power notifications): the clock check,
-// polling only while an app is connected. (The kernel also cancels a
+// polling only while an app is connected or an upstream is pooled. (The kernel also cancels a
 // TFD_TIMER_CANCEL_ON_SET timerfd at resume, which would need no polling at
 // all; nothing in CI can make it fire short of setting the machine's clock,
 // so it is not used yet.)

@@ -49,7 +49,8 @@ const KernelPath& PathCache::path_to(const in_addr& destination) {
 std::optional<std::string> PathCache::gone(const sockaddr_in& local, const sockaddr_in& remote) {
     const KernelPath& path = path_to(remote.sin_addr);
     unsigned holder = 0;
-    if (path.kind == KernelPath::Kind::route && path.source && path.source->s_addr != local.sin_addr.s_addr) {
+    if (path.kind == KernelPath::Kind::route && path.source && path.source->s_addr != local.sin_addr.s_addr &&
+        path.interface != 0) {
         auto found = holders_.find(local.sin_addr.s_addr);
         if (found == holders_.end()) {
             found = holders_.emplace(local.sin_addr.s_addr, lookup_.interface_holding(local.sin_addr)).first;

@@ -1,9 +1,11 @@
 // Which way the kernel would send a packet to an upstream's address now, and
 // whether an upstream connection made earlier still leaves that way. After a
 // network change (a link down, an address removed, the default route moved
-// to another interface) a connection whose source address is no longer the
-// one the kernel would pick, or toward an address with no route at all, can
-// carry nothing: it is closed 1012 at once instead of waiting out a probe.
+// to another interface) a connection toward an address with no route at all,
+// or whose source address is no longer the one the kernel would pick and not
+// one of the outgoing interface's either, can carry nothing: it is closed
+// 1012 at once instead of waiting out a probe. (A source-based policy rule,
+// `ip rule from ...`, is not asked about: such a session is probed.)
 //
 // One implementation per platform, each asking the kernel about exactly one
 // destination: Linux an RTM_GETROUTE request on NETLINK_ROUTE

@@ -292,17 +292,19 @@ def test_route_moved_to_another_link_closes_the_session_still_sent_from_the_old_
 def test_route_given_another_source_on_the_same_link_keeps_the_session_from_the_old_address(
         gateway_host, start_remote_gateway, start_client_loopgate, certs):
     path = gateway_host.path
+    # A second address on the same link, there before loopgate starts (so its arrival is no
+    # network change of this test); the route to the gateway does not prefer it yet.
+    second_ip = "100.100.9.1"
+    gateway_host.ip("route", "add", f"{second_ip}/32", "dev", path.gateway_if)
+    gateway_host.client.ip("addr", "add", f"{second_ip}/32", "dev", path.client_if)
     gateway = start_remote_gateway(extra=["--log-control-frames"])
     loopgate = start_client_loopgate(tailnet_config(certs, gateway.port, connect_to=path.gateway_ip,
                                                     liveness=LONG_PROBE))
     conn = loopgate.app.open_ws()
     assert echoes_byte_exact(conn, b"from the link's first address")
 
-    # A second address on the same link, and the route to the gateway told to prefer it: the
-    # session's address is still this link's, so its packets still leave the right way.
-    second_ip = "100.100.9.1"
-    gateway_host.ip("route", "add", f"{second_ip}/32", "dev", path.gateway_if)
-    gateway_host.client.ip("addr", "add", f"{second_ip}/32", "dev", path.client_if)
+    # The route to the gateway told to prefer the second address: the session's address is
+    # still this link's, so its packets still leave the right way. The one network change.
     gateway_host.client.ip("route", "add", f"{path.gateway_ip}/32", "dev", path.client_if, "src", second_ip)
     loopgate.process.wait_for(r'msg="probing upstream sessions" route=tailnet sessions=1 closed_path_gone=0')
     wait_until(lambda: loopgate_pings_seen_by(gateway), 5, "the probe of the session")

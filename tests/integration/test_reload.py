@@ -224,6 +224,22 @@ def test_reload_command_asks_the_running_loopgate_and_says_what_happened(
     assert "routes[0].listen: required key is missing" in done.stderr
     assert "reload failed: still running generation 2" in done.stderr
 
+    # The file the daemon runs from, broken on disk: status still reports the running daemon,
+    # and reload lets the daemon refuse it with its reasons (exit 1, not the file's own 78).
+    for command, code in (("status", 0), ("reload", 1)):
+        done = subprocess.run([str(LOOPGATE_BIN), command, "--config", str(config_file)], capture_output=True,
+                              text=True, timeout=10)
+        assert done.returncode == code, (command, done.stdout, done.stderr)
+        assert f"{config_file} has 1 error (loopgate check lists them)" in done.stderr, done.stderr
+    assert "generation 2" in subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(config_file)],
+                                            capture_output=True, text=True, timeout=10).stdout
+    assert "routes[0].listen: required key is missing" in done.stderr
+    # With no admin endpoint it can find, the file's errors are the answer.
+    write_config(config_file, {"routes": [{"name": "gw"}]})
+    done = subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(config_file)], capture_output=True,
+                          text=True, timeout=10)
+    assert done.returncode == 78 and "routes[0].listen: required key is missing" in done.stderr
+
 
 def echo_once(port, payload):
     session = wsraw.open_ws(port, "/echo")

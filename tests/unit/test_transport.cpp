@@ -105,6 +105,7 @@ struct Peer final : Transport::Handler {
     void on_transport_end(Transport&, const Transport::End& end) override {
         CHECK_FALSE(in_owner_call);
         ended = true;
+        ++ends;
         kind = end.kind;
         detail = end.detail;
         connection_lost = end.connection_lost;
@@ -115,6 +116,7 @@ struct Peer final : Transport::Handler {
     }
 
     int connected = 1;
+    int ends = 0;
     bool tls_ready = false;
     bool echo = false;
     bool pause_after_each = false;
@@ -359,6 +361,7 @@ TEST_CASE("transport: a peer gone while chunks wait behind a write in flight: on
     CHECK(t->backlog() == 0);
     CHECK(peer.drained == 0);  // a queue that was dropped did not drain
     for (int turn = 0; turn < 3; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(peer.ends == 1);     // the write in flight and the queue behind it failed once, together
     t->close();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(chunks_in_use() == chunks_before);  // the queued chunks went back to the pool
