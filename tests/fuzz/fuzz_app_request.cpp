@@ -99,13 +99,6 @@ bool same_request(const http::Request& a, const http::Request& b) {
 
 // Reasons quote what the app sent; they go into log lines and response
 // bodies, where a CR, LF or escape sequence would forge or garble output.
-bool has_control_bytes(std::string_view text) {
-    return std::any_of(text.begin(), text.end(), [](char c) {
-        auto byte = static_cast<unsigned char>(c);
-        return (byte < 0x20 && byte != '\t') || byte == 0x7f;
-    });
-}
-
 void check_refusal_is_http(const handshake::Refusal& refusal) {
     require(refusal.status >= 400 && (refusal.status <= 499 || refusal.status == 505),
             "a refused app request is not a 4xx (or 505 for an HTTP version loopgate does not forward)");

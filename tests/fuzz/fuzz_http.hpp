@@ -57,6 +57,15 @@ inline bool same_headers(const http::Headers& a, const http::Headers& b) {
 }
 
 // Lines of an HTTP head after the start line, up to the blank line.
+// A reason (which reaches logs, terminals and response bodies) may carry no
+// control byte a peer sent: loopgate escapes them (http::quoted_value).
+inline bool has_control_bytes(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+        auto byte = static_cast<unsigned char>(c);
+        return byte < 0x20 || byte == 0x7f;
+    });
+}
+
 inline size_t header_lines(std::string_view text) {
     size_t end = text.find("\r\n\r\n");
     std::string_view head = text.substr(0, end);

@@ -2,7 +2,8 @@
 // its address) may send any bytes in any pieces. The response reader must
 // answer the same way for every chunking; a 101 must be checked against what
 // the app offered; and what the app receives, a 101 or the relayed refusal,
-// must be well-formed HTTP that tells the app the same story.
+// must be well-formed HTTP that tells the app the same story; a 101 refused
+// is refused with a reason that carries no control byte the upstream sent.
 //
 // Options byte: bits 0-1 pick the header limit (16384, 1024, 128, 40 bytes),
 // bits 2-3 the body limit (0, 16, 4096, 65536 bytes), bit 4 makes the
@@ -105,6 +106,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(a.consumed == b.consumed && a.consumed == chunked.head_bytes(),
             "the bytes behind a 101 (the first frames) were consumed or depend on the split");
     handshake::Negotiated negotiated;
-    if (!handshake::check_upstream_101(response, app_request(), negotiated)) check_app_101(response, negotiated);
+    auto why = handshake::check_upstream_101(response, app_request(), negotiated);
+    if (!why) {
+        check_app_101(response, negotiated);
+    } else if (has_control_bytes(*why)) {
+        std::fprintf(stderr, "fuzz detail: reason: %s\n", why->c_str());
+        broken("a refused 101's reason carries control bytes from the upstream");
+    }
     return 0;
 }

@@ -205,6 +205,8 @@ def upstream_responses():
         "100-with-length-then-101": http("HTTP/1.1 100 Continue", [("Content-Length", "3")], b"abc") +
                                     http(SWITCHING, OK_101),
         "304-with-length": http("HTTP/1.1 304 Not Modified", [("Content-Length", "5")]),
+        # A refused 101's reason once carried the upstream's tab and quote as they came.
+        "101-subprotocol-with-tab": http(SWITCHING, OK_101 + [("Sec-WebSocket-Protocol", "ch\tat\"")]),
     }
 
 
