@@ -230,7 +230,7 @@ def test_reload_command_asks_the_running_loopgate_and_says_what_happened(
         done = subprocess.run([str(LOOPGATE_BIN), command, "--config", str(config_file)], capture_output=True,
                               text=True, timeout=10)
         assert done.returncode == code, (command, done.stdout, done.stderr)
-        assert f"{config_file} has 1 error (loopgate check lists them)" in done.stderr, done.stderr
+        assert f"{config_file} has 2 errors (loopgate check lists them)" in done.stderr, done.stderr
     assert "generation 2" in subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(config_file)],
                                             capture_output=True, text=True, timeout=10).stdout
     assert "routes[0].listen: required key is missing" in done.stderr
