@@ -151,6 +151,10 @@ LoadResult parse_config(std::string_view text, const std::filesystem::path& base
 // unreadable file is reported as an error, and so is a file other users can
 // read when it holds a secret.
 LoadResult load_config_file(const std::filesystem::path& file);
+// `text` as load_config_file would find it in `file` (relative paths against
+// its directory, the files it names checked on disk), for a file that only
+// its owner can read: what `loopgate setup` checks before it writes `text`.
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file);
 
 std::string_view log_level_name(LogLevel level);
 

@@ -18,10 +18,14 @@ LoadResult load_config_file(const std::filesystem::path& file) {
         result.errors.push_back("cannot read " + file.string() + ": " + std::strerror(err));
         return result;
     }
-    SystemFileChecks files;
-    LoadResult result = parse_config(text, absolute_normal(file).parent_path(), files);
-    if (!result.secret_keys.empty()) refuse_if_others_can_read(file, files.permissions(file), result);
+    LoadResult result = load_config_text(text, file);
+    if (!result.secret_keys.empty()) refuse_if_others_can_read(file, SystemFileChecks().permissions(file), result);
     return result;
+}
+
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file) {
+    SystemFileChecks files;
+    return parse_config(text, absolute_normal(file).parent_path(), files);
 }
 
 }  // namespace loopgate::config

@@ -14,10 +14,6 @@ constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefgh
 constexpr size_t kDigestBytes = 32;
 constexpr size_t kDigestBase64Chars = 44;  // 32 bytes: 43 characters and one '='
 
-constexpr std::string_view kExpected =
-    "expected a leaf certificate SHA-256 (64 hex digits, AB:CD:... pairs, or sha256:...) or an SPKI SHA-256 "
-    "(spki-sha256:BASE64, or 44 base64 characters)";
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -71,7 +67,7 @@ std::optional<std::string> parse_spki_base64(std::string_view text, std::array<u
 }  // namespace
 
 std::optional<std::string> parse_pin(std::string_view text, Pin& out) {
-    if (text.empty()) return std::string("must not be empty; ") + std::string(kExpected);
+    if (text.empty()) return std::string("must not be empty; ") + std::string(kPinForms);
     if (starts_with_nocase(text, "spki-sha256:")) {
         out.kind = Pin::Kind::spki_sha256;
         return parse_spki_base64(text.substr(12), out.digest);
@@ -96,7 +92,7 @@ std::optional<std::string> parse_pin(std::string_view text, Pin& out) {
         out.kind = Pin::Kind::spki_sha256;
         return parse_spki_base64(text, out.digest);
     }
-    return "not a pin: " + std::string(kExpected);
+    return "not a pin: " + std::string(kPinForms);
 }
 
 std::string pin_text(const Pin& pin) {

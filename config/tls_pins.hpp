@@ -28,6 +28,11 @@ struct Pin {
     bool operator==(const Pin&) const = default;
 };
 
+// The spellings parse_pin accepts, as its errors name them.
+inline constexpr std::string_view kPinForms =
+    "expected a leaf certificate SHA-256 (64 hex digits, AB:CD:... pairs, or sha256:...) or an SPKI SHA-256 "
+    "(spki-sha256:BASE64, or 44 base64 characters)";
+
 // Parses one pin. Returns why the text is not a pin (without a JSON path), or
 // nothing and fills `out`.
 std::optional<std::string> parse_pin(std::string_view text, Pin& out);

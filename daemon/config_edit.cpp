@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 
 namespace loopgate {
 namespace {
@@ -14,22 +15,20 @@ bool name_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
 }
 
-// Binds 127.0.0.1:port (0: any); the bound port, or 0 when it cannot be bound.
-uint16_t bind_port(uint16_t port) {
+// Binds 127.0.0.1:port as libuv's uv_tcp_bind does (SO_REUSEADDR: a port
+// left in TIME_WAIT is free to listen on); 0, or the errno.
+int try_bind(uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
+    if (fd < 0) return errno;
+    int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    uint16_t bound = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-        bound = ntohs(addr.sin_port);
-    }
+    int err = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
     ::close(fd);
-    return bound;
+    return err;
 }
 
 // A scanner over JSONC text that steps over strings and comments.
@@ -121,17 +120,15 @@ std::string derive_route_name(std::string_view host, bool host_is_ipv4_literal) 
     return name.empty() ? "gateway" : name;
 }
 
-bool port_is_free(uint16_t port) { return port != 0 && bind_port(port) == port; }
-
-uint16_t any_free_port() { return bind_port(0); }
+int port_bind_error(uint16_t port) { return port == 0 ? EINVAL : try_bind(port); }
 
 uint16_t choose_listen_port(std::optional<uint16_t> requested, uint16_t upstream_port,
-                            const std::set<uint16_t>& taken) {
+                            const std::set<uint16_t>& taken, const PortBindCheck& bind_error) {
     if (requested) return *requested;
-    if (!taken.contains(upstream_port) && port_is_free(upstream_port)) return upstream_port;
-    for (int tries = 0; tries < 16; ++tries) {
-        uint16_t port = any_free_port();
-        if (port != 0 && !taken.contains(port)) return port;
+    auto usable = [&](uint16_t port) { return port != 0 && !taken.contains(port) && bind_error(port) == 0; };
+    if (usable(upstream_port)) return upstream_port;
+    for (uint32_t port = kFirstSetupPort; port <= kLastSetupPort; ++port) {
+        if (usable(static_cast<uint16_t>(port))) return static_cast<uint16_t>(port);
     }
     return 0;
 }

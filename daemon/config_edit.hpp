@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,14 +17,24 @@ namespace loopgate {
 // "gateway" when nothing is left.
 std::string derive_route_name(std::string_view host, bool host_is_ipv4_literal);
 
-// Whether 127.0.0.1:port can be bound right now (tested by binding it).
-bool port_is_free(uint16_t port);
-// A port the system picks as free on 127.0.0.1, 0 when none can be bound.
-uint16_t any_free_port();
-// --port when given; else the upstream's own port when free and not taken by
-// another route in `taken`; else a free port. 0 when none can be found.
+// 0 when 127.0.0.1:port can be bound right now (tested by binding it, with
+// SO_REUSEADDR as loopgate's listeners bind), else the errno (EADDRINUSE:
+// something holds it).
+int port_bind_error(uint16_t port);
+using PortBindCheck = std::function<int(uint16_t)>;
+
+// Where setup counts up from when the upstream's own port will not do (the
+// OpenClaw gateway's default port), and the last port it tries.
+inline constexpr uint16_t kFirstSetupPort = 18789;
+inline constexpr uint16_t kLastSetupPort = 18889;
+
+// --port when given; else the upstream's own port when it can be bound and is
+// not in `taken` (the existing config's routes and admin endpoint); else the
+// first such port of kFirstSetupPort..kLastSetupPort. The same answer every
+// time while the ports stay as they are (a dry run shows the port the real run
+// uses). 0 when none will do.
 uint16_t choose_listen_port(std::optional<uint16_t> requested, uint16_t upstream_port,
-                            const std::set<uint16_t>& taken);
+                            const std::set<uint16_t>& taken, const PortBindCheck& bind_error = port_bind_error);
 
 // The offset of the ']' that closes the top-level "routes" array of `text`
 // (JSON with // and /* */ comments), and whether that array has no element.

@@ -21,8 +21,10 @@
 #include "log_sink.hpp"
 #include "route_probe.hpp"
 #include "setup_agent.hpp"
+#include "setup_options.hpp"
 #include "system_files.hpp"
 #include "tls_pins.hpp"
+#include "tls_context.hpp"
 #include "trust_store.hpp"
 
 namespace loopgate {
@@ -81,6 +83,25 @@ std::optional<config::Route> parsed_route(const ordered_json& route) {
     return std::nullopt;
 }
 
+// How setup words the probe's reasons: the advice to add a CA names --ca-file (setup's way to give one).
+std::string in_setup_words(const std::string& text) { return tls::with_ca_advice(text, "--ca-file"); }
+
+// The probe's lines as `loopgate probe` prints them, in setup's words.
+class SetupProbeOutput final : public ProbeOutput {
+public:
+    void heading(const std::string& text) override { printed_.heading(text); }
+    void step(const ProbeStep& step) override {
+        ProbeStep worded = step;
+        worded.detail = in_setup_words(step.detail);
+        printed_.step(worded);
+    }
+    void detail(const std::string& text) override { printed_.detail(in_setup_words(text)); }
+    void outcome(const std::string& text) override { printed_.outcome(in_setup_words(text)); }
+
+private:
+    PrintedProbe printed_;
+};
+
 Outcome probe(const config::Route& route) {
     StderrLogSink log_sink(log::Level::error);  // the probe prints its own account of every step
     uv_loop_t loop{};
@@ -92,11 +113,12 @@ Outcome probe(const config::Route& route) {
     }
     SystemTrustAnchors anchors = SystemTrustAnchors::from_environment();
     {
-        RouteProbe steps(&loop, route, 0, anchors);
+        SetupProbeOutput printed;
+        RouteProbe steps(&loop, route, 0, anchors, printed);
         outcome.ok = steps.run();
         outcome.seen = steps.seen();
         outcome.failed_step = steps.failed_step();
-        outcome.reason = steps.failure_reason();
+        outcome.reason = in_setup_words(steps.failure_reason());
         outcome.refused_status = steps.refused_status();
     }
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -134,10 +156,7 @@ std::optional<ordered_json> pin_only_trust(const tls::CertSummary& leaf, const S
     std::string pin;
     if (options.pin) {
         config::Pin parsed;
-        if (auto why = config::parse_pin(*options.pin, parsed)) {
-            status = fail(kExitUsage, "--pin " + *options.pin + ": " + *why);
-            return std::nullopt;
-        }
+        config::parse_pin(*options.pin, parsed);  // it parses: check_command_line saw to that
         if (!same_pin(*options.pin, sha) && !same_pin(*options.pin, spki)) {
             status = fail(kExitFailure, "refused: --pin " + config::pin_text(parsed) +
                                             " matches neither the certificate (" + sha + ") nor its key (" + spki +
@@ -227,6 +246,7 @@ std::vector<size_t> clashes(const config::Config& config, const std::string& nam
 }  // namespace
 
 int run_setup(const SetupOptions& options) {
+    if (auto refused = check_command_line(options)) return fail(refused->status, refused->message);
     const fs::path path = options.config_path;
     Existing existing;
     std::error_code error;
@@ -243,12 +263,11 @@ int run_setup(const SetupOptions& options) {
         }
     }
 
-    // The URL and options, checked by the config parser itself.
+    // The URL's host, port and path, and --name, checked by the config parser itself.
     ordered_json full_trust = ordered_json::object();
     if (options.ca_file) full_trust["ca_file"] = fs::absolute(*options.ca_file).lexically_normal().string();
     auto draft = parsed_route(route_json(options.name.value_or("setup"), 0, options.url, full_trust));
     if (!draft) return fail(kExitUsage, "cannot use " + options.url + " with these options");
-    if (!draft->upstream.tls) return fail(kExitUsage, options.url + ": setup wants a wss:// URL");
     const std::string upstream = draft->upstream.text();
     const std::string name = options.name.value_or(derive_route_name(draft->upstream.host,
                                                                      draft->upstream.host_is_ipv4_literal));
@@ -266,6 +285,23 @@ int run_setup(const SetupOptions& options) {
             return fail(kExitFailure, "refused: " + path.string() + ": " + clash_why +
                                           " (pick another --name/--port, or --force to replace it)");
         }
+    }
+    if (options.port) {
+        if (auto refused = check_requested_port(*options.port, existing.config ? &*existing.config : nullptr)) {
+            return fail(refused->status, refused->message);
+        }
+    }
+    uint16_t port = choose_listen_port(options.port, draft->upstream.port, taken);
+    if (port == 0) {
+        return fail(kExitUnavailable, "no port to listen on: neither the gateway's own (" +
+                                          std::to_string(draft->upstream.port) + ") nor any of " +
+                                          std::to_string(kFirstSetupPort) + "-" + std::to_string(kLastSetupPort) +
+                                          " is free on 127.0.0.1 and unused by " + path.string() +
+                                          "; pass --port");
+    }
+    if (existing.config && options.force) {
+        clash_why.clear();
+        clashes(*existing.config, name, port, clash_why);
     }
 
     std::printf("probing %s\n", upstream.c_str());
@@ -300,17 +336,12 @@ int run_setup(const SetupOptions& options) {
         }
     }
 
-    uint16_t port = choose_listen_port(options.port, draft->upstream.port, taken);
-    if (port == 0) return fail(kExitUnavailable, "no free port on 127.0.0.1");
-    if (existing.config && options.force) {
-        clash_why.clear();
-        clashes(*existing.config, name, port, clash_why);
-    }
     ordered_json route = route_json(name, port, upstream, trust);
     if (!parsed_route(route)) return fail(kExitUsage, "the route for " + upstream + " does not parse");
 
     std::string text;
     std::string what;
+    size_t added_at = existing.config ? existing.config->routes.size() : 0;  // the new route's index
     if (!existing.present) {
         text = *insert_route("// Written by `loopgate setup`. See loopgate.jsonc(5).\n{\n    \"routes\": [\n    ]\n}\n",
                              route.dump(4));
@@ -326,6 +357,7 @@ int run_setup(const SetupOptions& options) {
                          r.value("listen", "").ends_with(":" + std::to_string(port));
             if (!clash) kept.push_back(r);
         }
+        added_at = kept.size();
         kept.push_back(route);
         whole["routes"] = kept;
         text = whole.dump(4) + "\n";
@@ -338,6 +370,17 @@ int run_setup(const SetupOptions& options) {
         what = "add route \"" + name + "\" to " + path.string();
     }
 
+    // The text is loaded as `loopgate check` would load the file, before anything is written (a dry run too).
+    config::LoadResult check = config::load_config_text(text, path);
+    if (!check.config) {
+        for (const auto& e : check.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+        return fail(kExitConfig, path.string() + " would be invalid with the route (routes[" +
+                                     std::to_string(added_at) + "] is the one setup adds); nothing written");
+    }
+    const size_t routes = check.config->routes.size();
+    const std::string loaded = path.string() + ": ok (" + std::to_string(routes) + " route" +
+                               (routes == 1 ? "" : "s") + ")";
+
     // Who starts the agent; auto-detection only asks (systemctl --user show-environment).
     std::unique_ptr<CommandRunner> runner = make_process_runner();
     ServiceEnvironment environment = ServiceEnvironment::from_process(options.argv0);
@@ -346,7 +389,8 @@ int run_setup(const SetupOptions& options) {
                      options.wait};
 
     if (options.dry_run) {
-        std::printf("\ndry run: would %s (mode 0600), then load it as loopgate check does.\n", what.c_str());
+        std::printf("\ndry run: would %s (mode 0600); loaded as loopgate check loads it, %s\n", what.c_str(),
+                    loaded.c_str());
         std::printf("%s:\n%s\n", existing.present && clash_why.empty() ? "the route it would add" : "the file",
                     existing.present && clash_why.empty() ? route.dump(4).c_str() : text.c_str());
         std::printf("dry run: nothing was written.\n");
@@ -355,18 +399,7 @@ int run_setup(const SetupOptions& options) {
 
     std::printf("\n%s\n", what.c_str());
     if (auto why = write_private(path, text)) return fail(kExitFailure, *why);
-    config::LoadResult check = config::load_config_file(path);
-    if (!check.config) {
-        for (const auto& e : check.errors) std::fprintf(stderr, "  %s\n", e.c_str());
-        if (existing.present) {
-            write_private(path, existing.text);
-        } else {
-            ::unlink(path.c_str());
-        }
-        return fail(kExitConfig, path.string() + ": the written config is invalid; the previous file was restored");
-    }
-    std::printf("%s: ok (%zu route%s)\n", path.c_str(), check.config->routes.size(),
-                check.config->routes.size() == 1 ? "" : "s");
+    std::printf("%s\n", loaded.c_str());
     return start_agent_and_prove(agent);
 }
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 namespace loopgate {
@@ -116,6 +117,16 @@ TrustLoad load_configured(SSL_CTX* ctx, const config::TlsSettings& settings) {
 }
 
 }  // namespace
+
+std::optional<std::string> ca_file_problem(const std::string& file) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    if (!ctx) return "OpenSSL cannot set up a store to read it into";
+    std::string why;
+    int added = add_bundle(ctx.get(), file, why);
+    if (added < 0) return why;
+    if (added == 0) return "holds no PEM certificate";
+    return std::nullopt;
+}
 
 TrustLoad SystemTrustAnchors::load_system(SSL_CTX* ctx) const {
     TrustLoad result;

@@ -46,4 +46,10 @@ private:
     PlatformTrust platform_;
 };
 
+// Why `file` cannot be a route's tls.ca_file, in the words load() would use
+// ("No such file or directory", "not a regular file", "holds no PEM
+// certificate", OpenSSL's reason), or nothing when it holds a certificate:
+// `loopgate setup` checks its --ca-file with it before dialing.
+std::optional<std::string> ca_file_problem(const std::string& file);
+
 }  // namespace loopgate

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config.hpp"
@@ -126,6 +127,11 @@ std::string spki_pin(const CertSummary& cert);  // "spki-sha256:<base64>"
 // Why a handshake or read failed, in words for a person. Sets is_verify when
 // the peer's certificate (chain, name or pin) was the problem.
 std::string describe_failure(SSL* ssl, int ssl_error, bool& is_verify);
+
+// A certificate error's text (describe_failure's) with its advice to add a
+// CA "with tls.ca_file" naming `instead` as the way to add it: `loopgate
+// setup` takes the CA as --ca-file. Any other text is returned as it is.
+std::string with_ca_advice(std::string_view text, std::string_view instead);
 
 // "TLSv1.3 TLS_AES_256_GCM_SHA384"
 std::string describe_session(SSL* ssl);

@@ -20,6 +20,9 @@ namespace {
 
 using Digest = std::array<uint8_t, 32>;
 
+// How a certificate error's advice ends: where to add the CA that would vouch for the chain.
+constexpr std::string_view kCaAdvice = " with tls.ca_file";
+
 void free_report(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<PeerReport*>(ptr); }
 
 int report_index() {
@@ -184,12 +187,12 @@ std::string verdict_words(SSL* ssl, long verify, const PeerReport* report) {
                "; to trust exactly this certificate, check that fingerprint out of band and pin it "
                "(loopgate probe --print-pin)";
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-        return text + ": the chain ends in a CA that is not trusted (" + subject + "); add it with tls.ca_file";
+        return text + ": the chain ends in a CA that is not trusted (" + subject + "); add it" + std::string(kCaAdvice);
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
         return text + ": unknown issuer (" + subject + " was issued by " + (leaf != nullptr ? leaf->issuer : "?") +
-               ", which is not a trusted CA); add that CA with tls.ca_file";
+               ", which is not a trusted CA); add that CA" + std::string(kCaAdvice);
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH: {
         std::string names = leaf != nullptr && !leaf->names.empty() ? leaf->names : "no subjectAltName at all";
@@ -270,6 +273,18 @@ std::string ssl_failure_text(SSL* ssl, const PeerReport* report) {
 }
 
 }  // namespace
+
+std::string with_ca_advice(std::string_view text, std::string_view instead) {
+    std::string out;
+    for (size_t at = 0;;) {
+        size_t found = text.find(kCaAdvice, at);
+        out += text.substr(at, found == std::string_view::npos ? std::string_view::npos : found - at);
+        if (found == std::string_view::npos) return out;
+        out += " with ";
+        out += instead;
+        at = found + kCaAdvice.size();
+    }
+}
 
 namespace detail {
 

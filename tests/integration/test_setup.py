@@ -6,6 +6,7 @@ picks, an existing config kept with its comments, --force and --dry-run. These r
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 
@@ -154,14 +155,58 @@ def test_an_unreachable_gateway_is_69(setup):
 
 
 def test_the_port_is_another_when_the_upstreams_is_taken_and_port_is_honoured(setup, ca_gateway, pki, tmp_path):
-    done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert))
-    assert done.returncode == 0, done.all
+    url = f"wss://localhost:{ca_gateway.port}"
+    dry = setup(url, "--ca-file", str(pki.ca.cert), "--dry-run")
+    done = setup(url, "--ca-file", str(pki.ca.cert))
+    assert done.returncode == 0 and dry.returncode == 0, dry.all + done.all
     assert done.port() != ca_gateway.port  # the gateway itself holds it
+    assert 18789 <= done.port() <= 18889  # the first free one from 18789, not an ephemeral port
+    assert dry.port() == done.port()  # the dry run showed the URL the config uses
     wanted = free_port()
-    other = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert), "--port", str(wanted),
-                  path=tmp_path / "second.jsonc")
+    other = setup(url, "--ca-file", str(pki.ca.cert), "--port", str(wanted), path=tmp_path / "second.jsonc")
     assert other.returncode == 0, other.all
     assert other.port() == wanted
+
+
+def test_a_port_something_listens_on_is_refused_before_dialing(setup):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = setup(f"wss://127.0.0.1:{port}", "--port", str(port))
+    assert done.returncode == 69, done.all
+    assert f"--port {port} is in use on 127.0.0.1" in done.err
+    assert "probing" not in done.out and not POINT.search(done.out)
+    assert not setup.config.parent.exists()
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--ca-file", "nope.pem"], "--ca-file nope.pem: No such file or directory"),
+    (["--pin", "sha256:abc"], "--pin sha256:abc: has 3 hex digits"),
+    ([], "setup takes a wss:// URL, not https://127.0.0.1:"),
+])
+def test_command_line_mistakes_are_named_as_options_before_dialing(setup, args, says):
+    with socket.socket() as listening:  # a gateway that would be dialed: nothing may reach it
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        scheme = "https" if not args else "wss"
+        done = setup(f"{scheme}://127.0.0.1:{port}", *args)
+        listening.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listening.accept()
+    assert done.returncode == 64, done.all
+    assert says in done.err and "probing" not in done.out, done.all
+    assert "routes[0]" not in done.all and "tls.ca_file" not in done.all
+    assert not setup.config.parent.exists()
+
+
+def test_an_unknown_ca_is_refused_with_the_advice_in_setups_terms(setup, ca_gateway):
+    done = setup(f"wss://localhost:{ca_gateway.port}")  # its CA is not in the system store
+    assert done.returncode == 1, done.all
+    assert "add that CA with --ca-file" in done.err and "add that CA with --ca-file" in done.out
+    assert "tls.ca_file" not in done.all
+    assert not setup.config.parent.exists()
 
 
 EXISTING = """// my routes, by hand
@@ -268,15 +313,17 @@ def test_dry_run_with_launchd_prints_the_plist_and_the_launchctl_commands_and_ch
     assert "nothing was changed" in done.out
 
 
-def test_a_written_config_that_does_not_load_is_undone_with_78(setup, ca_gateway, pki):
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_the_admin_endpoints_port_is_refused_as_port_dry_run_or_not(setup, dry_run):
     admin = free_port()
     setup.config.parent.mkdir(mode=0o700)
     setup.config.write_text(EXISTING.replace('"routes"', '"admin": {"listen": "127.0.0.1:%d"},\n    "routes"' % admin)
                             % free_port())
     before = setup.config.read_bytes()
-    done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert), "--port", str(admin))
-    assert done.returncode == 78, done.all
-    assert "restored" in done.err and "admin" in done.err
+    done = setup(f"wss://127.0.0.1:{free_port()}", "--port", str(admin), *(["--dry-run"] if dry_run else []))
+    assert done.returncode == 1, done.all
+    assert f"--port {admin} is the admin endpoint's port (admin.listen 127.0.0.1:{admin}); pick another" in done.err
+    assert "routes[" not in done.all and "probing" not in done.out
     assert setup.config.read_bytes() == before
     assert sorted(p.name for p in setup.config.parent.iterdir()) == ["loopgate.jsonc"]
 

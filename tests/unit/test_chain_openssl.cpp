@@ -123,6 +123,13 @@ TEST_CASE("openssl chain: an untrusted root, sent or not, and a self-signed leaf
     CHECK(with_root.verify_result == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
     CHECK(with_root.reason == "upstream certificate verify failed: self-signed certificate in certificate chain: the "
                               "chain ends in a CA that is not trusted (CN=stranger CA); add it with tls.ca_file");
+    // setup takes the CA as --ca-file: the same descriptions, the advice naming that.
+    CHECK(loopgate::tls::with_ca_advice(unknown.reason, "--ca-file") ==
+          "upstream certificate verify failed: unable to get local issuer certificate: unknown issuer (CN=gateway.test "
+          "was issued by CN=stranger CA, which is not a trusted CA); add that CA with --ca-file");
+    CHECK(loopgate::tls::with_ca_advice(with_root.reason, "--ca-file").ends_with("(CN=stranger CA); add it with --ca-file"));
+    CHECK(loopgate::tls::with_ca_advice("cannot load tls.ca_file /x.pem: No such file", "--ca-file") ==
+          "cannot load tls.ca_file /x.pem: No such file");
 
     Issued self = issue({"openclaw-gateway", ""});
     HandshakeResult lone = handshake(route_for("wss://gateway.test"), pki.system, self);

@@ -380,6 +380,21 @@ TEST_CASE("config file: a relative config path still yields an absolute ca_file"
     CHECK(result.config->routes.at(0).tls.ca_file == std::optional<fs::path>(ca));
 }
 
+TEST_CASE("config text: loaded as the file would be, before it is written (setup, a dry run too)") {
+    TempDir dir;
+    fs::path file = dir.path() / "conf" / "loopgate.jsonc";  // not there yet
+    std::string text = route_config(R"(, "tls": {"ca_file": "ca.pem"})");
+    fs::path ca = file.parent_path() / "ca.pem";
+    // The files it names are checked on disk, relative to the file's directory, as load_config_file does.
+    CHECK(loopgate::config::load_config_text(text, file).errors ==
+          Errors{"routes[0].tls.ca_file: cannot read " + ca.string() + ": No such file or directory"});
+    CHECK(loopgate::config::parse_config(text, file.parent_path()).errors.empty());  // no file checks there
+    dir.write("conf/ca.pem", "pem");
+    LoadResult result = loopgate::config::load_config_text(text, file);
+    REQUIRE(result.errors == Errors{});
+    CHECK(result.config->routes.at(0).tls.ca_file == std::optional<fs::path>(ca));
+}
+
 TEST_CASE("config file: errors in a file are reported like errors in text") {
     TempDir dir;
     fs::path file = dir.write("bad.jsonc", "{\n  // comment\n  \"routes\": [,]\n}\n");
