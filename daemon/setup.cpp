@@ -228,21 +228,6 @@ struct Existing {
     std::optional<config::Config> config;
 };
 
-// The route of `config` that the new one clashes with (same name or listen port), as a sentence.
-std::vector<size_t> clashes(const config::Config& config, const std::string& name, uint16_t port, std::string& why) {
-    std::vector<size_t> found;
-    for (size_t i = 0; i < config.routes.size(); ++i) {
-        const config::Route& route = config.routes[i];
-        bool same_name = route.name == name;
-        bool same_port = !route.listen.is_unix() && port != 0 && route.listen.port == port;
-        if (!same_name && !same_port) continue;
-        found.push_back(i);
-        why += (why.empty() ? "" : "; ") + std::string("routes[") + std::to_string(i) + "] \"" + route.name + "\"" +
-               (same_name ? " has the name " + name : " listens on " + route.listen.text());
-    }
-    return found;
-}
-
 }  // namespace
 
 int run_setup(const SetupOptions& options) {
@@ -276,7 +261,7 @@ int run_setup(const SetupOptions& options) {
     std::string clash_why;
     std::set<uint16_t> taken;
     if (existing.config) {
-        clashes(*existing.config, name, options.port.value_or(0), clash_why);
+        clash_why = route_clashes(*existing.config, name, options.port.value_or(0));
         for (const auto& route : existing.config->routes) {
             if (!route.listen.is_unix() && route.name != name) taken.insert(route.listen.port);
         }
@@ -300,8 +285,7 @@ int run_setup(const SetupOptions& options) {
                                           "; pass --port");
     }
     if (existing.config && options.force) {
-        clash_why.clear();
-        clashes(*existing.config, name, port, clash_why);
+        clash_why = route_clashes(*existing.config, name, port);
     }
 
     std::printf("probing %s\n", upstream.c_str());

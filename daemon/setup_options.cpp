@@ -40,6 +40,19 @@ std::optional<SetupRefusal> check_command_line(const SetupOptions& options) {
     return std::nullopt;
 }
 
+std::string route_clashes(const config::Config& config, const std::string& name, uint16_t port) {
+    std::string why;
+    for (size_t i = 0; i < config.routes.size(); ++i) {
+        const config::Route& route = config.routes[i];
+        bool same_name = route.name == name;
+        bool same_port = !route.listen.is_unix() && port != 0 && route.listen.port == port;
+        if (!same_name && !same_port) continue;
+        why += (why.empty() ? "" : "; ") + std::string("routes[") + std::to_string(i) + "] \"" + route.name + "\"" +
+               (same_name ? " has the name " + name : " listens on " + route.listen.text());
+    }
+    return why;
+}
+
 std::optional<SetupRefusal> check_requested_port(uint16_t port, const config::Config* existing,
                                                  const PortBindCheck& bind_error) {
     const std::string option = "--port " + std::to_string(port);

@@ -134,7 +134,7 @@ TEST_CASE("setup: --port that something listens on is refused at once with 69, n
     CHECK(denied->message.starts_with("--port 80 cannot be listened on at 127.0.0.1: Permission denied"));
 }
 
-TEST_CASE("setup: --port of the admin endpoint is refused in --port's terms; a route's is left to the clash check") {
+TEST_CASE("setup: --port of the admin endpoint is refused in --port's terms; a route's is the clash check's") {
     auto loaded = config::parse_config(R"({"admin": {"listen": "127.0.0.1:28790"},
         "routes": [{"name": "a", "listen": "127.0.0.1:28791", "upstream": "wss://a.test"}]})", ".");
     REQUIRE(loaded.config);
@@ -146,6 +146,9 @@ TEST_CASE("setup: --port of the admin endpoint is refused in --port's terms; a r
     CHECK(refused->message == "refused: --port 28790 is the admin endpoint's port (admin.listen 127.0.0.1:28790); "
                               "pick another");
     CHECK_FALSE(check_requested_port(28791, &*loaded.config, ports.check()));  // --force may replace that route
+    CHECK(route_clashes(*loaded.config, "b", 28791) == "routes[0] \"a\" listens on 127.0.0.1:28791");
+    CHECK(route_clashes(*loaded.config, "a", 0) == "routes[0] \"a\" has the name a");
+    CHECK(route_clashes(*loaded.config, "b", 0).empty());
 }
 
 TEST_CASE("setup: the URL, --pin and --ca-file are checked before anything is dialed, named as options") {
