@@ -63,9 +63,12 @@ constexpr Command kCommands[] = {
      "one gives \"pin-only\" with --pin, which must match its sha256: or spki-sha256: fingerprint\n"
      "(on a terminal, without --pin, setup asks). Any other certificate failure is refused. A gateway\n"
      "that answers 401/403 to an upgrade without a token is fine: the app sends its own.\n"
-     "--port defaults to the gateway's own port when free on 127.0.0.1, else a free one; --name to\n"
-     "the host's first label. A route of the same name or port is refused unless --force (which\n"
-     "rewrites the file without its comments).\n"
+     "--port defaults to the gateway's own port when free on 127.0.0.1, else the first free port\n"
+     "from 18789 to 18889 the config does not use; --name to the host's first label. A route of the\n"
+     "same name or port is refused unless --force (which rewrites the file without its comments);\n"
+     "--port of admin.listen, or one another process listens on, is refused in any case. The URL,\n"
+     "--pin, --ca-file and --port are checked before the gateway is dialed, and the config it would\n"
+     "write is loaded as check does before anything is written (in a dry run too).\n"
      "Then it installs and starts the agent: --service launchd (the default on macOS: the\n"
      "LaunchAgent, through share/loopgate/loopgate-agent.sh; LOOPGATE_AGENT_SCRIPT overrides where),\n"
      "systemd (the default where `systemctl --user` answers: ~/.config/systemd/user/loopgate.service),\n"
@@ -75,9 +78,9 @@ constexpr Command kCommands[] = {
      "gateway's answer, and ends with: point your app at ws://127.0.0.1:PORT/.\n"
      "--dry-run prints the config it would write and every command it would run; changes nothing.\n"
      "Exit: 0 written and working (101, or 401/403 from the gateway), or the run command printed;\n"
-     "1 refused (nothing written); 64 bad URL or options; 69 gateway unreachable (nothing written),\n"
-     "or the agent did not start or the path through it failed (the config stays; stderr says what\n"
-     "to look at); 78 the config is (or would be) invalid."},
+     "1 refused (nothing written); 64 bad URL or options; 69 --port in use or no free port, gateway\n"
+     "unreachable (nothing written), or the agent did not start or the path through it failed (the\n"
+     "config stays; stderr says what to look at); 78 the config is (or would be) invalid."},
     {"status", "loopgate status [--config FILE]",
      "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
      "Exit: 0 all up, 1 a route is down, 69 no answer, 78 no admin endpoint configured."},

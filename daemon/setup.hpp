@@ -2,8 +2,9 @@
 // Dials the gateway as `loopgate probe` does (the same steps are printed),
 // chooses how to trust it (a verified chain: "full"; a self-signed
 // certificate: "pin-only" with a pin the admin confirmed), picks a listen
-// port and a route name, adds the route to the config file (keeping the
-// rest of its text) and loads the result as `loopgate check` does. Then it
+// port and a route name, loads the config with the route added as `loopgate
+// check` does and writes it (keeping the rest of the file's text). The
+// command line is checked before anything is dialed (setup_options.hpp). Then it
 // installs and starts the agent (setup_agent.hpp) and proves the path.
 #pragma once
 
@@ -31,10 +32,11 @@ struct SetupOptions {
 };
 
 // Exit: 0 written and the path works (or would be; or no service manager
-// and the run command printed), 1 refused (certificate, pin, clash: nothing
-// written), 64 bad URL or options, 69 the gateway cannot be reached (nothing
-// written) or the agent did not start or the path through it failed (the
-// config stays written), 78 the config (existing or written) is invalid.
+// and the run command printed), 1 refused (certificate, pin, clash with a
+// route or admin.listen: nothing written), 64 bad URL or options, 69 --port
+// in use or no free port, the gateway cannot be reached (nothing written) or
+// the agent did not start or the path through it failed (the config stays
+// written), 78 the config (existing, or as it would be written) is invalid.
 int run_setup(const SetupOptions& options);
 
 }  // namespace loopgate
