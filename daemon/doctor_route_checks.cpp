@@ -50,7 +50,7 @@ std::string verify_advice(const RouteFacts& r) {
 
 std::string probe_advice(const RouteFacts& r) {
     std::string probe = "loopgate probe " + r.name;
-    if (r.failed_step == "trust") return "the route's tls settings cannot be used: loopgate check names the key";
+    if (r.failed_step == "trust") return "the route's tls settings cannot be used: loopgate check names the route and the reason";
     if (r.failed_step == "resolve") {
         return r.host + " has no IPv4 address here: is Tailscale up and MagicDNS on (tailscale status)? Or set "
                         "connect_to to the gateway's 100.x address";
