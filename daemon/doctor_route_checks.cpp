@@ -56,6 +56,9 @@ std::string probe_advice(const RouteFacts& r) {
                         "connect_to to the gateway's 100.x address";
     }
     if (r.failed_step == "connect") {
+        if (r.host == "localhost" || r.host.rfind("127.", 0) == 0) {
+            return "nothing accepts connections there: is the gateway running on this machine, on that port?";
+        }
         return "nothing accepts connections there: is the gateway running, and is this machine on the tailnet "
                "(tailscale ping " + r.host + ")?";
     }

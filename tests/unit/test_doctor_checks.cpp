@@ -277,6 +277,10 @@ TEST_CASE("route: a failed probe names its step, shows the steps and gives that 
                        "connection refused");
     CHECK(f.details.back() == "connect  FAIL      1 ms  100.64.0.7:18789 connection refused");
     CHECK(has(f.todo, "tailscale ping gw.tail.ts.net"));
+    r.host = "127.0.0.1";  // a gateway on this machine: the tailnet has nothing to do with it
+    CHECK(has(doctor::check_route(r).todo, "is the gateway running on this machine"));
+    CHECK_FALSE(has(doctor::check_route(r).todo, "tailscale"));
+    r.host = "gw.tail.ts.net";
     r.failed_step = "resolve";
     CHECK(has(doctor::check_route(r).todo, "gw.tail.ts.net has no IPv4 address here"));
 }
