@@ -176,7 +176,11 @@ Finding check_agent(const AgentFacts& agent, const ConfigFacts& config) {
                 {}, ""};
     }
     if (managed(agent) && agent.service->installed) return agent_silent(agent, config);
-    return {"agent", Severity::warn, "cannot tell whether loopgate runs: the config is invalid", {}, ""};
+    return {"agent", Severity::warn,
+            std::string("cannot tell whether loopgate runs: ") +
+                (config.missing ? "there is no config file to find its admin endpoint in"
+                                : "the config is invalid and names no admin endpoint doctor can read"),
+            {}, ""};
 }
 
 std::optional<Finding> check_drift(const ConfigFacts& config, const StatusView& status) {

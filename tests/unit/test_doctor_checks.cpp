@@ -184,6 +184,19 @@ TEST_CASE("agent: without an admin endpoint, the listeners tell whether somethin
     CHECK(has(doctor::check_agent(a, valid_config()).summary, "cannot tell whether loopgate runs"));
 }
 
+TEST_CASE("agent: with no config file, or one that names no admin endpoint, it says which") {
+    AgentFacts a;
+    ConfigFacts missing;
+    missing.path = "/home/me/.config/loopgate/loopgate.jsonc";
+    missing.missing = true;
+    CHECK(doctor::check_agent(a, missing).summary ==
+          "cannot tell whether loopgate runs: there is no config file to find its admin endpoint in");
+    ConfigFacts invalid;
+    invalid.errors = {"line 2, column 12: syntax error: trailing comma before '}' is not allowed"};
+    CHECK(doctor::check_agent(a, invalid).summary ==
+          "cannot tell whether loopgate runs: the config is invalid and names no admin endpoint doctor can read");
+}
+
 TEST_CASE("agent: asked through the admin endpoint of an invalid config, it says so") {
     AgentFacts a = agent_with(running());
     a.admin_from_invalid_config = true;
