@@ -249,6 +249,7 @@ void Session::on_connect_failed(const DialFailure& failure) {
     ++runtime_.stats.upstream_failures;
     ++runtime_.stats.dial_failures[static_cast<size_t>(failure.step)];
     RouteHealth* health = runtime_.health.get();
+    if (health != nullptr) health->report_failed(failure.reason);
     if (failure.unreachable && health != nullptr) {
         health->report_unreachable(failure.reason);
         // Down means it was up a moment ago: an outage, worth waiting out.
