@@ -148,13 +148,14 @@ std::string short_explanation(std::string what) {
     return what;
 }
 
-bool follows_comma(std::string_view text, size_t index) {
+// Where the comma is that only whitespace separates from text[index], or npos.
+size_t comma_before(std::string_view text, size_t index) {
     while (index > 0) {
         char c = text[--index];
-        if (c == ',') return true;
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+        if (c == ',') return index;
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return std::string_view::npos;
     }
-    return false;
+    return std::string_view::npos;
 }
 
 std::string syntax_error(std::string_view text, const json::parse_error& error) {
@@ -162,8 +163,10 @@ std::string syntax_error(std::string_view text, const json::parse_error& error) 
     std::string explanation = short_explanation(error.what());
     if (explanation.rfind("unexpected ", 0) == 0) last = token_start(text, last);
     bool closing = last < text.size() && (text[last] == '}' || text[last] == ']');
-    if (closing && explanation.rfind("unexpected '", 0) == 0 && follows_comma(text, last)) {
+    size_t comma = closing && explanation.rfind("unexpected '", 0) == 0 ? comma_before(text, last) : std::string_view::npos;
+    if (comma != std::string_view::npos) {  // pointed at where the comma is: that is what to delete
         explanation = std::string("trailing comma before '") + text[last] + "' is not allowed";
+        last = comma;
     }
     return at_position(text, last) + ": syntax error: " + explanation;
 }

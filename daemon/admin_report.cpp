@@ -88,6 +88,8 @@ std::string status_json(const StatusView& status) {
                           {"upstream", r.upstream},
                           {"state", r.state},
                           {"down_reason", r.down_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.down_reason)},
+                          {"unreached_reason", r.unreached_reason.empty() ? nlohmann::json(nullptr)
+                                                                          : nlohmann::json(r.unreached_reason)},
                           {"down_for_ms", r.down_for_ms},
                           {"held", r.held},
                           {"retiring", r.retiring},
@@ -156,6 +158,7 @@ std::optional<StatusView> status_from_json(std::string_view text, std::string& e
         route.upstream = text_of(r, "upstream");
         route.state = text_of(r, "state");
         route.down_reason = text_of(r, "down_reason");
+        route.unreached_reason = text_of(r, "unreached_reason");
         route.down_for_ms = number_of(r, "down_for_ms");
         route.held = number_of(r, "held");
         auto retiring = r.find("retiring");
@@ -208,8 +211,9 @@ std::string metrics_text(const StatusView& whole) {
               [](const RouteView& r) { return r.stats.http_upstream_reused; });
     per_route("loopgate_held_connections", "gauge", "Apps waiting for the upstream to come back.",
               [](const RouteView& r) { return r.held; });
-    per_route("loopgate_upstream_up", "gauge", "1 when the route's upstream is reachable or not known to be down.",
-              [](const RouteView& r) { return uint64_t{r.state == "down" ? 0u : 1u}; });
+    per_route("loopgate_upstream_up", "gauge",
+              "1 when the route's upstream is reachable or not known to be down; 0 when down or never reached.",
+              [](const RouteView& r) { return uint64_t{r.state == "down" || !r.unreached_reason.empty() ? 0u : 1u}; });
     per_route("loopgate_tls_sessions_cached", "gauge",
               "TLS sessions held for resuming the next upstream dials (each TLS 1.3 ticket serves one dial).",
               [](const RouteView& r) { return r.tls_sessions_cached; });
@@ -260,9 +264,11 @@ std::string readiness_text(const StatusView& status, bool& ready) {
     for (const auto& r : status.routes) {
         if (r.retiring) continue;
         bool down = r.state == "down";
-        ready = ready && !down;
+        bool unreached = !down && !r.unreached_reason.empty();
+        ready = ready && !down && !unreached;
         text += r.name + " " + r.state;
         if (down) text += ": " + r.down_reason;
+        if (unreached) text += ": never reached: " + r.unreached_reason;
         text += "\n";
     }
     return text;
@@ -281,6 +287,7 @@ std::string status_text(const StatusView& status, bool& ready) {
         out += "\nroute " + r.name + (r.retiring ? " (removed, draining)" : "") + ": " + r.listen + " -> " + r.upstream + "\n";
         out += "  upstream " + r.state;
         if (r.state == "down") out += " for " + std::to_string(r.down_for_ms / 1000) + " s: " + r.down_reason;
+        else if (!r.unreached_reason.empty()) out += ": never reached since start, last dial: " + r.unreached_reason;
         out += "\n  sessions " + std::to_string(r.sessions.size()) + " open, " + std::to_string(r.stats.sessions_accepted) +
                " accepted, " + std::to_string(r.stats.upgrades_refused) + " refused; " + std::to_string(r.held) + " held\n";
         if (r.stats.refused_other_user + r.stats.refused_owner_unknown != 0) {

@@ -31,6 +31,7 @@ struct RouteView {
     std::string upstream;         // wss://host[:port][/base]
     std::string state;            // unknown, up, down
     std::string down_reason;
+    std::string unreached_reason; // unknown: why the last dial failed; "" when none did (RouteHealth)
     uint64_t down_for_ms = 0;
     uint64_t held = 0;
     bool retiring = false;        // removed by a reload, draining its sessions

@@ -26,6 +26,8 @@
 #include "probe.hpp"
 #include "setup.hpp"
 #include "system_files.hpp"
+#include "tls_context.hpp"
+#include "trust_store.hpp"
 
 namespace loopgate {
 namespace {
@@ -266,6 +268,28 @@ std::optional<config::Config> load_or_report(const std::string& path, int& statu
     return std::nullopt;
 }
 
+// What `run` would refuse at start is refused here too: besides the file,
+// each route's TLS is set up as run sets it up (the trust anchors a ca_file
+// or the system store holds, the client certificate and its key).
+int command_check(const std::string& path, const config::Config& config) {
+    SystemTrustAnchors anchors = SystemTrustAnchors::from_environment();
+    std::vector<std::string> errors;
+    for (size_t i = 0; i < config.routes.size(); ++i) {
+        const config::Route& route = config.routes[i];
+        if (!route.upstream.tls) continue;
+        std::string error;
+        if (!tls::make_upstream_context(route, anchors, error)) {
+            errors.push_back("routes[" + std::to_string(i) + "] \"" + route.name + "\": cannot prepare TLS: " + error);
+        }
+    }
+    if (!errors.empty()) {
+        report_errors(path, errors);
+        return kExitConfig;
+    }
+    std::printf("%s: ok (%zu route%s)\n", path.c_str(), config.routes.size(), config.routes.size() == 1 ? "" : "s");
+    return kExitOk;
+}
+
 // status and reload ask the running loopgate, at the admin endpoint the file
 // names. A file with errors elsewhere still names it (the daemon keeps the
 // config it loaded): status reports, and reload lets the daemon refuse the
@@ -352,11 +376,7 @@ int run_cli(int argc, char** argv) {
     int status = kExitOk;
     auto config = load_or_report(*args.config_path, status);
     if (!config) return status;
-    if (args.command == "check") {
-        std::printf("%s: ok (%zu route%s)\n", args.config_path->c_str(), config->routes.size(),
-                    config->routes.size() == 1 ? "" : "s");
-        return kExitOk;
-    }
+    if (args.command == "check") return command_check(*args.config_path, *config);
     if (args.command == "probe") return run_probe(*config, ProbeOptions{args.operand, args.print_pin});
     return command_run(args, std::move(*config));
 }

@@ -121,7 +121,7 @@ void try_listener(RouteFacts& facts) {
         return;
     }
     facts.listener_error = "";
-    facts.through = judge_path(upgrade_through(*connection, kUpgradeTimeout));
+    facts.through = judge_path(upgrade_through(*connection, kUpgradeTimeout, "doctor"));
 }
 
 struct Probed {

@@ -103,8 +103,9 @@ Finding agent_silent(const AgentFacts& agent, const ConfigFacts& config) {
 }
 
 Finding agent_without_admin(const AgentFacts& agent, const ConfigFacts& config) {
-    const std::string add_admin = "add \"admin\": {\"listen\": \"127.0.0.1:18790\"} to the config, then loopgate "
-                                  "reload (or restart it), so doctor and loopgate status can ask it";
+    const std::string add_admin = "add \"admin\": {\"listen\": \"127.0.0.1:18790\"} to the config, then send the "
+                                  "running loopgate SIGHUP (kill -HUP PID: loopgate reload cannot reach it before the "
+                                  "endpoint exists) or restart it, so doctor and loopgate status can ask it";
     std::string accepting;
     std::string refusing;
     for (const auto& l : agent.listeners) {
@@ -143,7 +144,7 @@ Finding check_config(const ConfigFacts& config, const AgentFacts& agent) {
     if (!config.errors.empty()) {
         Finding f{"config", Severity::fail, config.path + " is invalid: " + plural(config.errors.size(), "error", "errors"),
                   config.errors, ""};
-        f.todo = "fix the keys and lines named above (loopgate check says the same)";
+        f.todo = "fix the keys and lines listed (loopgate check says the same)";
         if (agent.status) {
             f.todo += "; the running loopgate keeps generation " + std::to_string(agent.status->generation) +
                       " until then, and a restart would fail (exit 78)";
@@ -175,7 +176,11 @@ Finding check_agent(const AgentFacts& agent, const ConfigFacts& config) {
                 {}, ""};
     }
     if (managed(agent) && agent.service->installed) return agent_silent(agent, config);
-    return {"agent", Severity::warn, "cannot tell whether loopgate runs: the config is invalid", {}, ""};
+    return {"agent", Severity::warn,
+            std::string("cannot tell whether loopgate runs: ") +
+                (config.missing ? "there is no config file to find its admin endpoint in"
+                                : "the config is invalid and names no admin endpoint doctor can read"),
+            {}, ""};
 }
 
 std::optional<Finding> check_drift(const ConfigFacts& config, const StatusView& status) {

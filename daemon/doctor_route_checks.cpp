@@ -50,12 +50,15 @@ std::string verify_advice(const RouteFacts& r) {
 
 std::string probe_advice(const RouteFacts& r) {
     std::string probe = "loopgate probe " + r.name;
-    if (r.failed_step == "trust") return "the route's tls settings cannot be used: loopgate check names the key";
+    if (r.failed_step == "trust") return "the route's tls settings cannot be used: loopgate check names the route and the reason";
     if (r.failed_step == "resolve") {
         return r.host + " has no IPv4 address here: is Tailscale up and MagicDNS on (tailscale status)? Or set "
                         "connect_to to the gateway's 100.x address";
     }
     if (r.failed_step == "connect") {
+        if (r.host == "localhost" || r.host.rfind("127.", 0) == 0) {
+            return "nothing accepts connections there: is the gateway running on this machine, on that port?";
+        }
         return "nothing accepts connections there: is the gateway running, and is this machine on the tailnet "
                "(tailscale ping " + r.host + ")?";
     }

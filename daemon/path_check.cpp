@@ -53,9 +53,10 @@ std::string request_text(const http::Request& request) {
 }
 
 // After a 101: a masked close 1000, then whatever comes until the other side closes (bounded).
-void close_upgraded(LoopbackConnection& socket) {
+void close_upgraded(LoopbackConnection& socket, std::string_view command) {
     char frame[ws::kMaxControlFrameBytes];
-    size_t n = ws::build_close_frame(frame, ws::kNormal, "loopgate setup", /*masked=*/true);
+    std::string reason = "loopgate " + std::string(command);
+    size_t n = ws::build_close_frame(frame, ws::kNormal, reason, /*masked=*/true);
     auto deadline = PathClock::now() + milliseconds(2000);
     if (!socket.send_all(std::string_view(frame, n), deadline)) return;
     char buffer[1024];
@@ -162,12 +163,12 @@ bool LoopbackConnection::wait(short events, PathClock::time_point deadline) {
     }
 }
 
-PathAnswer upgrade_through(LoopbackConnection& socket, milliseconds timeout) {
+PathAnswer upgrade_through(LoopbackConnection& socket, milliseconds timeout, std::string_view command) {
     const auto deadline = PathClock::now() + timeout;
     const std::string address = "127.0.0.1:" + std::to_string(socket.port());
     PathAnswer answer;
     http::Request request =
-        handshake::new_client_request(address, "/", std::string("loopgate-setup/") + LOOPGATE_VERSION);
+        handshake::new_client_request(address, "/", "loopgate-" + std::string(command) + "/" + LOOPGATE_VERSION);
     if (!socket.send_all(request_text(request), deadline)) {
         answer.failure = "cannot send the upgrade request to " + address +
                          (errno == ETIMEDOUT ? " within " + duration_text(timeout) : ": " + std::string(std::strerror(errno)));
@@ -189,7 +190,7 @@ PathAnswer upgrade_through(LoopbackConnection& socket, milliseconds timeout) {
         }
         if (verdict == UpgradeResponse::Verdict::need_more) continue;
         answer = answer_of(response, verdict);
-        if (verdict == UpgradeResponse::Verdict::upgraded) close_upgraded(socket);
+        if (verdict == UpgradeResponse::Verdict::upgraded) close_upgraded(socket, command);
         return answer;
     }
 }

@@ -73,8 +73,11 @@ struct PathAnswer {
 
 // GET / with a fresh Sec-WebSocket-Key over `connection` (to
 // ws://127.0.0.1:PORT/), the answer's Sec-WebSocket-Accept checked, then a
-// close 1000. Bounded by `timeout` in all.
-PathAnswer upgrade_through(LoopbackConnection& connection, std::chrono::milliseconds timeout);
+// close 1000. Bounded by `timeout` in all. `command` ("setup", "doctor")
+// names the asker in the log loopgate writes of it: User-Agent
+// loopgate-COMMAND/VERSION, close reason "loopgate COMMAND".
+PathAnswer upgrade_through(LoopbackConnection& connection, std::chrono::milliseconds timeout,
+                           std::string_view command);
 
 struct PathVerdict {
     bool working = false;

@@ -73,9 +73,9 @@ private:
     }
 
     bool prepare_tls() {
-        auto step_started = ProbeClock::now();
+        step_started_ = ProbeClock::now();  // fail() measures from it
         if (!route_.config.upstream.tls) {
-            print_step("trust", "--", elapsed_text(step_started), "plaintext ws:// upstream: no TLS");
+            print_step("trust", "--", elapsed_text(step_started_), "plaintext ws:// upstream: no TLS");
             return true;
         }
         std::string error;
@@ -84,7 +84,7 @@ private:
             fail("trust", error);
             return false;
         }
-        print_step("trust", "ok", elapsed_text(step_started), tls::trust_description(route_.tls.get()));
+        print_step("trust", "ok", elapsed_text(step_started_), tls::trust_description(route_.tls.get()));
         return true;
     }
 

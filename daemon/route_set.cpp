@@ -256,6 +256,7 @@ std::vector<RouteView> RouteSet::views() const {
             view.upstream = route.settings->config.upstream.text();
             view.state = RouteHealth::state_name(health.state());
             view.down_reason = health.down_reason();
+            view.unreached_reason = health.unreached_reason();
             view.down_for_ms = health.down_for_ms();
             view.held = health.held_count();
             view.retiring = group == &retiring_;

@@ -102,7 +102,7 @@ int start_agent_and_prove(const AgentPhase& phase) {
     std::cout << address << " accepts (after " << took << " ms); upgrading a WebSocket through it\n";
     std::cout.flush();
 
-    PathVerdict verdict = judge_path(upgrade_through(*connection, kAnswerTimeout));
+    PathVerdict verdict = judge_path(upgrade_through(*connection, kAnswerTimeout, "setup"));
     connection.reset();
     if (!verdict.working) return fail_loudly(phase, "the WebSocket upgrade through " + address + ": " + verdict.summary);
     std::cout << "path ok: " << verdict.summary << "\n\n" << point_line(phase.port) << "\n";

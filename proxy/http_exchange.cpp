@@ -131,6 +131,7 @@ void HttpExchange::on_dial_failed(const DialFailure& failure) {
         fail({503, copy.reason, {{"Retry-After", "1"}}});
     } else {
         ++runtime_.stats.upstream_failures;
+        if (runtime_.health) runtime_.health->report_failed(copy.reason);
         if (copy.unreachable && runtime_.health) runtime_.health->report_unreachable(copy.reason);
         fail({copy.http_status, copy.reason, {}});
     }

@@ -31,10 +31,15 @@ void RouteHealth::report_up() {
     state_ = State::up;
     attempt_ = 0;
     down_reason_.clear();
+    unreached_reason_.clear();
     retry_alarm_->stop();
     retry_deadline_->stop();
     dialer_.reset();
     release_all();
+}
+
+void RouteHealth::report_failed(const std::string& reason) {
+    if (state_ == State::unknown) unreached_reason_ = reason;
 }
 
 void RouteHealth::report_unreachable(const std::string& reason) {
@@ -59,6 +64,7 @@ void RouteHealth::upstream_changed() {
     if (stopped_) return;
     state_ = State::unknown;
     down_reason_.clear();
+    unreached_reason_.clear();
     attempt_ = 0;
     retry_alarm_->stop();
     retry_deadline_->stop();

@@ -47,8 +47,11 @@ public:
     State state() const { return state_; }
     static const char* state_name(State state);
 
-    // What sessions learn.
+    // What sessions learn. report_failed: any dial that failed (not for a
+    // local reason), unreachable or not; report_unreachable: one that found
+    // no path to the upstream (after report_failed).
     void report_up();
+    void report_failed(const std::string& reason);
     void report_unreachable(const std::string& reason);
 
     // A network change: retry at once, from the first backoff step.
@@ -67,6 +70,10 @@ public:
     size_t held_count() const { return held_.size(); }
 
     const std::string& down_reason() const { return down_reason_; }
+    // While the route has never been up: why its last dial failed (a typo'd
+    // port, a gateway not started yet), for status and readiness; "" when no
+    // dial failed, or once it was up. It holds nobody all the same.
+    const std::string& unreached_reason() const { return unreached_reason_; }
     // Milliseconds since the route went down (0 when not down).
     uint64_t down_for_ms() const;
     bool retrying() const { return dialer_ != nullptr; }
@@ -85,6 +92,7 @@ private:
     State state_ = State::unknown;
     bool stopped_ = false;
     std::string down_reason_;
+    std::string unreached_reason_;  // unknown only: the last failed dial's reason
     uint64_t down_since_ms_ = 0;
     uint32_t attempt_ = 0;  // retries since down (the backoff exponent)
     uint64_t retries_ = 0;

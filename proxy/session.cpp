@@ -180,8 +180,11 @@ void Session::keep_early_app_bytes(const char* data, size_t len) {
 }
 
 void Session::app_gave_up() {
-    // Nothing to tell anyone: the app left before we answered.
+    // Nothing to tell anyone: the app left before we answered (or, between
+    // two kept-alive requests, simply left: nothing was asked, nothing failed).
+    bool between_requests = phase_ == Phase::reading_request && request_phase_->waiting_idle();
     record_.refusal_reason = phase_ == Phase::forwarding ? "app closed the connection before the response was complete"
+                             : between_requests          ? ""
                                                          : "app closed the connection before the upgrade completed";
     record_.closed_by = "app";
     end_app();
@@ -246,6 +249,7 @@ void Session::on_connect_failed(const DialFailure& failure) {
     ++runtime_.stats.upstream_failures;
     ++runtime_.stats.dial_failures[static_cast<size_t>(failure.step)];
     RouteHealth* health = runtime_.health.get();
+    if (health != nullptr) health->report_failed(failure.reason);
     if (failure.unreachable && health != nullptr) {
         health->report_unreachable(failure.reason);
         // Down means it was up a moment ago: an outage, worth waiting out.

@@ -135,6 +135,35 @@ def test_admin_refuses_browsers_foreign_hosts_and_other_methods(known_state):
     assert curl(base + "/nothing")[0] == 404
 
 
+def start_one_route_with_admin(start_loopgate, certs, name, upstream_port):
+    """loopgate with route NAME to wss://localhost:UPSTREAM_PORT and an admin endpoint; (loopgate, base URL)."""
+    admin_port = free_port()
+    loopgate = start_loopgate({"routes": [{"name": name, "listen": "127.0.0.1:0",
+                                           "upstream": f"wss://localhost:{upstream_port}",
+                                           "tls": {"ca_file": str(certs / "ca.pem")}}],
+                               "admin": {"listen": f"127.0.0.1:{admin_port}"}})
+    loopgate.process.wait_for(r'msg="admin endpoint listening"')
+    return loopgate, f"http://127.0.0.1:{admin_port}"
+
+
+def test_a_route_whose_upstream_was_never_reached_is_not_reported_healthy(start_loopgate, certs, tmp_path):
+    """A typo'd upstream port: every dial fails, the route was never up (so it holds nobody), and
+    status, readiness and the up gauge say so instead of a green "unknown"."""
+    loopgate, base = start_one_route_with_admin(start_loopgate, certs, "typo", free_port())
+    assert curl(base + "/readyz") == (200, "typo unknown\n")  # nothing tried yet: nothing known
+    conn = wsraw.connect(loopgate.port)
+    conn.send(wsraw.upgrade_request("/", host=f"127.0.0.1:{loopgate.port}"))
+    assert conn.read_head(timeout=10)[0] == 502  # at once: a route never up holds nobody
+    conn.close()
+    status, body = curl(base + "/readyz")
+    assert status == 503 and body.startswith("typo unknown: never reached: ") and "refused" in body, body
+    assert 'loopgate_upstream_up{route="typo"} 0' in curl(base + "/metrics")[1].splitlines()
+    done = subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(tmp_path / "loopgate0.json")],
+                          capture_output=True, text=True, timeout=10)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "upstream unknown: never reached since start, last dial: " in done.stdout, done.stdout
+
+
 def test_status_command_without_an_admin_endpoint_or_a_daemon(tmp_path, gateway, certs):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"routes": [route_for(gateway, certs)]}))
@@ -185,15 +214,10 @@ def test_wake_check_polls_while_an_upstream_connection_waits_in_the_pool_and_sto
     the wake check must run while one waits there, though no app is connected."""
     upstream = HttpUpstream(certs / "server.pem", certs / "server.key")
     try:
-        admin_port = free_port()
-        loopgate = start_loopgate({"routes": [{"name": "web", "listen": "127.0.0.1:0",
-                                               "upstream": f"wss://localhost:{upstream.port}",
-                                               "tls": {"ca_file": str(certs / "ca.pem")}}],
-                                   "admin": {"listen": f"127.0.0.1:{admin_port}"}})
-        loopgate.process.wait_for(r'msg="admin endpoint listening"')
+        loopgate, base = start_one_route_with_admin(start_loopgate, certs, "web", upstream.port)
 
         def status():
-            code, body = curl(f"http://127.0.0.1:{admin_port}/status")
+            code, body = curl(base + "/status")
             assert code == 200, body
             doc = json.loads(body)
             return doc["wake_watch"], doc["routes"][0]["sessions_active"]

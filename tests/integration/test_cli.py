@@ -3,6 +3,7 @@
 loudly when its port is taken."""
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -110,6 +111,22 @@ def test_check_lists_every_error_with_its_json_path(tmp_path):
     assert f"{path}: 2 errors" in done.stderr
     assert "routes[0].ping_ms: unknown key" in done.stderr
     assert "routes[0].listen: expected HOST:PORT with a port between 0 and 65535" in done.stderr
+
+
+def test_check_refuses_what_run_would_refuse_at_start_a_ca_file_without_a_certificate_or_no_trust(tmp_path):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate\n")
+    path = config_file(tmp_path, {"routes": [route(tls={"ca_file": str(not_pem)})]})
+    done = loopgate("check", "--config", path)
+    assert done.returncode == EX_CONFIG, done.stdout + done.stderr
+    assert f"{path}: 1 error" in done.stderr
+    assert 'routes[0] "gw": cannot prepare TLS: ' in done.stderr and str(not_pem) in done.stderr, done.stderr
+    # The system store, as run reads it: empty here, so a "full" route has nothing to trust.
+    path = config_file(tmp_path, {"routes": [route()]})
+    empty = dict(os.environ, SSL_CERT_FILE=str(tmp_path / "none.pem"), SSL_CERT_DIR=str(tmp_path))
+    done = subprocess.run([str(LOOPGATE_BIN), "check", "--config", str(path)], capture_output=True, text=True,
+                          timeout=30, env=empty)
+    assert done.returncode == EX_CONFIG and "no usable trust anchor" in done.stderr, done.stderr
 
 
 def test_check_reports_a_syntax_error_with_line_and_column(tmp_path):

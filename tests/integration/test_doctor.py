@@ -80,7 +80,7 @@ def test_doctor_on_a_healthy_setup_says_every_check_is_ok_and_exits_0(live):
     line(done.stdout, "network")  # whether Tailscale's routes are here depends on the machine
     assert re.search(r"^no problems found", done.stdout, re.M), done.stdout
     # The upgrade through the listener really reached the gateway through the daemon.
-    live.daemon.wait_for(r'msg="connection closed" route=gw .*status=101')
+    live.daemon.wait_for(r'msg="connection closed" route=gw .*status=101.*close_reason="loopgate doctor"')
 
 
 def test_doctor_json_carries_the_same_findings_for_machines(live):

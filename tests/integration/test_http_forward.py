@@ -685,6 +685,17 @@ def test_connection_close_from_the_app_is_honoured(web, connect):
     assert conn.wait_eof(timeout=5)
 
 
+def test_an_app_leaving_between_kept_alive_requests_is_logged_as_an_ordinary_close(web, connect):
+    conn = connect(web.port)
+    assert conn.exchange("GET", "/api/json").status == 200
+    assert conn.exchange("GET", "/status/404").status == 404
+    conn.close()
+    web.wait_closed()
+    [summary] = web.summaries()
+    assert summary["status"] == "404", summary
+    assert summary.get("reason", "") == "", summary  # nothing was refused: no "before the upgrade completed"
+
+
 def test_shutdown_ends_an_idle_kept_alive_connection_without_a_stray_response(web, connect):
     conn = connect(web.port)
     assert conn.exchange("GET", "/api/json").status == 200

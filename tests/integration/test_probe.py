@@ -369,6 +369,9 @@ def test_probe_without_trust_anchor_fails_at_trust(probe, ca_gateway, tmp_path):
     result = probe([route(ca_gateway.port)], env=env)
     result.assert_failed_at("trust", "no usable trust anchor")
     assert ca_gateway.requests() == []
+    # The step's own time: reading an empty store takes milliseconds, not the machine's uptime.
+    [took] = [took for step, verdict, took, _ in result.steps if step == "trust"]
+    assert float(took.split()[0]) < 10000, result.out
 
 
 # ---------------------------------------------------------------------------

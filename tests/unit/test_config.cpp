@@ -169,8 +169,9 @@ TEST_CASE("config: syntax error explanations are short") {
 }
 
 TEST_CASE("config: a trailing comma is named as such") {
-    check_errors("{\n  \"log\": {},\n}", {"line 3, column 1: syntax error: trailing comma before '}' is not allowed"});
-    check_errors("{\"routes\": [1,\n ]}", {"line 2, column 2: syntax error: trailing comma before ']' is not allowed"});
+    // At the comma, which is what to delete, not at the bracket after it.
+    check_errors("{\n  \"log\": {},\n}", {"line 2, column 12: syntax error: trailing comma before '}' is not allowed"});
+    check_errors("{\"routes\": [1,\n ]}", {"line 1, column 14: syntax error: trailing comma before ']' is not allowed"});
 }
 
 // Found by tests/fuzz/fuzz_config: nlohmann throws out_of_range, not

@@ -184,6 +184,19 @@ TEST_CASE("agent: without an admin endpoint, the listeners tell whether somethin
     CHECK(has(doctor::check_agent(a, valid_config()).summary, "cannot tell whether loopgate runs"));
 }
 
+TEST_CASE("agent: with no config file, or one that names no admin endpoint, it says which") {
+    AgentFacts a;
+    ConfigFacts missing;
+    missing.path = "/home/me/.config/loopgate/loopgate.jsonc";
+    missing.missing = true;
+    CHECK(doctor::check_agent(a, missing).summary ==
+          "cannot tell whether loopgate runs: there is no config file to find its admin endpoint in");
+    ConfigFacts invalid;
+    invalid.errors = {"line 2, column 12: syntax error: trailing comma before '}' is not allowed"};
+    CHECK(doctor::check_agent(a, invalid).summary ==
+          "cannot tell whether loopgate runs: the config is invalid and names no admin endpoint doctor can read");
+}
+
 TEST_CASE("agent: asked through the admin endpoint of an invalid config, it says so") {
     AgentFacts a = agent_with(running());
     a.admin_from_invalid_config = true;
@@ -277,6 +290,10 @@ TEST_CASE("route: a failed probe names its step, shows the steps and gives that 
                        "connection refused");
     CHECK(f.details.back() == "connect  FAIL      1 ms  100.64.0.7:18789 connection refused");
     CHECK(has(f.todo, "tailscale ping gw.tail.ts.net"));
+    r.host = "127.0.0.1";  // a gateway on this machine: the tailnet has nothing to do with it
+    CHECK(has(doctor::check_route(r).todo, "is the gateway running on this machine"));
+    CHECK_FALSE(has(doctor::check_route(r).todo, "tailscale"));
+    r.host = "gw.tail.ts.net";
     r.failed_step = "resolve";
     CHECK(has(doctor::check_route(r).todo, "gw.tail.ts.net has no IPv4 address here"));
 }

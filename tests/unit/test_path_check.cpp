@@ -165,7 +165,7 @@ TEST_CASE("path: no answer in time says so, in milliseconds under a second") {
     std::string why;
     auto connection = LoopbackConnection::open(listener.port, milliseconds(1000), &why);
     REQUIRE_MESSAGE(connection != nullptr, why);
-    PathAnswer answer = upgrade_through(*connection, milliseconds(100));
+    PathAnswer answer = upgrade_through(*connection, milliseconds(100), "setup");
     CHECK(answer.failure == "no answer through 127.0.0.1:" + std::to_string(listener.port) + " within 100 ms");
 }
 

@@ -57,6 +57,24 @@ TEST_CASE("route health: a route never up holds nobody and does not retry") {
     CHECK(f.dialers().count() == 0);
 }
 
+TEST_CASE("route health: a route never up says why its last dial failed, until it is up or its upstream changes") {
+    Fixture f;
+    CHECK(f.health().unreached_reason().empty());
+    f.health().report_failed("cannot connect to upstream 127.0.0.1:28999: connection refused");
+    f.health().report_unreachable("cannot connect to upstream 127.0.0.1:28999: connection refused");
+    CHECK(f.health().state() == RouteHealth::State::unknown);
+    CHECK(f.health().unreached_reason() == "cannot connect to upstream 127.0.0.1:28999: connection refused");
+    f.health().report_failed("certificate verify failed: wrong host name");  // reached, but not usable
+    CHECK(f.health().unreached_reason() == "certificate verify failed: wrong host name");
+    f.health().upstream_changed();  // a reload to another upstream: nothing known of it
+    CHECK(f.health().unreached_reason().empty());
+    f.health().report_failed("connection refused");
+    f.health().report_up();
+    CHECK(f.health().unreached_reason().empty());
+    f.health().report_failed("a one-off failure while up");  // up: that is the outage machinery's business
+    CHECK(f.health().unreached_reason().empty());
+}
+
 TEST_CASE("route health: down after up, the first retry comes within backoff_initial_ms") {
     Fixture f;
     f.bring_down();

@@ -131,6 +131,42 @@ struct Peer final : Transport::Handler {
     bool connection_lost = false;
 };
 
+// A plain transport on its own loop over one end of a socketpair; the test
+// plays the peer on the other end (`far`). `sndbuf`: the kernel's send buffer
+// for the transport's end (0: the default).
+struct PlainPair {
+    explicit PlainPair(int sndbuf = 0) {
+        REQUIRE(uv_loop_init(&loop) == 0);
+        int fds[2];
+        REQUIRE(test::nonblocking_socketpair(fds));
+        near = fds[0];
+        far = fds[1];
+        if (sndbuf > 0) REQUIRE(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) == 0);
+        t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
+        REQUIRE(t->adopt(fds[0]) == 0);
+    }
+    ~PlainPair() {
+        close_transport();
+        close_far();
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+    // Closes the transport and runs the loop until its handles are gone.
+    void close_transport() {
+        if (t != nullptr) t->close();
+        t = nullptr;
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    void close_far() {
+        if (far >= 0) close(far);
+        far = -1;
+    }
+    uv_loop_t loop{};
+    Peer peer;
+    Transport* t = nullptr;
+    int near = -1;  // the transport's end (it owns it): for asking the kernel what waits there
+    int far = -1;
+};
+
 // A TLS client transport and a TLS server transport on the same loop, over
 // loopback TCP: both ends go through the transport's own BIO.
 class TlsPair {
@@ -264,25 +300,18 @@ TEST_CASE("transport: TLS data the owner stops taking waits, unread, and arrives
 
 TEST_CASE("transport: plain bytes reach a slow reader in order, the queue behind the write in flight included") {
     size_t chunks_before = chunks_in_use();
-    uv_loop_t loop;
-    REQUIRE(uv_loop_init(&loop) == 0);
-    int fds[2];
-    REQUIRE(test::nonblocking_socketpair(fds));
-    int small = 8192;  // the kernel takes little at a time: short writevs, a write in flight, bytes queued behind it
-    REQUIRE(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
-
-    Peer peer;
-    Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
-    REQUIRE(t->adopt(fds[0]) == 0);
+    // The kernel takes little at a time: short writevs, a write in flight, bytes queued behind it.
+    PlainPair pair(8192);
+    Peer& peer = pair.peer;
     std::string sent;
     peer.in_owner_call = true;
     for (size_t size : kSweep) {
         std::string bytes = stream_bytes(sent.size(), size);
-        t->write(bytes.data(), bytes.size());
-        t->flush();
+        pair.t->write(bytes.data(), bytes.size());
+        pair.t->flush();
         sent += bytes;
     }
-    bool above = t->above_high_water();
+    bool above = pair.t->above_high_water();
     peer.in_owner_call = false;
     CHECK(above);  // 1.3 MB waiting: the owner would stop the other side now
     CHECK(peer.drained == 0);
@@ -290,107 +319,80 @@ TEST_CASE("transport: plain bytes reach a slow reader in order, the queue behind
     std::string got;
     auto read_some = [&] {
         char buf[4096];
-        ssize_t n = read(fds[1], buf, sizeof buf);
+        ssize_t n = read(pair.far, buf, sizeof buf);
         if (n > 0) got.append(buf, static_cast<size_t>(n));
         return got.size() >= sent.size();
     };
-    REQUIRE(run_until(&loop, read_some, 20000));
+    REQUIRE(run_until(&pair.loop, read_some, 20000));
     CHECK(got == sent);
-    REQUIRE(run_until(&loop, [&] { return t->backlog() == 0; }));
+    REQUIRE(run_until(&pair.loop, [&] { return pair.t->backlog() == 0; }));
     CHECK(peer.drained == 1);  // told once, when the queue fell to the low mark
     CHECK_FALSE(peer.ended);
     CHECK(chunks_in_use() == chunks_before);
-
-    t->close();
-    close(fds[1]);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
 }
 
 TEST_CASE("transport: a write to a peer that is gone is reported from the loop as a lost connection") {
     auto old_handler = std::signal(SIGPIPE, SIG_IGN);  // as the daemon does (daemon.cpp)
-    uv_loop_t loop;
-    REQUIRE(uv_loop_init(&loop) == 0);
-    int fds[2];
-    REQUIRE(test::nonblocking_socketpair(fds));
-    Peer peer;
-    Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
-    REQUIRE(t->adopt(fds[0]) == 0);
-    close(fds[1]);
-    t->write("late", 4);
-    t->flush();
-    CHECK_FALSE(peer.ended);  // never from inside the owner's own call
-    REQUIRE(run_until(&loop, [&] { return peer.ended; }));
-    CHECK(peer.kind == Transport::End::Kind::io_error);
-    CHECK(peer.detail.find("write failed") != std::string::npos);
-    CHECK(peer.connection_lost);
-    CHECK(t->backlog() == 0);  // nothing kept for a write that can never happen
-    t->close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    {
+        PlainPair pair;
+        Peer& peer = pair.peer;
+        pair.close_far();
+        pair.t->write("late", 4);
+        pair.t->flush();
+        CHECK_FALSE(peer.ended);  // never from inside the owner's own call
+        REQUIRE(run_until(&pair.loop, [&] { return peer.ended; }));
+        CHECK(peer.kind == Transport::End::Kind::io_error);
+        CHECK(peer.detail.find("write failed") != std::string::npos);
+        CHECK(peer.connection_lost);
+        CHECK(pair.t->backlog() == 0);  // nothing kept for a write that can never happen
+    }
     std::signal(SIGPIPE, old_handler);
 }
 
 TEST_CASE("transport: a peer gone while chunks wait behind a write in flight: one lost-connection end, no chunk kept") {
     auto old_handler = std::signal(SIGPIPE, SIG_IGN);
     size_t chunks_before = chunks_in_use();
-    uv_loop_t loop;
-    REQUIRE(uv_loop_init(&loop) == 0);
-    int fds[2];
-    REQUIRE(test::nonblocking_socketpair(fds));
-    int small = 8192;
-    REQUIRE(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
-    Peer peer;
-    Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
-    REQUIRE(t->adopt(fds[0]) == 0);
-    peer.in_owner_call = true;
-    for (int i = 0; i < 20; ++i) {
-        std::string bytes = stream_bytes(static_cast<size_t>(i) * 65536, 65536);
-        t->write(bytes.data(), bytes.size());
-        t->flush();
+    {
+        PlainPair pair(8192);
+        Peer& peer = pair.peer;
+        peer.in_owner_call = true;
+        for (int i = 0; i < 20; ++i) {
+            std::string bytes = stream_bytes(static_cast<size_t>(i) * 65536, 65536);
+            pair.t->write(bytes.data(), bytes.size());
+            pair.t->flush();
+        }
+        peer.in_owner_call = false;
+        // The kernel took what fits; the rest is in flight or queued behind it.
+        for (int turn = 0; turn < 3; ++turn) uv_run(&pair.loop, UV_RUN_NOWAIT);
+        REQUIRE(pair.t->backlog() > 1000000);
+        REQUIRE(chunks_in_use() > chunks_before);
+        pair.close_far();
+        REQUIRE(run_until(&pair.loop, [&] { return peer.ended; }));
+        CHECK(peer.kind == Transport::End::Kind::io_error);
+        CHECK(peer.connection_lost);
+        CHECK(pair.t->backlog() == 0);
+        CHECK(peer.drained == 0);  // a queue that was dropped did not drain
+        for (int turn = 0; turn < 3; ++turn) uv_run(&pair.loop, UV_RUN_NOWAIT);
+        CHECK(peer.ends == 1);     // the write in flight and the queue behind it failed once, together
+        pair.close_transport();
+        CHECK(chunks_in_use() == chunks_before);  // the queued chunks went back to the pool
     }
-    peer.in_owner_call = false;
-    // The kernel took what fits; the rest is in flight or queued behind it.
-    for (int turn = 0; turn < 3; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
-    REQUIRE(t->backlog() > 1000000);
-    REQUIRE(chunks_in_use() > chunks_before);
-    close(fds[1]);
-    REQUIRE(run_until(&loop, [&] { return peer.ended; }));
-    CHECK(peer.kind == Transport::End::Kind::io_error);
-    CHECK(peer.connection_lost);
-    CHECK(t->backlog() == 0);
-    CHECK(peer.drained == 0);  // a queue that was dropped did not drain
-    for (int turn = 0; turn < 3; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
-    CHECK(peer.ends == 1);     // the write in flight and the queue behind it failed once, together
-    t->close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(chunks_in_use() == chunks_before);  // the queued chunks went back to the pool
-    CHECK(uv_loop_close(&loop) == 0);
     std::signal(SIGPIPE, old_handler);
 }
 
 TEST_CASE("transport: after read_stop the bytes stay in the kernel, unread, until read_start") {
-    uv_loop_t loop;
-    REQUIRE(uv_loop_init(&loop) == 0);
-    int fds[2];
-    REQUIRE(test::nonblocking_socketpair(fds));
-    Peer peer;
-    Transport* t = Transport::create(&loop, &peer, Transport::Kind::unix_socket);
-    REQUIRE(t->adopt(fds[0]) == 0);
-    t->read_start();
-    REQUIRE(write(fds[1], "first", 5) == 5);
-    REQUIRE(run_until(&loop, [&] { return peer.received == "first"; }));
-    t->read_stop();
-    REQUIRE(write(fds[1], "second", 6) == 6);
-    for (int turn = 0; turn < 5; ++turn) uv_run(&loop, UV_RUN_NOWAIT);
+    PlainPair pair;
+    Peer& peer = pair.peer;
+    pair.t->read_start();
+    REQUIRE(write(pair.far, "first", 5) == 5);
+    REQUIRE(run_until(&pair.loop, [&] { return peer.received == "first"; }));
+    pair.t->read_stop();
+    REQUIRE(write(pair.far, "second", 6) == 6);
+    for (int turn = 0; turn < 5; ++turn) uv_run(&pair.loop, UV_RUN_NOWAIT);
     CHECK(peer.received == "first");
     int waiting = 0;
-    REQUIRE(ioctl(fds[0], FIONREAD, &waiting) == 0);
+    REQUIRE(ioctl(pair.near, FIONREAD, &waiting) == 0);
     CHECK(waiting == 6);  // still the kernel's: the other side's window closes, not loopgate's memory grows
-    t->read_start();
-    REQUIRE(run_until(&loop, [&] { return peer.received == "firstsecond"; }));
-    t->close();
-    close(fds[1]);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    pair.t->read_start();
+    REQUIRE(run_until(&pair.loop, [&] { return peer.received == "firstsecond"; }));
 }

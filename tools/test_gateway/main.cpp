@@ -146,6 +146,12 @@ void accept_until_stopped(int listener, const Server& server) {
 
 int run(int argc, char** argv) {
     Options options;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+            print_line(stdout, std::string(kUsage));
+            return 0;
+        }
+    }
     if (auto error = parse_options(argc, argv, options)) {
         warn(*error);
         print_line(stderr, std::string(kUsage));
