@@ -373,7 +373,7 @@ int run_setup(const SetupOptions& options) {
                      options.wait};
 
     if (options.dry_run) {
-        std::printf("\ndry run: would %s (mode 0600); loaded as loopgate check loads it, %s\n", what.c_str(),
+        std::printf("\ndry run: would %s (mode 0600); loaded as loopgate check loads it:\n%s\n", what.c_str(),
                     loaded.c_str());
         std::printf("%s:\n%s\n", existing.present && clash_why.empty() ? "the route it would add" : "the file",
                     existing.present && clash_why.empty() ? route.dump(4).c_str() : text.c_str());
