@@ -370,7 +370,7 @@ int run_setup(const SetupOptions& options) {
     ServiceEnvironment environment = ServiceEnvironment::from_process(options.argv0);
     std::unique_ptr<ServiceManager> manager = make_service_manager(options.service, environment, *runner, std::cout);
     AgentPhase agent{*manager, fs::absolute(path, error).lexically_normal().string(), port, options.dry_run,
-                     options.wait};
+                     options.wait, check.config->admin_listen};
 
     if (options.dry_run) {
         std::printf("\ndry run: would %s (mode 0600); loaded as loopgate check loads it:\n%s\n", what.c_str(),

@@ -4,6 +4,10 @@
 #include <iostream>
 #include <thread>
 
+#include <filesystem>
+
+#include "admin_client.hpp"
+#include "admin_report.hpp"
 #include "exit_status.hpp"
 #include "path_check.hpp"
 
@@ -59,13 +63,55 @@ int fail_loudly(const AgentPhase& phase, const std::string& what) {
 
 std::string point_line(uint16_t port) { return "point your app at ws://127.0.0.1:" + std::to_string(port) + "/"; }
 
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code error;
+    return std::filesystem::weakly_canonical(a, error) == std::filesystem::weakly_canonical(b, error);
+}
+
+// Nobody manages loopgate here, but one may run from this very file (started
+// by hand): then it is asked to read the file again, as `loopgate reload`
+// would. "" when it did (the new route listens now), else why not, for the
+// person; `refused` when it answered and refused the file.
+std::optional<std::string> reload_running(const AgentPhase& phase, bool& refused) {
+    refused = false;
+    if (!phase.admin) return "no admin endpoint in the config to find a running loopgate by";
+    AdminReply status = admin_request(*phase.admin, "GET", "/status");
+    std::string error;
+    std::optional<StatusView> view = status.status == 200 ? status_from_json(status.body, error) : std::nullopt;
+    if (!view) return "no loopgate answers at " + phase.admin->text();
+    if (!same_file(view->config_file, phase.config_path)) {
+        return "the loopgate at " + phase.admin->text() + " runs from " + view->config_file + ", not this file";
+    }
+    AdminReply reload = admin_request(*phase.admin, "POST", "/reload");
+    if (reload.status == 200) {
+        std::cout << "a loopgate runs from this file (pid " << view->pid << "): " << reload.body;
+        return std::nullopt;
+    }
+    refused = reload.status != 0;
+    return "the loopgate at " + phase.admin->text() + " did not reload: " +
+           (reload.status != 0 ? reload.body : reload.error);
+}
+
 }  // namespace
 
 int start_agent_and_prove(const AgentPhase& phase) {
     ServiceManager& manager = phase.manager;
     const std::string address = "127.0.0.1:" + std::to_string(phase.port);
     std::cout << "\nthe agent (" << service_kind_name(manager.kind()) << ")\n";
-    StartResult started = manager.install_and_start(phase.config_path, phase.dry_run);
+    // Nobody manages loopgate here: one running from this file (by hand) reads it again.
+    bool reloaded = false;
+    std::optional<std::string> why_not;
+    if (manager.kind() == ServiceKind::none && !phase.dry_run) {
+        bool refused = false;
+        why_not = reload_running(phase, refused);
+        if (refused) {
+            std::fprintf(stderr, "loopgate setup: FAILED: %s\n", why_not->c_str());
+            return kExitFailure;
+        }
+        reloaded = !why_not;
+    }
+    StartResult started{StartResult::Outcome::started, ""};  // reloaded: a listener should come
+    if (!reloaded) started = manager.install_and_start(phase.config_path, phase.dry_run);
     std::cout.flush();
     if (started.outcome == StartResult::Outcome::failed) return fail_loudly(phase, started.message);
     if (phase.dry_run) {
@@ -75,7 +121,7 @@ int start_agent_and_prove(const AgentPhase& phase) {
                   << point_line(phase.port) << "\n";
         return kExitOk;
     }
-    if (started.outcome == StartResult::Outcome::left_to_admin) {
+    if (!reloaded && started.outcome == StartResult::Outcome::left_to_admin) {
         std::cout << "setup cannot prove the path through " << address << " until that runs; then your app "
                   << "(or loopgate doctor) will tell.\n\n"
                   << point_line(phase.port) << "\n";
@@ -89,6 +135,7 @@ int start_agent_and_prove(const AgentPhase& phase) {
     ListenerWaitHooks hooks{
         [&] { return (connection = LoopbackConnection::open(phase.port, milliseconds(200))) != nullptr; },
         [&]() -> std::optional<std::string> {
+            if (reloaded) return std::nullopt;  // not the manager's: the wait's own bound applies
             AgentState state = manager.state();
             if (state.loaded) return std::nullopt;
             return "the agent is not running: " + state.detail;

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "config.hpp"
 #include "service_manager.hpp"
 
 namespace loopgate {
@@ -18,11 +20,15 @@ struct AgentPhase {
     uint16_t port = 0;
     bool dry_run = false;
     std::chrono::milliseconds wait{10000};  // for the new listener to accept
+    // The config's admin endpoint: with no service manager, a loopgate that
+    // already runs from this file is asked through it to read the file again.
+    std::optional<config::ListenAddress> admin;
 };
 
 // Exit: 0 the path works (101, or 401/403 from a gateway that wants a token),
-// or nobody starts loopgate here and the command to run was printed, or a dry
-// run; 69 the agent could not be installed or started, nothing listened in
+// or nobody starts loopgate here (and none runs from this file: one that does
+// is reloaded through its admin endpoint and the path proven) and the command
+// to run was printed, or a dry run; 1 a running loopgate refused the file; 69 the agent could not be installed or started, nothing listened in
 // time, or the upgrade through the listener failed — with what to look at
 // (the agent's state and log, `loopgate doctor`) on stderr.
 int start_agent_and_prove(const AgentPhase& phase);

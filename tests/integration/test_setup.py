@@ -231,6 +231,26 @@ def test_an_existing_config_gets_the_route_and_keeps_its_comments(setup, ca_gate
     assert check(setup.config).returncode == 0
 
 
+def test_with_no_service_manager_a_loopgate_running_from_the_file_is_reloaded_and_the_path_proven(
+        setup, ca_gateway, pki, tmp_path):
+    setup.config.parent.mkdir(mode=0o700)
+    admin = free_port()
+    setup.config.write_text(json.dumps({"routes": [{"name": "old", "listen": f"127.0.0.1:{free_port()}",
+                                                    "upstream": "wss://old.test"}],
+                                        "admin": {"listen": f"127.0.0.1:{admin}"}}))
+    process = Process([LOOPGATE_BIN, "run", "--config", setup.config], tmp_path, "loopgate-by-hand")
+    try:
+        process.wait_for(r'msg="admin endpoint listening"')
+        done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert))
+        assert done.returncode == 0, done.all
+        assert f"a loopgate runs from this file (pid {process.pid}): reloaded {setup.config}: generation 2" in done.out
+        assert "path ok: " in done.out and "loopgate run --config" not in done.out, done.out
+        process.wait_for(r'msg=reloaded by=admin')
+        process.wait_for(r'msg="connection closed" route=localhost .*close_reason="loopgate setup"')
+    finally:
+        stop_all([process])
+
+
 def test_a_name_clash_is_refused_and_force_replaces(setup, ca_gateway, pki):
     setup.config.parent.mkdir(mode=0o700)
     setup.config.write_text(EXISTING % free_port())
