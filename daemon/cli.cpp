@@ -26,7 +26,6 @@
 #include "probe.hpp"
 #include "setup.hpp"
 #include "system_files.hpp"
-#include "tls_context.hpp"
 #include "trust_store.hpp"
 
 namespace loopgate {
@@ -272,16 +271,7 @@ std::optional<config::Config> load_or_report(const std::string& path, int& statu
 // each route's TLS is set up as run sets it up (the trust anchors a ca_file
 // or the system store holds, the client certificate and its key).
 int command_check(const std::string& path, const config::Config& config) {
-    SystemTrustAnchors anchors = SystemTrustAnchors::from_environment();
-    std::vector<std::string> errors;
-    for (size_t i = 0; i < config.routes.size(); ++i) {
-        const config::Route& route = config.routes[i];
-        if (!route.upstream.tls) continue;
-        std::string error;
-        if (!tls::make_upstream_context(route, anchors, error)) {
-            errors.push_back("routes[" + std::to_string(i) + "] \"" + route.name + "\": cannot prepare TLS: " + error);
-        }
-    }
+    std::vector<std::string> errors = route_tls_errors(config, SystemTrustAnchors::from_environment());
     if (!errors.empty()) {
         report_errors(path, errors);
         return kExitConfig;

@@ -356,7 +356,8 @@ int run_setup(const SetupOptions& options) {
 
     // The text is loaded as `loopgate check` would load the file, before anything is written (a dry run too).
     config::LoadResult check = config::load_config_text(text, path);
-    if (!check.config) {
+    if (check.config) check.errors = route_tls_errors(*check.config, SystemTrustAnchors::from_environment());
+    if (!check.config || !check.errors.empty()) {
         for (const auto& e : check.errors) std::fprintf(stderr, "  %s\n", e.c_str());
         return fail(kExitConfig, path.string() + " would be invalid with the route (routes[" +
                                      std::to_string(added_at) + "] is the one setup adds); nothing written");

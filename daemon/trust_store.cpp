@@ -175,4 +175,17 @@ TrustLoad SystemTrustAnchors::load(SSL_CTX* ctx, const config::TlsSettings& sett
     return load_system(ctx);
 }
 
+std::vector<std::string> route_tls_errors(const config::Config& config, const tls::TrustAnchors& anchors) {
+    std::vector<std::string> errors;
+    for (size_t i = 0; i < config.routes.size(); ++i) {
+        const config::Route& route = config.routes[i];
+        if (!route.upstream.tls) continue;
+        std::string error;
+        if (!tls::make_upstream_context(route, anchors, error)) {
+            errors.push_back("routes[" + std::to_string(i) + "] \"" + route.name + "\": cannot prepare TLS: " + error);
+        }
+    }
+    return errors;
+}
+
 }  // namespace loopgate

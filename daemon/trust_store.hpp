@@ -15,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 #include "platform_trust.hpp"
@@ -51,5 +52,10 @@ private:
 // certificate", OpenSSL's reason), or nothing when it holds a certificate:
 // `loopgate setup` checks its --ca-file with it before dialing.
 std::optional<std::string> ca_file_problem(const std::string& file);
+
+// Each route's TLS set up as `run` sets it up (its ca_file or the system
+// store, its client certificate and key): one line per route it cannot be
+// for, `routes[0] "gw": cannot prepare TLS: why`, as `check` and `setup` say it.
+std::vector<std::string> route_tls_errors(const config::Config& config, const tls::TrustAnchors& anchors);
 
 }  // namespace loopgate

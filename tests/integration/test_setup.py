@@ -251,6 +251,19 @@ def test_with_no_service_manager_a_loopgate_running_from_the_file_is_reloaded_an
         stop_all([process])
 
 
+def test_an_existing_route_that_run_would_refuse_stops_setup_before_anything_is_written(setup, ca_gateway, pki):
+    setup.config.parent.mkdir(mode=0o700)
+    not_pem = setup.config.parent / "old-ca.pem"
+    not_pem.write_text("not a certificate\n")
+    before = json.dumps({"routes": [{"name": "old", "listen": f"127.0.0.1:{free_port()}", "upstream": "wss://old.test",
+                                     "tls": {"ca_file": str(not_pem)}}]})
+    setup.config.write_text(before)
+    done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert))
+    assert done.returncode == 78, done.all
+    assert 'routes[0] "old": cannot prepare TLS: ' in done.err and "nothing written" in done.err, done.all
+    assert setup.config.read_text() == before
+
+
 def test_a_name_clash_is_refused_and_force_replaces(setup, ca_gateway, pki):
     setup.config.parent.mkdir(mode=0o700)
     setup.config.write_text(EXISTING % free_port())
