@@ -258,6 +258,30 @@ std::string metrics_text(const StatusView& whole) {
     return m.take();
 }
 
+namespace {
+
+// For the text views, which a person reads in a terminal: control bytes as
+// \xHH, whatever reached a reason (the sources escape what peers sent; this
+// is the last line of defence against an escape sequence in `loopgate status`).
+std::string terminal_safe(const std::string& text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) {
+            out += c;
+            continue;
+        }
+        out += "\\x";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 15];
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string readiness_text(const StatusView& status, bool& ready) {
     ready = true;
     std::string text;
@@ -267,8 +291,8 @@ std::string readiness_text(const StatusView& status, bool& ready) {
         bool unreached = !down && !r.unreached_reason.empty();
         ready = ready && !down && !unreached;
         text += r.name + " " + r.state;
-        if (down) text += ": " + r.down_reason;
-        if (unreached) text += ": never reached: " + r.unreached_reason;
+        if (down) text += ": " + terminal_safe(r.down_reason);
+        if (unreached) text += ": never reached: " + terminal_safe(r.unreached_reason);
         text += "\n";
     }
     return text;
@@ -286,8 +310,10 @@ std::string status_text(const StatusView& status, bool& ready) {
     for (const auto& r : status.routes) {
         out += "\nroute " + r.name + (r.retiring ? " (removed, draining)" : "") + ": " + r.listen + " -> " + r.upstream + "\n";
         out += "  upstream " + r.state;
-        if (r.state == "down") out += " for " + std::to_string(r.down_for_ms / 1000) + " s: " + r.down_reason;
-        else if (!r.unreached_reason.empty()) out += ": never reached since start, last dial: " + r.unreached_reason;
+        if (r.state == "down") out += " for " + std::to_string(r.down_for_ms / 1000) + " s: " + terminal_safe(r.down_reason);
+        else if (!r.unreached_reason.empty()) {
+            out += ": never reached since start, last dial: " + terminal_safe(r.unreached_reason);
+        }
         out += "\n  sessions " + std::to_string(r.sessions.size()) + " open, " + std::to_string(r.stats.sessions_accepted) +
                " accepted, " + std::to_string(r.stats.upgrades_refused) + " refused; " + std::to_string(r.held) + " held\n";
         if (r.stats.refused_other_user + r.stats.refused_owner_unknown != 0) {
@@ -298,7 +324,7 @@ std::string status_text(const StatusView& status, bool& ready) {
                std::to_string(r.stats.tls_handshakes_resumed) + " resumed, " +
                std::to_string(r.tls_sessions_cached) + " sessions cached\n";
         for (const auto& s : r.sessions) {
-            out += "    " + s.app + " " + s.phase + " " + std::to_string(s.age_ms / 1000) + " s " + s.path + " -> " +
+            out += "    " + s.app + " " + s.phase + " " + std::to_string(s.age_ms / 1000) + " s " + terminal_safe(s.path) + " -> " +
                    s.upstream + " (" + std::to_string(s.bytes_from_app) + " B in, " +
                    std::to_string(s.bytes_from_upstream) + " B out)\n";
         }
