@@ -37,6 +37,17 @@ int admitted(RefusalLog& log, const FakeClock& clock, int n, std::string_view re
     return yes;
 }
 
+// A session record of route "echo" that ended with `status`; refused (by
+// loopgate or the upstream) when it has a reason.
+loopgate::SessionRecord record(int status, std::string reason = "") {
+    loopgate::SessionRecord r;
+    r.route = "echo";
+    r.http_status = status;
+    r.refused = !reason.empty();
+    r.refusal_reason = std::move(reason);
+    return r;
+}
+
 }  // namespace
 
 TEST_CASE("refusal log: the first lines of a kind in a window are written, the rest counted") {
@@ -104,16 +115,10 @@ TEST_CASE("refusal log: a session record logs a refusal only when admitted, a go
     CapturedLog captured;
     FakeClock clock;
     RefusalLog log;
-    loopgate::SessionRecord refused;
-    refused.route = "echo";
-    refused.http_status = 400;
-    refused.refused = true;
-    refused.refusal_reason = "bad Upgrade header";
+    loopgate::SessionRecord refused = record(400, "bad Upgrade header");
     for (int i = 0; i < 50; ++i) refused.log(log, clock.now_ms());
     CHECK(captured.count("msg=\"connection closed\"") == RefusalLog::kLinesPerWindow);
-    loopgate::SessionRecord good;
-    good.route = "echo";
-    good.http_status = 101;
+    loopgate::SessionRecord good = record(101);
     clock.advance(RefusalLog::kWindowMs);
     good.log(log, clock.now_ms());
     REQUIRE(captured.lines.size() == RefusalLog::kLinesPerWindow + 2);
@@ -127,17 +132,12 @@ TEST_CASE("refusal log: sessions that were not refused are always logged, whatev
     CapturedLog captured;
     FakeClock clock;
     RefusalLog log;
-    loopgate::SessionRecord forwarded;
-    forwarded.route = "echo";
-    forwarded.http_status = 200;
+    loopgate::SessionRecord forwarded = record(200);
     for (int i = 0; i < 50; ++i) forwarded.log(log, clock.now_ms());
     CHECK(captured.count("msg=\"connection closed\"") == 50);
     CHECK(captured.count("level=warn") == 0);
 
-    loopgate::SessionRecord refused = forwarded;
-    refused.http_status = 403;
-    refused.refused = true;
-    refused.refusal_reason = "Origin not allowed";
+    loopgate::SessionRecord refused = record(403, "Origin not allowed");
     for (int i = 0; i < 50; ++i) refused.log(log, clock.now_ms());
     CHECK(captured.count("level=warn") == RefusalLog::kLinesPerWindow);
 }
