@@ -162,5 +162,7 @@ std::string_view log_level_name(LogLevel level);
 // `loopgate doctor` can still ask the loopgate that runs an older version of
 // it): admin.listen when the text is JSON and that key is valid on its own.
 std::optional<ListenAddress> admin_listen_of(std::string_view text, const std::filesystem::path& base_dir);
+// admin_listen_of the file's text (nothing when it cannot be read).
+std::optional<ListenAddress> admin_listen_of_file(const std::filesystem::path& file);
 
 }  // namespace loopgate::config

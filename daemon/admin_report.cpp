@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "http_text.hpp"
+
 namespace loopgate {
 namespace {
 
@@ -212,7 +214,7 @@ std::string metrics_text(const StatusView& whole) {
     per_route("loopgate_held_connections", "gauge", "Apps waiting for the upstream to come back.",
               [](const RouteView& r) { return r.held; });
     per_route("loopgate_upstream_up", "gauge",
-              "1 when the route's upstream is reachable or not known to be down; 0 when down or never reached.",
+              "1 when the route's upstream is reachable or not known to be down; 0 when down, or never up and its dials failed.",
               [](const RouteView& r) { return uint64_t{r.state == "down" || !r.unreached_reason.empty() ? 0u : 1u}; });
     per_route("loopgate_tls_sessions_cached", "gauge",
               "TLS sessions held for resuming the next upstream dials (each TLS 1.3 ticket serves one dial).",
@@ -260,25 +262,10 @@ std::string metrics_text(const StatusView& whole) {
 
 namespace {
 
-// For the text views, which a person reads in a terminal: control bytes as
-// \xHH, whatever reached a reason (the sources escape what peers sent; this
-// is the last line of defence against an escape sequence in `loopgate status`).
-std::string terminal_safe(const std::string& text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        auto byte = static_cast<unsigned char>(c);
-        if (byte >= 0x20 && byte != 0x7f) {
-            out += c;
-            continue;
-        }
-        out += "\\x";
-        out += kHex[byte >> 4];
-        out += kHex[byte & 15];
-    }
-    return out;
-}
+// For the text views, which a person reads in a terminal: control and
+// non-ASCII bytes (a C1 CSI among them) as \xHH, quotes as they are. The
+// sources escape what peers sent; this is the terminal's own guard.
+std::string terminal_safe(const std::string& text) { return http::escaped_value(text, text.size(), ""); }
 
 }  // namespace
 
@@ -292,7 +279,7 @@ std::string readiness_text(const StatusView& status, bool& ready) {
         ready = ready && !down && !unreached;
         text += r.name + " " + r.state;
         if (down) text += ": " + terminal_safe(r.down_reason);
-        if (unreached) text += ": never reached: " + terminal_safe(r.unreached_reason);
+        if (unreached) text += ": never up: " + terminal_safe(r.unreached_reason);
         text += "\n";
     }
     return text;
@@ -312,7 +299,7 @@ std::string status_text(const StatusView& status, bool& ready) {
         out += "  upstream " + r.state;
         if (r.state == "down") out += " for " + std::to_string(r.down_for_ms / 1000) + " s: " + terminal_safe(r.down_reason);
         else if (!r.unreached_reason.empty()) {
-            out += ": never reached since start, last dial: " + terminal_safe(r.unreached_reason);
+            out += ": never up since start, last dial: " + terminal_safe(r.unreached_reason);
         }
         out += "\n  sessions " + std::to_string(r.sessions.size()) + " open, " + std::to_string(r.stats.sessions_accepted) +
                " accepted, " + std::to_string(r.stats.upgrades_refused) + " refused; " + std::to_string(r.held) + " held\n";

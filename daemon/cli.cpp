@@ -25,7 +25,6 @@
 #include "loopgate_version.h"
 #include "probe.hpp"
 #include "setup.hpp"
-#include "system_files.hpp"
 #include "trust_store.hpp"
 
 namespace loopgate {
@@ -84,7 +83,7 @@ constexpr Command kCommands[] = {
      "config stays; stderr says what to look at); 78 the config is (or would be) invalid."},
     {"status", "loopgate status [--config FILE]",
      "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
-     "Exit: 0 all up, 1 a route is down, 69 no answer, 78 no admin endpoint configured."},
+     "Exit: 0 all up, 1 a route is down or never up, 69 no answer, 78 no admin endpoint configured."},
     {"reload", "loopgate reload [--config FILE]",
      "Makes the running loopgate read its config again (through admin.listen; the same as\n"
      "kill -HUP) and prints the result. Exit: 0 applied, 1 refused (the previous config stays),\n"
@@ -292,10 +291,7 @@ int command_admin(const Args& args) {
     if (result.errors.empty()) {
         admin = result.config->admin_listen;
     } else {
-        std::string text;
-        if (config::read_file(path, 16u << 20, text) == 0) {
-            admin = config::admin_listen_of(text, std::filesystem::path(path).parent_path());
-        }
+        admin = config::admin_listen_of_file(path);
         if (!admin) {
             report_errors(path, result.errors);
             return kExitConfig;

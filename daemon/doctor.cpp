@@ -18,7 +18,6 @@
 #include "path_check.hpp"
 #include "route_probe.hpp"
 #include "routing_table.hpp"
-#include "system_files.hpp"
 #include "trust_store.hpp"
 
 namespace loopgate {
@@ -55,11 +54,8 @@ LoadedConfig load(const std::string& path) {
     config::LoadResult result = config::load_config_file(path);
     if (!result.errors.empty()) {
         out.facts.errors = std::move(result.errors);
-        std::string text;
-        if (config::read_file(path, 16u << 20, text) == 0) {
-            out.admin = config::admin_listen_of(text, fs::path(path).parent_path());
-            out.admin_from_invalid = out.admin.has_value();
-        }
+        out.admin = config::admin_listen_of_file(path);
+        out.admin_from_invalid = out.admin.has_value();
         return out;
     }
     out.config = std::move(result.config);

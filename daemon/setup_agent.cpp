@@ -87,7 +87,7 @@ std::optional<std::string> reload_running(const AgentPhase& phase, bool& refused
         std::cout << "a loopgate runs from this file (pid " << view->pid << "): " << reload.body;
         return std::nullopt;
     }
-    refused = reload.status != 0;
+    refused = reload.status == 409;
     return "the loopgate at " + phase.admin->text() + " did not reload: " +
            (reload.status != 0 ? reload.body : reload.error);
 }
@@ -104,10 +104,7 @@ int start_agent_and_prove(const AgentPhase& phase) {
     if (manager.kind() == ServiceKind::none && !phase.dry_run) {
         bool refused = false;
         why_not = reload_running(phase, refused);
-        if (refused) {
-            std::fprintf(stderr, "loopgate setup: FAILED: %s\n", why_not->c_str());
-            return kExitFailure;
-        }
+        if (refused) return fail_loudly(phase, *why_not);  // 69: the config is written, the daemon kept its own
         reloaded = !why_not;
     }
     StartResult started{StartResult::Outcome::started, ""};  // reloaded: a listener should come

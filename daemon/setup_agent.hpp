@@ -28,8 +28,8 @@ struct AgentPhase {
 // Exit: 0 the path works (101, or 401/403 from a gateway that wants a token),
 // or nobody starts loopgate here (and none runs from this file: one that does
 // is reloaded through its admin endpoint and the path proven) and the command
-// to run was printed, or a dry run; 1 a running loopgate refused the file; 69 the agent could not be installed or started, nothing listened in
-// time, or the upgrade through the listener failed — with what to look at
+// to run was printed, or a dry run; 69 the agent could not be installed or started, nothing listened in
+// time, a loopgate running from the file refused to reload it, or the upgrade through the listener failed — with what to look at
 // (the agent's state and log, `loopgate doctor`) on stderr.
 int start_agent_and_prove(const AgentPhase& phase);
 

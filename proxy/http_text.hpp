@@ -22,15 +22,16 @@ inline std::string_view trim(std::string_view s) {
     return s;
 }
 
-// `text` with control and non-ASCII bytes, quotes and backslashes written as
-// \xHH, cut at max_bytes ("..." then): for bytes a peer chose (a request's
-// values, an upstream's headers, a certificate's names) in reasons and logs.
-inline std::string escaped_value(std::string_view text, size_t max_bytes = 200) {
+// `text` with control and non-ASCII bytes (and each byte of `also`: by
+// default quotes and backslashes) written as \xHH, cut at max_bytes ("..."
+// then): for bytes a peer chose (a request's values, an upstream's headers, a
+// certificate's names) in reasons, logs and what a terminal shows.
+inline std::string escaped_value(std::string_view text, size_t max_bytes = 200, std::string_view also = "\"\\") {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
     for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
         auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+        if (c < 0x20 || c >= 0x7f || also.find(static_cast<char>(c)) != std::string_view::npos) {
             out += "\\x";
             out += kHex[c >> 4];
             out += kHex[c & 15];

@@ -21,13 +21,24 @@ unsigned PathLookup::interface_holding(const in_addr& address) {
     return index;
 }
 
+namespace {
+
+// The route leaves by a named interface from another source than `local`:
+// whether that interface still holds `local` decides.
+bool source_moved(const KernelPath& path, const sockaddr_in& local) {
+    return path.kind == KernelPath::Kind::route && path.source && path.source->s_addr != local.sin_addr.s_addr &&
+           path.interface != 0;
+}
+
+}  // namespace
+
 std::optional<std::string> path_gone(const KernelPath& path, const sockaddr_in& local, unsigned local_interface) {
     switch (path.kind) {
     case KernelPath::Kind::unreachable:
         return "no route to the upstream after network change (" + path.error + ")";
     case KernelPath::Kind::route:
         if (path.source && path.source->s_addr != local.sin_addr.s_addr &&
-            (path.interface == 0 || local_interface != path.interface)) {
+            (!source_moved(path, local) || local_interface != path.interface)) {
             sockaddr_in now{};
             now.sin_family = AF_INET;
             now.sin_addr = *path.source;
@@ -49,8 +60,7 @@ const KernelPath& PathCache::path_to(const in_addr& destination) {
 std::optional<std::string> PathCache::gone(const sockaddr_in& local, const sockaddr_in& remote) {
     const KernelPath& path = path_to(remote.sin_addr);
     unsigned holder = 0;
-    if (path.kind == KernelPath::Kind::route && path.source && path.source->s_addr != local.sin_addr.s_addr &&
-        path.interface != 0) {
+    if (source_moved(path, local)) {
         auto found = holders_.find(local.sin_addr.s_addr);
         if (found == holders_.end()) {
             found = holders_.emplace(local.sin_addr.s_addr, lookup_.interface_holding(local.sin_addr)).first;

@@ -156,12 +156,12 @@ def test_a_route_whose_upstream_was_never_reached_is_not_reported_healthy(start_
     assert conn.read_head(timeout=10)[0] == 502  # at once: a route never up holds nobody
     conn.close()
     status, body = curl(base + "/readyz")
-    assert status == 503 and body.startswith("typo unknown: never reached: ") and "refused" in body, body
+    assert status == 503 and body.startswith("typo unknown: never up: ") and "refused" in body, body
     assert 'loopgate_upstream_up{route="typo"} 0' in curl(base + "/metrics")[1].splitlines()
     done = subprocess.run([str(LOOPGATE_BIN), "status", "--config", str(tmp_path / "loopgate0.json")],
                           capture_output=True, text=True, timeout=10)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "upstream unknown: never reached since start, last dial: " in done.stdout, done.stdout
+    assert "upstream unknown: never up since start, last dial: " in done.stdout, done.stdout
 
 
 def test_status_command_without_an_admin_endpoint_or_a_daemon(tmp_path, gateway, certs):

@@ -251,6 +251,26 @@ def test_with_no_service_manager_a_loopgate_running_from_the_file_is_reloaded_an
         stop_all([process])
 
 
+def test_with_no_service_manager_a_loopgate_running_from_another_file_is_left_alone(setup, ca_gateway, pki, tmp_path):
+    setup.config.parent.mkdir(mode=0o700)
+    text = json.dumps({"routes": [{"name": "old", "listen": f"127.0.0.1:{free_port()}", "upstream": "wss://old.test"}],
+                       "admin": {"listen": f"127.0.0.1:{free_port()}"}})
+    setup.config.write_text(text)
+    other = tmp_path / "other.jsonc"  # the same admin endpoint, another file: not the one setup edits
+    other.write_text(text)
+    other.chmod(0o600)
+    process = Process([LOOPGATE_BIN, "run", "--config", other], tmp_path, "loopgate-other")
+    try:
+        process.wait_for(r'msg="admin endpoint listening"')
+        done = setup(f"wss://localhost:{ca_gateway.port}", "--ca-file", str(pki.ca.cert))
+        assert done.returncode == 0, done.all
+        assert "a loopgate runs from this file" not in done.out
+        assert f"loopgate run --config {setup.config}" in done.out, done.out
+        assert "msg=reloaded" not in process.stderr()
+    finally:
+        stop_all([process])
+
+
 def test_an_existing_route_that_run_would_refuse_stops_setup_before_anything_is_written(setup, ca_gateway, pki):
     setup.config.parent.mkdir(mode=0o700)
     not_pem = setup.config.parent / "old-ca.pem"

@@ -34,8 +34,10 @@ TEST_CASE("admin report: a reason's control bytes reach the terminal escaped, in
     CHECK(text.find("upstream said \\x1b[2J\\x1b[31mgone\\x0d\\x0afake: line") != std::string::npos);
     CHECK(readiness_text(down, ready) == "gw down: upstream said \\x1b[2J\\x1b[31mgone\\x0d\\x0afake: line\n");
 
+    // An 8-bit CSI (0x9b) too; quotes stay readable.
+    CHECK(readiness_text(one_route("down", "route \"gw\": \x9b" "2J", ""), ready) == "gw down: route \"gw\": \\x9b2J\n");
     StatusView unreached = one_route("unknown", "", "cannot connect\x07");
-    CHECK(readiness_text(unreached, ready) == "gw unknown: never reached: cannot connect\\x07\n");
+    CHECK(readiness_text(unreached, ready) == "gw unknown: never up: cannot connect\\x07\n");
     CHECK_FALSE(ready);
     CHECK(readiness_text(one_route("up", "", ""), ready) == "gw up\n");
     CHECK(ready);

@@ -148,15 +148,17 @@ TEST_CASE("upstream pool: bytes or an end from a waiting upstream drop its conne
 TEST_CASE("upstream pool: a network change closes every idle connection of the route; the next request dials") {
     Fixture f;
     FakeRoute route(test_route_settings());
-    route.runtime.pool = std::make_unique<UpstreamPool>(route.clock, nullptr, 4, 30000);
+    route.runtime.pool = std::make_unique<UpstreamPool>(route.clock, &f.process, 4, 30000);
     UpstreamPool& pool = *route.runtime.pool;
     const RouteSettings* settings = route.runtime.settings.get();
     pool.put(f.connection(), settings);
     pool.put(f.connection(), settings);
     Listener listener(&f.loop, route.runtime);
     // No relaying session to probe, no path lookup: only the pool to empty.
+    CHECK(f.process.busy());
     Listener::NetworkCheck checked = listener.check_sessions(nullptr, 1000);
     CHECK(checked.pooled_closed == 2);
+    CHECK_FALSE(f.process.busy());  // the wake check may stop: nothing a sleep could break is left
     CHECK(checked.probed == 0);
     CHECK(pool.idle() == 0);
     CHECK(pool.take(settings) == nullptr);
