@@ -79,8 +79,8 @@ constexpr Command kCommands[] = {
      "--dry-run prints the config it would write and every command it would run; changes nothing.\n"
      "Exit: 0 written and working (101, or 401/403 from the gateway), or the run command printed;\n"
      "1 refused (nothing written); 64 bad URL or options; 69 --port in use or no free port, gateway\n"
-     "unreachable (nothing written), or the agent did not start or the path through it failed (the\n"
-     "config stays; stderr says what to look at); 78 the config is (or would be) invalid."},
+     "unreachable (nothing written), or the agent did not start (or a loopgate running from the file\n"
+     "refused it) or the path through it failed (the config stays; stderr says what to look at); 78 the config is (or would be) invalid."},
     {"status", "loopgate status [--config FILE]",
      "Asks the running loopgate (through the config's admin.listen) how its routes are.\n"
      "Exit: 0 all up, 1 a route is down or never up, 69 no answer, 78 no admin endpoint configured."},
